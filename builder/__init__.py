@@ -1,0 +1,3 @@
+"""Build static Python extension wheels that carry their own pinned OpenSSL."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,223 @@
+"""Command line: parse, run a job, render its result or its error. Exit codes: 0 ok, 1 a
+failed build, repair or smoke test, 2 bad input (130 when interrupted)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import traceback
+from pathlib import Path
+from typing import List, Optional
+
+from builder import __version__, progress
+from builder.context import RunContext
+from builder.errors import BuilderError, InputError
+from builder.interpreters import find_interpreter
+from builder.openssl import DEFAULT_OPENSSLDIR, BuildOptions, copy_prefix, find_cached
+from builder.pipeline import OpenSSLRequest, WheelRequest, prepare_openssl, run_wheel
+from builder.releases import load_table
+from builder.report import read_provenance
+from builder.smoke import require_passed, smoke_test
+from builder.sources import MIRROR_ENV
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors are InputErrors rendered like every other error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise InputError(f"{message} (see `{self.prog} --help`)")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cache-dir", metavar="DIR",
+                        help="cache for tarballs, OpenSSL builds and logs "
+                             "(default: $BUILDER_CACHE_DIR or the user cache directory)")
+    parser.add_argument("--verbose", action="store_true", help="show tracebacks on errors")
+
+
+def _openssl_options(parser: argparse.ArgumentParser, *, version_flag: bool) -> None:
+    if version_flag:
+        parser.add_argument("--openssl", metavar="VERSION",
+                            help="OpenSSL release (3.0.13) or series (3.0); default: newest "
+                                 "release of the newest LTS series")
+    parser.add_argument("--mirror", action="append", default=[], metavar="URL",
+                        help="also fetch the tarball from URL/openssl-X.tar.gz, after the "
+                             f"upstream locations (repeatable; also ${MIRROR_ENV})")
+    parser.add_argument("--no-upstream", dest="upstream", action="store_false",
+                        help="fetch only from the mirrors, never from OpenSSL's own servers")
+    parser.add_argument("--openssl-source", type=Path, metavar="FILE",
+                        help="use this local openssl-X.tar.gz (verified against the table)")
+    parser.add_argument("--openssldir", default=DEFAULT_OPENSSLDIR, metavar="DIR",
+                        help="compiled-in trust store and config directory "
+                             f"(default {DEFAULT_OPENSSLDIR}; RHEL: /etc/pki/tls)")
+    parser.add_argument("--configure-arg", action="append", default=[], metavar="ARG",
+                        help="one more ./Configure argument (repeatable)")
+    parser.add_argument("--jobs", "-j", type=int, metavar="N",
+                        help="compile parallelism (default: all cores)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="builder", description="Build static Python extension wheels that "
+                     "carry their own pinned OpenSSL.")
+    parser.add_argument("--version", action="version", version=f"builder {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    wheel = commands.add_parser("wheel", help="build, repair and smoke-test a static wheel",
+                                description="Build PACKAGE against a pinned static OpenSSL, "
+                                "repair it with auditwheel, smoke-test it in a fresh "
+                                "virtualenv and put it into the wheelhouse.")
+    wheel.add_argument("target", metavar="PACKAGE",
+                       help="NAME or NAME==VERSION on the package index, an sdist file, or a "
+                            "source directory")
+    _openssl_options(wheel, version_flag=True)
+    wheel.add_argument("--python", metavar="PATH", help="target interpreter (default: this one)")
+    wheel.add_argument("--plat", metavar="TAG",
+                       help="auditwheel platform tag, e.g. manylinux_2_34_x86_64 "
+                            "(default: the most compatible one the wheel qualifies for)")
+    wheel.add_argument("--wheelhouse", "-w", type=Path, default=Path("wheelhouse"),
+                       metavar="DIR", help="where finished wheels go (default ./wheelhouse)")
+    wheel.add_argument("--index-url", metavar="URL",
+                       help="simple package index for sdists (default: $BUILDER_INDEX_URL or "
+                            "https://pypi.org/simple)")
+    wheel.add_argument("--version-probe", metavar="MODULE:ATTR",
+                       help="what reports the package's OpenSSL version text at run time "
+                            "(called if callable); default: the package's recipe")
+    _common(wheel)
+    wheel.set_defaults(func=_cmd_wheel)
+
+    openssl = commands.add_parser("openssl", help="list or build OpenSSL releases")
+    openssl_commands = openssl.add_subparsers(dest="openssl_command", metavar="COMMAND",
+                                              parser_class=_Parser)
+    openssl_commands.required = True
+    listing = openssl_commands.add_parser("list", help="the release table, and what is cached")
+    _common(listing)
+    listing.set_defaults(func=_cmd_openssl_list)
+    build = openssl_commands.add_parser(
+        "build", help="build (or reuse) a static OpenSSL and print its prefix",
+        description="Build a static OpenSSL (cached) and print its prefix, e.g. for a CI "
+                    "before-all step.")
+    build.add_argument("openssl", metavar="VERSION", help="release (3.0.22) or series (3.5)")
+    build.add_argument("--prefix", type=Path, metavar="DIR",
+                       help="copy the build to DIR (new or empty) instead of printing the "
+                            "cache path")
+    _openssl_options(build, version_flag=False)
+    _common(build)
+    build.set_defaults(func=_cmd_openssl_build)
+
+    smoke = commands.add_parser("smoke", help="smoke-test wheels in fresh virtualenvs",
+                                description="Install each wheel into a fresh virtualenv with "
+                                "no index and assert the OpenSSL version it reports.")
+    smoke.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL")
+    smoke.add_argument("--openssl", metavar="VERSION",
+                       help="expected OpenSSL version (default: from the provenance record "
+                            "beside the wheel)")
+    smoke.add_argument("--python", metavar="PATH", help="interpreter (default: this one)")
+    smoke.add_argument("--version-probe", metavar="MODULE:ATTR",
+                       help="what reports the OpenSSL version text at run time")
+    _common(smoke)
+    smoke.set_defaults(func=_cmd_smoke)
+    return parser
+
+
+def _openssl_request(args: argparse.Namespace) -> OpenSSLRequest:
+    return OpenSSLRequest(
+        spec=args.openssl,
+        mirrors=tuple(args.mirror),
+        upstream=args.upstream,
+        local_source=args.openssl_source,
+        options=BuildOptions(openssldir=args.openssldir,
+                             configure_args=tuple(args.configure_arg)),
+    )
+
+
+def _context(args: argparse.Namespace) -> RunContext:
+    return RunContext.create(args.cache_dir, getattr(args, "jobs", None))
+
+
+def _cmd_wheel(args: argparse.Namespace) -> int:
+    ctx = _context(args)
+    run_wheel(WheelRequest(
+        target=args.target,
+        openssl=_openssl_request(args),
+        python=args.python,
+        plat=args.plat,
+        wheelhouse=args.wheelhouse,
+        index_url=args.index_url,
+        runtime_probe=args.version_probe,
+    ), ctx)
+    return 0
+
+
+def _cmd_openssl_list(args: argparse.Namespace) -> int:
+    table = load_table()
+    cache = RunContext.create(args.cache_dir).cache
+    today = dt.date.today()
+    print(f"{'version':<10} {'series':<7} {'end of life':<13} {'status':<11} cached")
+    for release in reversed(table.releases):
+        series = release.series
+        eol = str(series.eol) if series.eol else "unknown"
+        status = ("supported" if series.supported_on(today) else "EOL") + \
+            (" LTS" if series.lts else "")
+        cached = "yes" if find_cached(cache, release.version) else ""
+        print(f"{release.version:<10} {series.name:<7} {eol:<13} {status:<11} {cached}")
+    return 0
+
+
+def _cmd_openssl_build(args: argparse.Namespace) -> int:
+    ctx = _context(args)
+    build = prepare_openssl(_openssl_request(args), ctx)
+    if args.prefix is not None:
+        copy_prefix(build, args.prefix.resolve())
+        print(args.prefix.resolve())
+    else:
+        print(build.prefix)
+    return 0
+
+
+def _cmd_smoke(args: argparse.Namespace) -> int:
+    ctx = _context(args)
+    interpreter = find_interpreter(args.python)
+    failed = 0
+    for wheel in args.wheels:
+        if not wheel.is_file():
+            raise InputError(f"{wheel} does not exist")
+        expected = args.openssl or (read_provenance(wheel) or {}).get("openssl", {}).get("version")
+        if not expected:
+            raise InputError(f"no provenance record beside {wheel.name}; pass --openssl VERSION")
+        probe = args.version_probe or (read_provenance(wheel) or {}).get("smoke", {}).get("runtime_probe")
+        with progress.stage(f"{wheel.name}: smoke test"):
+            result = smoke_test(wheel.resolve(), wheel.resolve().parent, interpreter,
+                                load_table().resolve(expected).version, ctx, probe)
+        try:
+            require_passed(result)
+            progress.say(f"    passed: OpenSSL {expected} ({result.seconds}s)")
+        except BuilderError as exc:
+            failed += 1
+            _render(exc, verbose=args.verbose)
+    return 1 if failed else 0
+
+
+def _render(exc: BuilderError, *, verbose: bool) -> None:
+    if verbose:
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
+    if exc.tail:
+        print("\n".join(f"  | {line}" for line in exc.tail), file=sys.stderr)
+    print(f"error: {exc.message}", file=sys.stderr)
+    if exc.log is not None:
+        print(f"full log: {exc.log}", file=sys.stderr)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    verbose = "--verbose" in (argv if argv is not None else sys.argv[1:])
+    try:
+        args = parser.parse_args(argv)
+        return int(args.func(args))
+    except BuilderError as exc:
+        _render(exc, verbose=verbose)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; nothing half-written was kept", file=sys.stderr)
+        return 130

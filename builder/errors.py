@@ -1,0 +1,38 @@
+"""The two error families every stage raises, and nothing else: the CLI renders them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+
+class BuilderError(Exception):
+    """A failed build, repair or smoke test (exit 1)."""
+
+    exit_code = 1
+
+    def __init__(
+        self, message: str, *, log: Optional[Path] = None, tail: Sequence[str] = ()
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.log = log
+        self.tail = list(tail)
+
+
+class InputError(BuilderError):
+    """Bad input the user can fix: unknown version, missing tool, bad option (exit 2)."""
+
+    exit_code = 2
+
+
+class CommandFailed(BuilderError):
+    """A subprocess exited non-zero; carries its log's path and last lines."""
+
+
+class VerificationError(BuilderError):
+    """Downloaded or given bytes are not the ones the release table names."""
+
+
+class CheckFailed(BuilderError):
+    """A built wheel breaks a rule of the repair stage or fails its smoke test."""

@@ -1,0 +1,296 @@
+"""The extension build: get the target's sdist and build a wheel from it with `build`
+(PEP 517), against the static OpenSSL prefix and nothing else."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Dict, List, Optional
+from urllib.parse import urljoin, urldefrag
+
+import requests
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
+from packaging.version import InvalidVersion, Version
+
+from builder import progress
+from builder.cache import locked
+from builder.context import RunContext
+from builder.errors import BuilderError, InputError
+from builder.interpreters import Interpreter, build_frontend
+from builder.openssl import OpenSSLBuild
+from builder.runner import call
+from builder.sources import Expected, check_file, download_first, sha256_file
+
+DEFAULT_INDEX = "https://pypi.org/simple"
+INDEX_ENV = "BUILDER_INDEX_URL"
+_SDIST_SUFFIXES = (".tar.gz", ".zip")
+
+
+@dataclass(frozen=True)
+class Sdist:
+    name: str
+    version: str
+    path: Path
+    sha256: str
+    origin: str
+
+
+@dataclass(frozen=True)
+class BuiltWheel:
+    path: Path
+    sdist: Sdist
+    interpreter: Interpreter
+    log: Path
+
+
+# ---------------------------------------------------------------- what the user asked for
+
+def get_sdist(target: str, ctx: RunContext, index_url: Optional[str] = None) -> Sdist:
+    """`target` is a local sdist, a local source tree, or NAME[==VERSION] on the index."""
+    path = Path(target)
+    if path.is_file() and target.endswith(_SDIST_SUFFIXES):
+        return _local_sdist(path)
+    if path.is_dir():
+        return _sdist_from_tree(path, ctx)
+    if os.sep in target or target.endswith(_SDIST_SUFFIXES):
+        raise InputError(f"{target} does not exist; give a PyPI project name, an sdist file "
+                         f"or a source directory")
+    return _index_sdist(target, ctx, index_url or os.environ.get(INDEX_ENV) or DEFAULT_INDEX)
+
+
+def _local_sdist(path: Path) -> Sdist:
+    try:
+        name, version = parse_sdist_filename(path.name)
+    except InvalidSdistFilename as exc:
+        raise InputError(f"{path.name} is not an sdist file name (NAME-VERSION.tar.gz)") from exc
+    return Sdist(str(name), str(version), path.resolve(), sha256_file(path), str(path.resolve()))
+
+
+def _sdist_from_tree(tree: Path, ctx: RunContext) -> Sdist:
+    """Build an sdist first, so that the wheel never sees stale objects of the tree."""
+    if not ((tree / "pyproject.toml").is_file() or (tree / "setup.py").is_file()):
+        raise InputError(f"{tree} has neither pyproject.toml nor setup.py")
+    outdir = ctx.logs / "sdist"
+    outdir.mkdir(exist_ok=True)
+    call([sys.executable, "-m", "build", "--sdist", "--outdir", outdir, tree],
+         log=ctx.log(f"sdist-{tree.resolve().name}"), what=f"making an sdist of {tree}")
+    made = sorted(outdir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not made:
+        raise BuilderError(f"making an sdist of {tree} produced no .tar.gz")
+    sdist = _local_sdist(made[-1])
+    return Sdist(sdist.name, sdist.version, sdist.path, sdist.sha256, str(tree.resolve()))
+
+
+def _index_sdist(target: str, ctx: RunContext, index_url: str) -> Sdist:
+    try:
+        requirement = Requirement(target)
+    except InvalidRequirement as exc:
+        raise InputError(f"{target!r} is not a package name, NAME==VERSION, an sdist or a "
+                         f"directory") from exc
+    pinned = _pinned_version(requirement)
+    name = canonicalize_name(requirement.name)
+    files = _index_files(index_url, name)
+    sdists = [f for f in files if f.version is not None and not f.yanked]
+    if pinned is not None:
+        chosen = [f for f in sdists if f.version == pinned]
+        if not chosen:
+            known = ", ".join(str(v) for v in sorted({f.version for f in sdists})[-5:])
+            raise InputError(f"{requirement.name} has no sdist of version {pinned} on "
+                             f"{index_url} (newest: {known or 'none'})")
+    else:
+        stable = [f for f in sdists if not f.version.is_prerelease]
+        if not stable:
+            raise InputError(f"{requirement.name} has no sdist on {index_url}; give a "
+                             f"local sdist or source directory")
+        newest = max(f.version for f in stable)
+        chosen = [f for f in stable if f.version == newest]
+    pick = sorted(chosen, key=lambda f: not f.filename.endswith(".tar.gz"))[0]
+    if not pick.sha256:
+        raise BuilderError(f"{index_url} gives no sha256 for {pick.filename}; cannot verify it")
+    entry = ctx.cache / "sdists" / pick.filename
+    expected = Expected(sha256=pick.sha256, gzip=pick.filename.endswith(".gz"))
+    with locked(entry):
+        if entry.exists():
+            check_file(entry, expected, str(entry))
+            progress.say(f"    reusing the cached sdist {entry}")
+        else:
+            download_first([pick.url], entry, expected, label=pick.filename)
+    return Sdist(str(name), str(pick.version), entry, pick.sha256, pick.url)
+
+
+def _pinned_version(requirement: Requirement) -> Optional[Version]:
+    specs = list(requirement.specifier)
+    if not specs:
+        return None
+    if len(specs) == 1 and specs[0].operator in ("==", "==="):
+        try:
+            return Version(specs[0].version)
+        except InvalidVersion as exc:
+            raise InputError(f"{specs[0].version} is not a version") from exc
+    raise InputError(f"give an exact version ({requirement.name}==X.Y) or none, not "
+                     f"{requirement.specifier}")
+
+
+# ---------------------------------------------------------------- the package index
+
+@dataclass(frozen=True)
+class IndexFile:
+    filename: str
+    url: str
+    sha256: Optional[str]
+    yanked: bool
+
+    @property
+    def version(self) -> Optional[Version]:
+        try:
+            return parse_sdist_filename(self.filename)[1]
+        except (InvalidSdistFilename, InvalidVersion):
+            return None
+
+
+def _index_files(index_url: str, name: str) -> List[IndexFile]:
+    """The sdists of one project on a PEP 691 (JSON) or PEP 503 (HTML) simple index."""
+    url = f"{index_url.rstrip('/')}/{name}/"
+    headers = {"Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1"}
+    try:
+        response = requests.get(url, headers=headers, timeout=(15, 60))
+    except requests.RequestException as exc:
+        raise BuilderError(f"cannot reach the package index {index_url} ({type(exc).__name__});"
+                           f" check --index-url or give a local sdist") from exc
+    if response.status_code == 404:
+        raise InputError(f"{name} does not exist on the package index {index_url}")
+    if response.status_code != 200:
+        raise BuilderError(f"the package index answered HTTP {response.status_code} for {url}")
+    if "json" in response.headers.get("Content-Type", ""):
+        files = [IndexFile(f["filename"], urljoin(url, f["url"]), f["hashes"].get("sha256"),
+                           bool(f.get("yanked"))) for f in response.json()["files"]]
+    else:
+        files = _parse_simple_html(response.text, url)
+    return [f for f in files if f.filename.endswith(_SDIST_SUFFIXES)]
+
+
+class _AnchorParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchors: List[Dict[str, Optional[str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "a":
+            self.anchors.append(dict(attrs))
+
+
+def _parse_simple_html(text: str, base: str) -> List[IndexFile]:
+    parser = _AnchorParser()
+    parser.feed(text)
+    files = []
+    for anchor in parser.anchors:
+        href = anchor.get("href") or ""
+        link, fragment = urldefrag(urljoin(base, href))
+        match = re.match(r"sha256=([0-9a-f]{64})", fragment)
+        files.append(IndexFile(link.rsplit("/", 1)[-1], link, match.group(1) if match else None,
+                               "data-yanked" in anchor))
+    return files
+
+
+# ---------------------------------------------------------------- the build
+
+def openssl_env(build: OpenSSLBuild) -> Dict[str, str]:
+    """How every common build system is pointed at the static prefix, and nothing else.
+
+    The prefix's lib/ holds only static archives, so `-lcrypto` cannot find a shared one.
+    OpenSSL's symbols are made local to each extension (--exclude-libs), so a libcrypto
+    already in the process cannot interpose them; `-u OpenSSL_version` links OpenSSL's
+    version text into every module, so any wheel can be inspected later.
+    """
+    include, lib = str(build.include_dir), str(build.lib_dir)
+    return {
+        "CFLAGS": f"-I{include}",
+        "CPPFLAGS": f"-I{include}",
+        "LDFLAGS": (f"-L{lib} -Wl,--exclude-libs,libcrypto.a:libssl.a "
+                    f"-Wl,-u,OpenSSL_version -lcrypto"),
+        "PKG_CONFIG_PATH": f"{lib}/pkgconfig",
+        "OPENSSL_DIR": str(build.prefix),
+        "OPENSSL_ROOT_DIR": str(build.prefix),
+        "OPENSSL_INCLUDE_DIR": include,
+        "OPENSSL_LIB_DIR": lib,
+        "OPENSSL_STATIC": "1",
+        "OPENSSL_USE_STATIC_LIBS": "TRUE",
+    }
+
+
+def build_env(build: OpenSSLBuild, base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """The user's environment with the OpenSSL settings put in front of theirs."""
+    env = dict(os.environ if base is None else base)
+    for name, value in openssl_env(build).items():
+        if name in ("CFLAGS", "CPPFLAGS", "LDFLAGS") and env.get(name):
+            value = f"{value} {env[name]}"
+        elif name == "PKG_CONFIG_PATH" and env.get(name):
+            value = f"{value}{os.pathsep}{env[name]}"
+        env[name] = value
+    return env
+
+
+def build_wheel(
+    sdist: Sdist,
+    build: OpenSSLBuild,
+    interpreter: Interpreter,
+    ctx: RunContext,
+    scratch: Path,
+) -> BuiltWheel:
+    """Unpack the sdist into a fresh directory and build one wheel from it."""
+    frontend = build_frontend(interpreter, ctx)
+    source = unpack_sdist(sdist.path, scratch / "src")
+    outdir = scratch / "dist"
+    log = ctx.log(f"wheel-{sdist.name}-py{interpreter.short_version}")
+    call([frontend, "-m", "build", "--wheel", "--outdir", outdir, source],
+         log=log, env=build_env(build),
+         what=f"building {sdist.name} {sdist.version} for Python {interpreter.short_version}")
+    wheels = sorted(outdir.glob("*.whl"))
+    if len(wheels) != 1:
+        raise BuilderError(f"building {sdist.name} produced {len(wheels)} wheels, expected 1",
+                           log=log)
+    return BuiltWheel(wheels[0], sdist, interpreter, log)
+
+
+def unpack_sdist(path: Path, dest: Path) -> Path:
+    """Unpack safely (no absolute paths, no `..`, no links leaving `dest`); return the
+    project directory inside."""
+    dest.mkdir(parents=True)
+    if path.name.endswith(".zip"):
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.namelist():
+                _refuse_escape(dest, member, path)
+            archive.extractall(dest)
+    else:
+        with tarfile.open(path) as archive:
+            if not hasattr(tarfile, "data_filter"):  # Pythons before the extraction filters
+                for member in archive.getmembers():
+                    _refuse_escape(dest, member.name, path)
+                    if member.issym() or member.islnk():
+                        _refuse_escape(dest, str(Path(member.name).parent / member.linkname),
+                                       path)
+                archive.extractall(dest)
+                return _project_dir(dest)
+            try:
+                archive.extractall(dest, filter="data")
+            except tarfile.FilterError as exc:
+                raise InputError(f"{path.name} is unsafe to unpack: {exc}") from exc
+    return _project_dir(dest)
+
+
+def _project_dir(dest: Path) -> Path:
+    entries = list(dest.iterdir())
+    return entries[0] if len(entries) == 1 and entries[0].is_dir() else dest
+
+
+def _refuse_escape(dest: Path, member: str, archive: Path) -> None:
+    target = (dest / member).resolve()
+    if not str(target).startswith(str(dest.resolve()) + os.sep):
+        raise InputError(f"{archive.name} is unsafe to unpack: {member} leaves the directory")

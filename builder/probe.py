@@ -1,0 +1,86 @@
+"""Runs inside a smoke-test virtualenv (any CPython 3.6+, standard library only): imports the
+wheel's top-level modules and reports, as JSON, the OpenSSL the package shows.
+
+The builder imports it too, for `openssl_versions_in`, so the pattern lives in one place.
+"""
+
+import importlib
+import json
+import os
+import re
+import sys
+
+# OpenSSL's version text: "OpenSSL 3.0.22 25 Aug 2026", "OpenSSL 1.1.1w  11 Sep 2023".
+VERSION_TEXT = re.compile(
+    rb"OpenSSL (\d+\.\d+\.\d+[a-z]?)(?:-[0-9A-Za-z.+-]+)? +\d{1,2} [A-Z][a-z]{2} \d{4}"
+)
+_SHARED_OPENSSL = re.compile(r"/lib(ssl|crypto)[-.][^/]*\.so")
+
+
+def openssl_versions_in(data):
+    """The distinct OpenSSL versions whose version text is embedded in `data` (bytes)."""
+    return sorted({m.group(1).decode() for m in VERSION_TEXT.finditer(data)})
+
+
+def version_of_text(text):
+    match = VERSION_TEXT.search(text.encode() if isinstance(text, str) else text)
+    return match.group(1).decode() if match else None
+
+
+def _module_files(module):
+    paths = list(getattr(module, "__path__", []) or [])
+    if not paths:
+        return [module.__file__] if getattr(module, "__file__", None) else []
+    found = []
+    for root in paths:
+        for directory, _, names in os.walk(root):
+            found.extend(os.path.join(directory, n) for n in names)
+    return found
+
+
+def _runtime_text(probe):
+    module_name, _, attribute = probe.partition(":")
+    value = importlib.import_module(module_name)
+    for part in attribute.split(".") if attribute else []:
+        value = getattr(value, part)
+    if callable(value):
+        value = value()
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _shared_openssl_mapped():
+    try:
+        with open("/proc/self/maps") as maps:
+            return sorted({line.split()[-1] for line in maps
+                           if _SHARED_OPENSSL.search(line.split()[-1])})
+    except OSError:
+        return []
+
+
+def main(argv):
+    modules = [m for m in argv[0].split(",") if m]
+    runtime_probe = argv[1] if len(argv) > 1 else ""
+    report = {"imported": [], "errors": {}, "embedded": {}, "runtime_text": None,
+              "shared_openssl_mapped": []}
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except Exception as exc:  # report every failure, not only the first
+            report["errors"][name] = "%s: %s" % (type(exc).__name__, exc)
+            continue
+        report["imported"].append(name)
+        for path in _module_files(module):
+            if path.endswith(".so") or ".so." in os.path.basename(path):
+                with open(path, "rb") as binary:
+                    report["embedded"][path] = openssl_versions_in(binary.read())
+    if runtime_probe:
+        try:
+            report["runtime_text"] = _runtime_text(runtime_probe)
+        except Exception as exc:
+            report["errors"][runtime_probe] = "%s: %s" % (type(exc).__name__, exc)
+    report["shared_openssl_mapped"] = _shared_openssl_mapped()
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

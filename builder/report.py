@@ -1,0 +1,67 @@
+"""The provenance record beside each wheel, and the summary at the end of a run."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import List, Optional
+
+from builder import __version__
+from builder.extension import BuiltWheel
+from builder.openssl import OpenSSLBuild
+from builder.repair import RepairedWheel
+from builder.smoke import SmokeResult
+from builder.sources import sha256_file
+
+PROVENANCE_SUFFIX = ".provenance.json"
+
+
+def provenance_path(wheel: Path) -> Path:
+    return wheel.with_name(wheel.name + PROVENANCE_SUFFIX)
+
+
+def make_provenance(built: BuiltWheel, repaired: RepairedWheel, openssl: OpenSSLBuild,
+                    smoke: SmokeResult, compiler: str) -> dict:
+    return {
+        "package": built.sdist.name,
+        "version": built.sdist.version,
+        "wheel": repaired.path.name,
+        "wheel_sha256": sha256_file(repaired.path),
+        "tag": repaired.tag,
+        "python": built.interpreter.describe(),
+        "sdist": {"sha256": built.sdist.sha256, "source": built.sdist.origin},
+        "openssl": openssl.record(),
+        "compiler": compiler,
+        "smoke": smoke.record(),
+        "builder": __version__,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def write_json_atomically(path: Path, data: dict) -> None:
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(temp, path)
+
+
+def read_provenance(wheel: Path) -> Optional[dict]:
+    path = provenance_path(wheel)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def summary(rows: List[dict], openssl: OpenSSLBuild, elapsed: str) -> str:
+    """One screen: what was built, against what, where it is."""
+    reuse = "reused from cache" if openssl.reused else "built now"
+    lines = [
+        "",
+        f"OpenSSL {openssl.version} ({reuse}): {openssl.prefix}",
+        f"{'wheel':<60} {'smoke':<8} {'time':>6}",
+    ]
+    for row in rows:
+        smoke = row["smoke"]
+        verdict = "passed" if smoke["passed"] else "FAILED"
+        lines.append(f"{row['wheel']:<60} {verdict:<8} {smoke['seconds']:>5.1f}s")
+    lines.append(f"total {elapsed}")
+    return "\n".join(lines)

@@ -1,0 +1,102 @@
+"""The one way the builder runs a subprocess: logged, streamed to a file, typed on failure."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+from collections import deque
+from pathlib import Path
+from typing import Callable, Mapping, Optional, Sequence, Union
+
+from builder.errors import CommandFailed, InputError
+
+TAIL_LINES = 25
+StrPath = Union[str, Path]
+
+
+def call(
+    args: Sequence[StrPath],
+    *,
+    log: Path,
+    what: str,
+    cwd: Optional[StrPath] = None,
+    env: Optional[Mapping[str, str]] = None,
+    on_line: Optional[Callable[[str], None]] = None,
+) -> None:
+    """Run `args`, appending the command and all of its output to `log`.
+
+    `what` names the step for the error message ("building OpenSSL 3.0.22").
+    `on_line` sees every output line as it arrives (for stage markers).
+    """
+    argv = [str(a) for a in args]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    with open(log, "a", encoding="utf-8", errors="replace") as out:
+        out.write(f"$ {shlex.join(argv)}\n")
+        if cwd is not None:
+            out.write(f"  (in {cwd})\n")
+        out.flush()
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=dict(env) if env is not None else None,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+                start_new_session=True,
+            )
+        except FileNotFoundError as exc:
+            raise InputError(f"{argv[0]} is not installed or not on PATH ({what})") from exc
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                out.write(line)
+                tail.append(line.rstrip("\n"))
+                if on_line is not None:
+                    on_line(line.rstrip("\n"))
+            returncode = proc.wait()
+        except BaseException:
+            _stop(proc)
+            raise
+        out.write(f"[exit {returncode}]\n")
+    if returncode != 0:
+        raise CommandFailed(
+            f"{what} failed (exit {returncode} from {Path(argv[0]).name})", log=log, tail=tail
+        )
+
+
+def capture(args: Sequence[StrPath], *, env: Optional[Mapping[str, str]] = None) -> str:
+    """Run a short query command (a version probe) and return its stdout.
+
+    For commands whose output is the answer, not a step worth a log file.
+    """
+    argv = [str(a) for a in args]
+    try:
+        done = subprocess.run(
+            argv, env=dict(env) if env is not None else None, stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, errors="replace", check=False,
+        )
+    except FileNotFoundError as exc:
+        raise InputError(f"{argv[0]} is not installed or not on PATH") from exc
+    if done.returncode != 0:
+        lines = (done.stderr or done.stdout).strip().splitlines()[-TAIL_LINES:]
+        raise CommandFailed(f"{shlex.join(argv)} failed (exit {done.returncode})", tail=lines)
+    return done.stdout
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop the whole process group (make spawns compilers) on Ctrl-C or an error."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()

@@ -1,0 +1,221 @@
+"""Where source archives come from, in which order, and the proof that the bytes are right.
+
+Nothing is unpacked or cached before its size, gzip magic and sha256 match what the release
+table (or the package index) says."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, List, Optional, Sequence
+
+import requests
+
+from builder import __version__, progress
+from builder.cache import locked, publishing
+from builder.errors import BuilderError, InputError, VerificationError
+from builder.releases import Release
+
+MIRROR_ENV = "BUILDER_OPENSSL_MIRROR"
+GZIP_MAGIC = b"\x1f\x8b"
+_CHUNK = 1 << 16
+_TIMEOUT = (15, 60)  # connect, read
+
+
+@dataclass(frozen=True)
+class VerifiedTarball:
+    release: Release
+    path: Path
+    origin: str  # the URL or local path the bytes came from
+    reused: bool  # found already verified in the cache
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a download must be: its sha256, and its size where known."""
+
+    sha256: str
+    size: Optional[int] = None
+    gzip: bool = True
+
+
+def upstream_locations(release: Release) -> List[str]:
+    """OpenSSL's own locations, in order: the source directory, its old/<series>/ directory,
+    and the GitHub release asset (the tag is OpenSSL_1_1_1w style before 3.0)."""
+    name = release.tarball_name
+    if release.version.startswith("1."):
+        tag = "OpenSSL_" + release.version.replace(".", "_")
+    else:
+        tag = f"openssl-{release.version}"
+    return [
+        f"https://www.openssl.org/source/{name}",
+        f"https://www.openssl.org/source/old/{release.series.name}/{name}",
+        f"https://github.com/openssl/openssl/releases/download/{tag}/{name}",
+    ]
+
+
+def mirror_bases(cli_mirrors: Sequence[str] = ()) -> List[str]:
+    """--mirror URLs first, then the ones in $BUILDER_OPENSSL_MIRROR (space separated)."""
+    from_env = os.environ.get(MIRROR_ENV, "").split()
+    return [m.rstrip("/") for m in [*cli_mirrors, *from_env] if m.strip()]
+
+
+def locations(release: Release, cli_mirrors: Sequence[str] = (), *,
+              upstream: bool = True) -> List[str]:
+    """Upstream first (unless told not to), then the mirrors, in the order given."""
+    mirrors = [f"{base}/{release.tarball_name}" for base in mirror_bases(cli_mirrors)]
+    if not upstream and not mirrors:
+        raise InputError(f"--no-upstream needs a mirror: pass --mirror URL or set ${MIRROR_ENV}")
+    return (upstream_locations(release) if upstream else []) + mirrors
+
+
+def fetch_openssl(
+    release: Release,
+    cache: Path,
+    *,
+    mirrors: Sequence[str] = (),
+    upstream: bool = True,
+    local_source: Optional[Path] = None,
+) -> VerifiedTarball:
+    """The release's tarball, verified: a local file, the cache, or the first good location."""
+    expected = Expected(sha256=release.sha256, size=release.size)
+    if local_source is not None:
+        return _verified_local(release, local_source, expected)
+    entry = cache / "downloads" / release.tarball_name
+    origin_note = entry.with_name(entry.name + ".origin")
+    with locked(entry):
+        if entry.exists():
+            try:
+                check_file(entry, expected, str(entry))
+                origin = origin_note.read_text().strip() if origin_note.is_file() else str(entry)
+                return VerifiedTarball(release, entry, origin=origin, reused=True)
+            except VerificationError:
+                entry.unlink()  # corrupted on disk since; fetch it again
+        origin = download_first(locations(release, mirrors, upstream=upstream), entry, expected,
+                                label=release.tarball_name)
+        origin_note.write_text(origin + "\n")
+    return VerifiedTarball(release, entry, origin=origin, reused=False)
+
+
+def _verified_local(release: Release, path: Path, expected: Expected) -> VerifiedTarball:
+    if not path.is_file():
+        raise InputError(f"--openssl-source {path} does not exist or is not a file")
+    check_file(path, expected, str(path))
+    return VerifiedTarball(release, path.resolve(), origin=str(path.resolve()), reused=False)
+
+
+def download_first(urls: Iterable[str], dest: Path, expected: Expected, *, label: str) -> str:
+    """Download from the first location that serves the expected bytes; return its URL.
+
+    Each location is tried once; a location that serves wrong bytes is not asked again.
+    The file appears at `dest` only once verified.
+    """
+    failures = []
+    mismatch = False
+    for url in urls:
+        try:
+            with publishing(dest, directory=False) as temp:
+                download(url, temp, expected, label=label)
+            return url
+        except VerificationError as exc:
+            mismatch = True
+            failures.append(f"{url}: {exc.message}")
+        except _Unavailable as exc:
+            failures.append(f"{url}: {exc}")
+    listing = "; ".join(failures)
+    if mismatch:
+        raise VerificationError(
+            f"no location served the expected {label} (sha256 {expected.sha256}): {listing}"
+        )
+    raise BuilderError(
+        f"could not download {label} from any location ({listing}); "
+        f"pass --mirror URL or --openssl-source FILE"
+    )
+
+
+class _Unavailable(Exception):
+    """A location that could not be reached or did not have the file."""
+
+
+def download(url: str, dest: Path, expected: Expected, *, label: str) -> None:
+    """Stream `url` into `dest`, refusing it as soon as the bytes cannot be the right ones."""
+    try:
+        response = requests.get(url, stream=True, timeout=_TIMEOUT,
+                                headers={"User-Agent": f"builder/{__version__}"})
+    except requests.RequestException as exc:
+        raise _Unavailable(_reason(exc)) from exc
+    with response:
+        if response.status_code != 200:
+            raise _Unavailable(f"HTTP {response.status_code}")
+        announced = response.headers.get("Content-Length")
+        if expected.size is not None and announced and announced.isdigit() \
+                and int(announced) != expected.size:
+            raise VerificationError(
+                f"size {announced} bytes announced, the release is {expected.size} bytes")
+        digest = hashlib.sha256()
+        meter = progress.ByteProgress(label, expected.size or _int_or_none(announced))
+        count = 0
+        try:
+            with open(dest, "wb") as out:
+                for chunk in response.iter_content(_CHUNK):
+                    if count == 0 and expected.gzip and not chunk.startswith(GZIP_MAGIC):
+                        raise VerificationError(_not_gzip(chunk))
+                    count += len(chunk)
+                    if expected.size is not None and count > expected.size:
+                        raise VerificationError(
+                            f"more than the release's {expected.size} bytes served")
+                    digest.update(chunk)
+                    out.write(chunk)
+                    meter.update(len(chunk))
+        except requests.RequestException as exc:
+            raise _Unavailable(f"transfer broke after {count} bytes ({_reason(exc)})") from exc
+        finally:
+            meter.close()
+    _check_digest(count, digest.hexdigest(), expected)
+
+
+def check_file(path: Path, expected: Expected, where: str) -> None:
+    """Verify a file already on disk the same way a download is verified."""
+    with open(path, "rb") as data:
+        head = data.read(len(GZIP_MAGIC))
+    if expected.gzip and head != GZIP_MAGIC:
+        raise VerificationError(f"{where}: {_not_gzip(head)}")
+    try:
+        _check_digest(path.stat().st_size, sha256_file(path), expected)
+    except VerificationError as exc:
+        raise VerificationError(f"{where}: {exc.message}") from exc
+
+
+def _check_digest(size: int, sha256: str, expected: Expected) -> None:
+    if expected.size is not None and size != expected.size:
+        raise VerificationError(f"got {size} bytes, the release is {expected.size} bytes")
+    if sha256 != expected.sha256:
+        raise VerificationError(f"sha256 mismatch: expected {expected.sha256}, got {sha256}")
+
+
+def _not_gzip(head: bytes) -> str:
+    if head.lstrip()[:1] == b"<":
+        return "served an HTML page, not a gzip tarball"
+    return "not a gzip file"
+
+
+def _int_or_none(text: Optional[str]) -> Optional[int]:
+    return int(text) if text and text.isdigit() else None
+
+
+def _reason(exc: requests.RequestException) -> str:
+    if isinstance(exc, requests.ConnectionError):
+        return "could not connect"
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    return type(exc).__name__
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as data:
+        for chunk in iter(lambda: data.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

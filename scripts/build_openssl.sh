@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Build a static, position-independent OpenSSL for linking into Python extension modules.
+#
+# This is the one recipe: the builder runs this very script, and it works on its own in any
+# CI job (e.g. a cibuildwheel before-all step):
+#
+#   scripts/build_openssl.sh --sha256 <hex> 3.0.22 /opt/openssl
+#
+# It fetches openssl-VERSION.tar.gz (or takes --tarball), verifies it before unpacking,
+# builds only the libraries and installs only the development files (headers, static
+# archives, pkg-config files) into PREFIX.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: build_openssl.sh [options] VERSION PREFIX
+
+options:
+  --sha256 HEX          expected sha256 of openssl-VERSION.tar.gz (strongly recommended;
+                        without it the .sha256 file published beside the tarball is used)
+  --tarball FILE        use this tarball instead of downloading one
+  --mirror URL          also try URL/openssl-VERSION.tar.gz, after the upstream locations
+  --openssldir DIR      compiled-in directory of the trust store and openssl.cnf
+                        (default /etc/ssl; RHEL uses /etc/pki/tls)
+  --configure-arg ARG   one more argument for ./Configure (repeatable)
+  --jobs N              make parallelism (default: number of cores)
+  --destdir DIR         stage the installation under DIR (make DESTDIR=DIR)
+  --workdir DIR         unpack and build in DIR (default: a temporary directory)
+  --print-flags         print the ./Configure arguments, one per line, and exit
+                        (needs --tarball or an already unpacked source in --workdir)
+  -h, --help            show this help
+EOF
+}
+
+stage() { echo "==> $*"; }
+die() { echo "build_openssl.sh: error: $*" >&2; exit 1; }
+
+sha256=""; tarball=""; openssldir="/etc/ssl"; destdir=""; workdir=""; print_flags=0
+jobs="$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)"
+mirrors=(); extra_args=(); positional=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --sha256) sha256="$2"; shift 2 ;;
+    --tarball) tarball="$2"; shift 2 ;;
+    --mirror) mirrors+=("$2"); shift 2 ;;
+    --openssldir) openssldir="$2"; shift 2 ;;
+    --configure-arg) extra_args+=("$2"); shift 2 ;;
+    --jobs) jobs="$2"; shift 2 ;;
+    --destdir) destdir="$2"; shift 2 ;;
+    --workdir) workdir="$2"; shift 2 ;;
+    --print-flags) print_flags=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    -*) usage >&2; die "unknown option $1" ;;
+    *) positional+=("$1"); shift ;;
+  esac
+done
+[ ${#positional[@]} -eq 2 ] || { usage >&2; exit 2; }
+version="${positional[0]}"
+prefix="${positional[1]}"
+name="openssl-${version}"
+
+case "$version" in
+  1.1.1*) series="1.1.1"; tag="OpenSSL_${version//./_}" ;;
+  *) series="${version%.*}"; tag="openssl-${version}" ;;
+esac
+
+sha256_of() {
+  if command -v sha256sum >/dev/null; then sha256sum "$1" | cut -d' ' -f1
+  else shasum -a 256 "$1" | cut -d' ' -f1; fi
+}
+
+# A Configure option is passed only where this release knows it: each of these is listed in
+# the release's own table of disablable features, so older releases do not reject them.
+release_knows() { grep -qE "^[[:space:]]+\"$1\",\$" "$2"; }
+
+configure_args() {  # $1: path of the release's Configure script
+  local args=(no-shared -fPIC no-ssl3 no-comp no-tests)
+  # Providers must live inside libcrypto.a: a static wheel cannot load legacy.so.
+  case "$version" in 1.*) ;; *) args+=(no-module) ;; esac
+  local feature
+  for feature in apps docs; do
+    if release_knows "$feature" "$1"; then args+=("no-$feature"); fi
+  done
+  args+=("--prefix=$prefix" "--libdir=lib" "--openssldir=$openssldir")
+  printf '%s\n' "${args[@]}" ${extra_args[@]+"${extra_args[@]}"}
+}
+
+cleanup_workdir=0
+if [ -z "$workdir" ]; then workdir="$(mktemp -d)"; cleanup_workdir=1; fi
+mkdir -p "$workdir"
+trap '[ "$cleanup_workdir" = 1 ] && rm -rf "$workdir"' EXIT
+
+if [ "$print_flags" = 1 ]; then
+  if [ ! -f "$workdir/$name/Configure" ]; then
+    [ -n "$tarball" ] || die "--print-flags needs --tarball or an unpacked source in --workdir"
+    mkdir -p "$workdir/$name"
+    # --occurrence stops at the (early) Configure instead of reading 50 MB (GNU tar).
+    tar -xzf "$tarball" -C "$workdir" --occurrence=1 "$name/Configure" 2>/dev/null ||
+      tar -xzf "$tarball" -C "$workdir" "$name/Configure"
+  fi
+  configure_args "$workdir/$name/Configure"
+  exit 0
+fi
+
+download() {
+  local urls=(
+    "https://www.openssl.org/source/$name.tar.gz"
+    "https://www.openssl.org/source/old/$series/$name.tar.gz"
+    "https://github.com/openssl/openssl/releases/download/$tag/$name.tar.gz"
+  )
+  local m
+  for m in ${mirrors[@]+"${mirrors[@]}"}; do urls+=("${m%/}/$name.tar.gz"); done
+  local url
+  for url in "${urls[@]}"; do
+    echo "trying $url"
+    if curl -fsSL --retry 2 -o "$workdir/$name.tar.gz.part" "$url"; then
+      if [ -z "$sha256" ]; then
+        sha256="$(curl -fsSL "$url.sha256" | tr -d ' \n' | cut -c1-64)" ||
+          { echo "no .sha256 beside $url"; continue; }
+        echo "warning: no --sha256 given; trusting $url.sha256 from the same server" >&2
+      fi
+      mv "$workdir/$name.tar.gz.part" "$workdir/$name.tar.gz"
+      tarball="$workdir/$name.tar.gz"
+      return 0
+    fi
+  done
+  die "could not download $name.tar.gz from any location (see above); pass --tarball or --mirror"
+}
+
+if [ -z "$tarball" ]; then
+  stage "download $name.tar.gz"
+  download
+fi
+
+stage "verify $tarball"
+[ -f "$tarball" ] || die "no such tarball: $tarball"
+[ "$(head -c2 "$tarball" | od -An -tx1 | tr -d ' \n')" = "1f8b" ] ||
+  die "$tarball is not a gzip file (an HTML error page from a mirror?)"
+if [ -n "$sha256" ]; then
+  actual="$(sha256_of "$tarball")"
+  [ "$actual" = "$sha256" ] || die "sha256 mismatch for $tarball: expected $sha256, got $actual"
+else
+  echo "warning: no --sha256 given for a local tarball; it is not verified" >&2
+fi
+
+stage "unpack"
+rm -rf "${workdir:?}/$name"
+tar -xzf "$tarball" -C "$workdir"
+src="$workdir/$name"
+[ -f "$src/Configure" ] || die "$tarball does not hold $name/Configure"
+
+mapfile -t args < <(configure_args "$src/Configure")
+stage "configure: ${args[*]}"
+(cd "$src" && perl ./Configure "${args[@]}")
+
+stage "build libraries (make -j$jobs build_libs)"
+(cd "$src" && make -j"$jobs" build_libs)
+
+stage "install development files into ${destdir}${prefix}"
+(cd "$src" && make install_dev ${destdir:+DESTDIR="$destdir"})
+
+stage "done: ${destdir}${prefix}"

@@ -1,0 +1,104 @@
+"""The one recipe (scripts/build_openssl.sh) decides the configure flags; the cache key
+follows from them."""
+
+import dataclasses
+import subprocess
+
+import pytest
+
+from builder.openssl import BuildOptions, CacheKey, cache_key, configure_args, recipe_path
+from builder.releases import load_table
+from builder.sources import VerifiedTarball
+from builder.toolchain import Toolchain
+from tests.conftest import ROOT, shared_tarball
+
+GCC = Toolchain(cc="cc", identity="cc (Debian 12.2.0-14) 12.2.0", triple="x86_64-linux-gnu")
+
+
+def tarball(version):
+    return VerifiedTarball(load_table().get(version), shared_tarball(version), "test", False)
+
+
+def test_the_packaged_recipe_is_the_scripts_directory_recipe():
+    assert recipe_path().read_bytes() == (ROOT / "scripts" / "build_openssl.sh").read_bytes()
+
+
+@pytest.mark.parametrize("version", ["1.1.1w", "3.0.22", "3.5.7", "4.0.2"])
+def test_every_build_is_static_pic_without_ssl3_compression_or_tests(version):
+    flags = configure_args(tarball(version), "/p", BuildOptions())
+    assert flags[:5] == ["no-shared", "-fPIC", "no-ssl3", "no-comp", "no-tests"]
+    assert "--prefix=/p" in flags and "--libdir=lib" in flags
+    assert "--openssldir=/etc/ssl" in flags
+
+
+def test_1_1_1_has_no_module_option_and_knows_neither_apps_nor_docs():
+    flags = configure_args(tarball("1.1.1w"), "/p", BuildOptions())
+    assert not {"no-module", "no-apps", "no-docs"} & set(flags)
+
+
+def test_3_0_builds_providers_into_libcrypto_but_knows_no_apps_option():
+    flags = configure_args(tarball("3.0.22"), "/p", BuildOptions())
+    assert "no-module" in flags
+    assert "no-apps" not in flags and "no-docs" not in flags
+
+
+@pytest.mark.parametrize("version", ["3.5.7", "4.0.2"])
+def test_newer_releases_also_skip_apps_and_docs(version):
+    flags = configure_args(tarball(version), "/p", BuildOptions())
+    assert {"no-module", "no-apps", "no-docs"} <= set(flags)
+
+
+def test_openssldir_and_extra_configure_args_reach_the_flags():
+    options = BuildOptions(openssldir="/etc/pki/tls", configure_args=("no-idea", "-DPURIFY"))
+    flags = configure_args(tarball("3.0.22"), "/p", options)
+    assert "--openssldir=/etc/pki/tls" in flags
+    assert flags[-2:] == ["no-idea", "-DPURIFY"]
+
+
+def test_cache_key_leaves_out_the_prefix_but_keeps_every_other_flag():
+    key = cache_key(tarball("3.0.22"), GCC, BuildOptions())
+    assert not any(f.startswith("--prefix") for f in key.flags)
+    assert "no-module" in key.flags
+
+
+def test_cache_key_changes_with_each_thing_a_build_depends_on():
+    key = cache_key(tarball("3.0.22"), GCC, BuildOptions())
+    changes = dict(version="3.0.21", sha256="0" * 64, flags=key.flags + ("no-idea",),
+                   recipe="1" * 64, compiler="clang 16", target="aarch64-linux-gnu")
+    digests = {dataclasses.replace(key, **{name: value}).digest()
+               for name, value in changes.items()}
+    assert key.digest() not in digests and len(digests) == len(changes)
+
+
+def test_cache_key_of_an_openssldir_change_differs():
+    plain = cache_key(tarball("3.0.22"), GCC, BuildOptions())
+    rhel = cache_key(tarball("3.0.22"), GCC, BuildOptions(openssldir="/etc/pki/tls"))
+    assert plain.digest() != rhel.digest()
+
+
+def test_entry_name_shows_the_version():
+    key = CacheKey("3.0.22", "a" * 64, (), "b" * 64, "gcc", "x86_64-linux-gnu")
+    assert key.entry_name().startswith("openssl-3.0.22-")
+
+
+def test_recipe_refuses_a_tampered_tarball_before_unpacking(tmp_path):
+    bad = tmp_path / "openssl-3.0.22.tar.gz"
+    data = bytearray(shared_tarball("3.0.22").read_bytes())
+    data[-100] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    done = subprocess.run(
+        ["bash", str(recipe_path()), "--tarball", str(bad), "--sha256",
+         load_table().get("3.0.22").sha256, "--workdir", str(tmp_path / "w"),
+         "3.0.22", str(tmp_path / "prefix")],
+        capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "sha256 mismatch" in done.stderr
+    assert not (tmp_path / "w" / "openssl-3.0.22").exists()
+
+
+def test_recipe_refuses_a_file_that_is_not_gzip(tmp_path):
+    page = tmp_path / "openssl-3.0.22.tar.gz"
+    page.write_text("<html>not found</html>")
+    done = subprocess.run(["bash", str(recipe_path()), "--tarball", str(page), "3.0.22",
+                           str(tmp_path / "prefix")], capture_output=True, text=True)
+    assert done.returncode != 0 and "not a gzip file" in done.stderr

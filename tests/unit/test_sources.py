@@ -1,0 +1,141 @@
+import gzip
+import hashlib
+import os
+import socket
+import threading
+
+import pytest
+
+from builder.errors import BuilderError, InputError, VerificationError
+from builder.releases import Release, load_table
+from builder.sources import fetch_openssl, locations
+from tests.httpserver import send, serve
+
+GOOD = gzip.compress(os.urandom(200_000))
+GOOD_SHA = hashlib.sha256(GOOD).hexdigest()
+
+
+def release(size=len(GOOD)):
+    real = load_table().get("3.0.22")
+    return Release(version="3.0.22", sha256=GOOD_SHA, size=size, series=real.series)
+
+
+def answer(status, body, headers=None):
+    return lambda request: send(request, status, body, headers)
+
+
+def downloads(cache):
+    """What the download cache holds, temporaries included; lock files aside."""
+    folder = cache / "downloads"
+    names = sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    return [n for n in names if not n.endswith(".lock")]
+
+
+def test_locations_are_upstream_dir_then_old_dir_then_github_then_mirrors(monkeypatch):
+    monkeypatch.setenv("BUILDER_OPENSSL_MIRROR", "http://env-mirror/pub")
+    assert locations(load_table().get("3.0.13"), ["http://cli-mirror/"]) == [
+        "https://www.openssl.org/source/openssl-3.0.13.tar.gz",
+        "https://www.openssl.org/source/old/3.0/openssl-3.0.13.tar.gz",
+        "https://github.com/openssl/openssl/releases/download/openssl-3.0.13/openssl-3.0.13.tar.gz",
+        "http://cli-mirror/openssl-3.0.13.tar.gz",
+        "http://env-mirror/pub/openssl-3.0.13.tar.gz",
+    ]
+
+
+def test_github_tag_of_1_1_1_uses_the_old_tag_style():
+    urls = locations(load_table().get("1.1.1w"))
+    assert urls[1] == "https://www.openssl.org/source/old/1.1.1/openssl-1.1.1w.tar.gz"
+    assert urls[2].endswith("/download/OpenSSL_1_1_1w/openssl-1.1.1w.tar.gz")
+
+
+def test_no_upstream_without_a_mirror_is_refused(monkeypatch):
+    monkeypatch.delenv("BUILDER_OPENSSL_MIRROR", raising=False)
+    with pytest.raises(InputError, match="--no-upstream needs a mirror"):
+        locations(load_table().get("3.0.22"), [], upstream=False)
+
+
+def test_verified_download_lands_in_the_cache_with_its_origin(tmp_path):
+    with serve(routes={"/openssl-3.0.22.tar.gz": answer(200, GOOD)}) as url:
+        got = fetch_openssl(release(), tmp_path, mirrors=[url], upstream=False)
+    assert got.path.read_bytes() == GOOD
+    assert got.origin == f"{url}/openssl-3.0.22.tar.gz" and not got.reused
+
+
+def test_second_fetch_reuses_the_cached_tarball_and_remembers_its_origin(tmp_path):
+    with serve(routes={"/openssl-3.0.22.tar.gz": answer(200, GOOD)}) as url:
+        fetch_openssl(release(), tmp_path, mirrors=[url], upstream=False)
+    again = fetch_openssl(release(), tmp_path, mirrors=["http://127.0.0.1:9"], upstream=False)
+    assert again.reused and again.origin == f"{url}/openssl-3.0.22.tar.gz"
+
+
+def test_tampered_tarball_is_refused_naming_both_hashes_and_nothing_is_cached(tmp_path):
+    tampered = GOOD[:-1] + bytes([GOOD[-1] ^ 1])
+    with serve(routes={"/openssl-3.0.22.tar.gz": answer(200, tampered)}) as url:
+        with pytest.raises(VerificationError) as caught:
+            fetch_openssl(release(), tmp_path, mirrors=[url], upstream=False)
+    message = caught.value.message
+    assert GOOD_SHA in message and hashlib.sha256(tampered).hexdigest() in message
+    assert f"{url}/openssl-3.0.22.tar.gz" in message
+    assert downloads(tmp_path) == []
+
+
+def test_html_page_served_with_200_is_refused_before_it_is_read_whole(tmp_path):
+    page = b"<!DOCTYPE html><html><body>Mirror maintenance</body></html>"
+    with serve(routes={"/openssl-3.0.22.tar.gz": answer(200, page)}) as url:
+        with pytest.raises(VerificationError, match="served an HTML page"):
+            fetch_openssl(release(size=None), tmp_path, mirrors=[url], upstream=False)
+    assert downloads(tmp_path) == []
+
+
+def test_announced_size_that_differs_from_the_table_is_refused(tmp_path):
+    with serve(routes={"/openssl-3.0.22.tar.gz": answer(200, GOOD)}) as url:
+        with pytest.raises(VerificationError, match="bytes announced"):
+            fetch_openssl(release(size=len(GOOD) + 1), tmp_path, mirrors=[url], upstream=False)
+
+
+def test_truncated_transfer_is_not_kept_and_the_next_location_is_tried(tmp_path):
+    def truncated(request):
+        send(request, 200, GOOD[:1000], {"Content-Length": str(len(GOOD))})
+        request.close_connection = True
+
+    routes = {"/a/openssl-3.0.22.tar.gz": truncated,
+              "/b/openssl-3.0.22.tar.gz": answer(200, GOOD)}
+    with serve(routes=routes) as url:
+        got = fetch_openssl(release(), tmp_path, mirrors=[f"{url}/a", f"{url}/b"],
+                            upstream=False)
+    assert got.origin == f"{url}/b/openssl-3.0.22.tar.gz"
+    assert downloads(tmp_path) == ["openssl-3.0.22.tar.gz", "openssl-3.0.22.tar.gz.origin"]
+
+
+def test_wrong_bytes_at_one_mirror_fall_through_to_a_good_one(tmp_path):
+    routes = {"/bad/openssl-3.0.22.tar.gz": answer(200, gzip.compress(b"other")),
+              "/good/openssl-3.0.22.tar.gz": answer(200, GOOD)}
+    with serve(routes=routes) as url:
+        got = fetch_openssl(release(size=None), tmp_path,
+                            mirrors=[f"{url}/bad", f"{url}/good"], upstream=False)
+    assert got.origin.endswith("/good/openssl-3.0.22.tar.gz")
+
+
+def test_when_every_location_fails_one_message_lists_each_and_why(tmp_path):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    with serve(routes={}) as url:
+        with pytest.raises(BuilderError) as caught:
+            fetch_openssl(release(), tmp_path, mirrors=[url, dead], upstream=False)
+    message = caught.value.message
+    assert f"{url}/openssl-3.0.22.tar.gz: HTTP 404" in message
+    assert f"{dead}/openssl-3.0.22.tar.gz: could not connect" in message
+    assert caught.value.exit_code == 1
+
+
+def test_local_source_is_verified_against_the_table(tmp_path):
+    local = tmp_path / "openssl-3.0.22.tar.gz"
+    local.write_bytes(gzip.compress(b"not the release"))
+    with pytest.raises(VerificationError, match="sha256 mismatch"):
+        fetch_openssl(release(size=None), tmp_path / "cache", local_source=local)
+
+
+def test_missing_local_source_is_bad_input(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        fetch_openssl(release(), tmp_path, local_source=tmp_path / "nope.tar.gz")
