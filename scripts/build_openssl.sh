@@ -150,8 +150,10 @@ src="$workdir/$name"
 [ -f "$src/Configure" ] || die "$tarball does not hold $name/Configure"
 
 mapfile -t args < <(configure_args "$src/Configure")
-stage "configure: ${args[*]}"
-(cd "$src" && perl ./Configure "${args[@]}")
+# 3.x's Configure detects the target itself; before 3.0 that is ./config's job.
+case "$version" in 1.*) configure=(./config) ;; *) configure=(perl ./Configure) ;; esac
+stage "configure: ${configure[*]} ${args[*]}"
+(cd "$src" && "${configure[@]}" "${args[@]}")
 
 stage "build libraries (make -j$jobs build_libs)"
 (cd "$src" && make -j"$jobs" build_libs)

@@ -36,7 +36,7 @@ def serve(directory: Optional[Path] = None,
     if directory is not None:
         handler = functools.partial(_QuietHandler, directory=str(directory))
     else:
-        handler = _answering(routes or {})
+        handler = _answering(routes if routes is not None else {})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

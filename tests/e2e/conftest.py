@@ -1,0 +1,66 @@
+"""Session-scoped real builds: each OpenSSL version is compiled once per test run, into one
+cache that every end-to-end test shares."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import pytest
+
+from tests.conftest import mirror_args, run_builder
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("builder-cache")
+
+
+@pytest.fixture(scope="session")
+def openssl_prefix(session_cache, openssl_mirror) -> Callable[[str], Path]:
+    """`openssl_prefix("3.0.22")`: the static build's prefix, built on first use."""
+    built: Dict[str, Path] = {}
+
+    def get(version: str) -> Path:
+        if version not in built:
+            done = run_builder("openssl", "build", version, *mirror_args(openssl_mirror),
+                               "--cache-dir", str(session_cache))
+            assert done.returncode == 0, done.stderr
+            built[version] = Path(done.stdout.strip().splitlines()[-1])
+        return built[version]
+
+    return get
+
+
+@pytest.fixture
+def builder_cli(session_cache, openssl_mirror, openssl_prefix, tmp_path):
+    """Run `builder wheel ...` against the shared cache, with a scratch wheelhouse; the
+    OpenSSL version is built (once per session) before the command runs."""
+
+    def run(target: str, openssl: str, *extra: str) -> subprocess.CompletedProcess:
+        openssl_prefix(openssl)
+        return run_builder("wheel", target, "--openssl", openssl, *mirror_args(openssl_mirror),
+                           "--cache-dir", str(session_cache),
+                           "--wheelhouse", str(tmp_path / "wheelhouse"), *extra, cwd=tmp_path)
+
+    return run
+
+
+def wheels_in(folder: Path) -> List[Path]:
+    return sorted(folder.glob("*.whl")) if folder.is_dir() else []
+
+
+def fresh_venv(folder: Path, wheelhouse: Path, package: str) -> Path:
+    """A new virtualenv with `package` installed from the wheelhouse alone."""
+    subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
+    python = folder / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-index", "--no-cache-dir",
+                    "--find-links", str(wheelhouse), package], check=True)
+    return python
+
+
+def python_says(python: Path, code: str, env: Optional[dict] = None) -> str:
+    return subprocess.run([str(python), "-c", code], check=True, capture_output=True,
+                          text=True, env=env).stdout.strip()

@@ -1,0 +1,97 @@
+"""The builder's own checks of every ELF in a wheel, on small real shared objects."""
+
+import subprocess
+import zipfile
+
+import pytest
+
+from builder.errors import CheckFailed
+from builder.repair import check_wheel, inspect_elf, platform_tag, problems
+
+EXTENSION = r"""
+#include <Python.h>
+static const char text[] = "%s";
+const char *openssl_text(void) { return text; }
+PyMODINIT_FUNC PyInit_ext(void) { return 0; }
+"""
+
+
+def compile_so(tmp_path, name, source, *flags):
+    c = tmp_path / f"{name}.c"
+    c.write_text(source)
+    out = tmp_path / f"{name}.so"
+    include = subprocess.run(["python3", "-c", "import sysconfig;print(sysconfig.get_paths()"
+                              "['include'])"], capture_output=True, text=True).stdout.strip()
+    subprocess.run(["cc", "-shared", "-fPIC", f"-I{include}", "-o", str(out), str(c), *flags],
+                   check=True, capture_output=True)
+    return out
+
+
+def extension(tmp_path, version_text="OpenSSL 3.0.22 25 Aug 2026", *flags):
+    return compile_so(tmp_path, "ext", EXTENSION % version_text, *flags)
+
+
+def facts(path):
+    return inspect_elf(path.name, path.read_bytes())
+
+
+def test_extension_with_the_pinned_version_text_passes(tmp_path):
+    assert problems([facts(extension(tmp_path))], "3.0.22") == []
+
+
+def test_extension_is_recognised_by_its_pyinit_export(tmp_path):
+    assert facts(extension(tmp_path)).is_extension
+
+
+def test_version_text_of_1_1_1_with_its_double_space_is_read(tmp_path):
+    assert facts(extension(tmp_path, "OpenSSL 1.1.1w  11 Sep 2023")).openssl_versions == \
+        ("1.1.1w",)
+
+
+def test_other_openssl_version_text_is_refused(tmp_path):
+    [problem] = problems([facts(extension(tmp_path))], "3.5.7")
+    assert "carries OpenSSL version text 3.0.22, expected 3.5.7" in problem
+
+
+def test_extension_without_any_version_text_is_refused(tmp_path):
+    [problem] = problems([facts(extension(tmp_path, "no version here"))], "3.0.22")
+    assert "carries OpenSSL version text none" in problem
+
+
+def test_needing_a_shared_libcrypto_is_refused(tmp_path):
+    stub = compile_so(tmp_path, "libcrypto", "int stub;", "-Wl,-soname,libcrypto.so.3")
+    ext = extension(tmp_path, "OpenSSL 3.0.22 25 Aug 2026", "-Wl,--no-as-needed",
+                    f"-L{tmp_path}", "-l:libcrypto.so")
+    ext_facts = facts(ext)
+    assert "libcrypto.so.3" in ext_facts.needed
+    [problem] = problems([ext_facts], "3.0.22")
+    assert "needs the shared libcrypto.so.3" in problem
+    assert stub.exists()
+
+
+def test_executable_stack_is_refused(tmp_path):
+    ext = extension(tmp_path, "OpenSSL 3.0.22 25 Aug 2026", "-Wl,-z,execstack")
+    assert facts(ext).executable_stack
+    assert any("executable stack" in p for p in problems([facts(ext)], "3.0.22"))
+
+
+def test_wheel_without_extension_module_is_refused(tmp_path):
+    library = compile_so(tmp_path, "plain", "int f(void) { return 1; }")
+    assert "no extension module" in problems([facts(library)], "3.0.22")[0]
+
+
+def test_check_wheel_reads_every_elf_inside_the_zip(tmp_path):
+    ext = extension(tmp_path)
+    wheel = tmp_path / "pkg-1.0-cp311-cp311-linux_x86_64.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.write(ext, "pkg/_ext.cpython-311-x86_64-linux-gnu.so")
+        archive.writestr("pkg/__init__.py", "")
+    assert [e.name for e in check_wheel(wheel, "3.0.22", "before repair")] == \
+        ["pkg/_ext.cpython-311-x86_64-linux-gnu.so"]
+    with pytest.raises(CheckFailed, match="before repair: .*expected 1.1.1w"):
+        check_wheel(wheel, "1.1.1w", "before repair")
+
+
+def test_platform_tag_is_the_last_part_of_the_wheel_name(tmp_path):
+    assert platform_tag(tmp_path / "scrypt-0.9.4-cp311-cp311-manylinux_2_34_x86_64.whl") == \
+        "manylinux_2_34_x86_64"
