@@ -5,20 +5,25 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 import traceback
 from pathlib import Path
 from typing import List, Optional
 
 from builder import __version__, progress
+from builder.cache import cache_root
+from builder.cargo import VENDOR_ENV, CargoOptions, vendor_from
 from builder.context import RunContext
 from builder.errors import BuilderError, InputError
+from builder.extension import SourceOptions
 from builder.interpreters import find_interpreter
 from builder.openssl import DEFAULT_OPENSSLDIR, BuildOptions, copy_prefix, find_cached
 from builder.pipeline import OpenSSLRequest, WheelRequest, prepare_openssl, run_wheel
 from builder.releases import load_table
 from builder.report import read_provenance
-from builder.smoke import require_passed, smoke_test
+from builder.recipes import recipe_for
+from builder.smoke import SmokePlan, require_passed, smoke_test
 from builder.sources import MIRROR_ENV
 
 
@@ -84,6 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
     wheel.add_argument("--version-probe", metavar="MODULE:ATTR",
                        help="what reports the package's OpenSSL version text at run time "
                             "(called if callable); default: the package's recipe")
+    wheel.add_argument("--smoke", choices=["basic", "full"], default="basic",
+                       help="full: also run the package's own test suite from its sdist "
+                            "against the installed wheel (default: basic)")
+    wheel.add_argument("--patch", action="append", default=[], type=Path, metavar="FILE",
+                       help="apply this patch (-p1) to the unpacked sdist (repeatable)")
+    wheel.add_argument("--cargo-vendor", type=Path, metavar="DIR",
+                       help="crates from this directory source (as `cargo vendor` makes), "
+                            f"offline, in a private CARGO_HOME (also ${VENDOR_ENV})")
+    wheel.add_argument("--cargo-relock", action="store_true",
+                       help="re-resolve Cargo.lock offline against --cargo-vendor")
     _common(wheel)
     wheel.set_defaults(func=_cmd_wheel)
 
@@ -146,13 +161,19 @@ def _cmd_wheel(args: argparse.Namespace) -> int:
         wheelhouse=args.wheelhouse,
         index_url=args.index_url,
         runtime_probe=args.version_probe,
+        source=SourceOptions(
+            patches=tuple(args.patch),
+            cargo=CargoOptions(
+                vendor=vendor_from(args.cargo_vendor, dict(os.environ), args.cargo_relock),
+                relock=args.cargo_relock)),
+        full_smoke=args.smoke == "full",
     ), ctx)
     return 0
 
 
 def _cmd_openssl_list(args: argparse.Namespace) -> int:
     table = load_table()
-    cache = RunContext.create(args.cache_dir).cache
+    cache = cache_root(args.cache_dir)
     today = dt.date.today()
     print(f"{'version':<10} {'series':<7} {'end of life':<13} {'status':<11} cached")
     for release in reversed(table.releases):
@@ -183,13 +204,15 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
     for wheel in args.wheels:
         if not wheel.is_file():
             raise InputError(f"{wheel} does not exist")
-        expected = args.openssl or (read_provenance(wheel) or {}).get("openssl", {}).get("version")
+        record = read_provenance(wheel) or {}
+        expected = args.openssl or record.get("openssl", {}).get("version")
         if not expected:
             raise InputError(f"no provenance record beside {wheel.name}; pass --openssl VERSION")
-        probe = args.version_probe or (read_provenance(wheel) or {}).get("smoke", {}).get("runtime_probe")
+        probe = args.version_probe or record.get("smoke", {}).get("runtime_probe")
         with progress.stage(f"{wheel.name}: smoke test"):
+            plan = SmokePlan.from_recipe(recipe_for(wheel.name.split("-")[0]), probe=probe)
             result = smoke_test(wheel.resolve(), wheel.resolve().parent, interpreter,
-                                load_table().resolve(expected).version, ctx, probe)
+                                load_table().resolve(expected).version, ctx, plan)
         try:
             require_passed(result)
             progress.say(f"    passed: OpenSSL {expected} ({result.seconds}s)")

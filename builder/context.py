@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from builder.cache import cache_root
+
+KEEP_RUN_LOGS = 50
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,15 @@ class RunContext:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         logs = cache / "logs" / f"{stamp}-{os.getpid()}"
         logs.mkdir(parents=True, exist_ok=True)
+        _prune_old_logs(logs.parent)
         return cls(cache=cache, logs=logs, jobs=jobs or os.cpu_count() or 1)
 
     def log(self, name: str) -> Path:
         return self.logs / f"{name}.log"
+
+
+def _prune_old_logs(folder: Path) -> None:
+    """Keep the logs of the newest runs; older ones are of no more use than disk."""
+    runs = sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: p.name)
+    for old in runs[:-KEEP_RUN_LOGS]:
+        shutil.rmtree(old, ignore_errors=True)

@@ -11,7 +11,7 @@ import zipfile
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 from urllib.parse import urljoin, urldefrag
 
 import requests
@@ -20,13 +20,13 @@ from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist
 from packaging.version import InvalidVersion, Version
 
 from builder import progress
-from builder.cache import locked
 from builder.context import RunContext
-from builder.errors import BuilderError, InputError
+from builder.cargo import CargoOptions, offline_env, prepare_sources
+from builder.errors import BuilderError, CommandFailed, InputError
 from builder.interpreters import Interpreter, build_frontend
 from builder.openssl import OpenSSLBuild
 from builder.runner import call
-from builder.sources import Expected, check_file, download_first, sha256_file
+from builder.sources import Expected, cached_download, sha256_file
 
 DEFAULT_INDEX = "https://pypi.org/simple"
 INDEX_ENV = "BUILDER_INDEX_URL"
@@ -43,11 +43,20 @@ class Sdist:
 
 
 @dataclass(frozen=True)
+class SourceOptions:
+    """Changes to the unpacked sdist before it is built."""
+
+    patches: Tuple[Path, ...] = ()
+    cargo: CargoOptions = CargoOptions()
+
+
+@dataclass(frozen=True)
 class BuiltWheel:
     path: Path
     sdist: Sdist
     interpreter: Interpreter
     log: Path
+    source_changes: Dict[str, object]  # patches applied, crates used: for the provenance
 
 
 # ---------------------------------------------------------------- what the user asked for
@@ -116,12 +125,9 @@ def _index_sdist(target: str, ctx: RunContext, index_url: str) -> Sdist:
         raise BuilderError(f"{index_url} gives no sha256 for {pick.filename}; cannot verify it")
     entry = ctx.cache / "sdists" / pick.filename
     expected = Expected(sha256=pick.sha256, gzip=pick.filename.endswith(".gz"))
-    with locked(entry):
-        if entry.exists():
-            check_file(entry, expected, str(entry))
-            progress.say(f"    reusing the cached sdist {entry}")
-        else:
-            download_first([pick.url], entry, expected, label=pick.filename)
+    _, reused = cached_download(entry, [pick.url], expected, label=pick.filename)
+    if reused:
+        progress.say(f"    reusing the cached sdist {entry}")
     return Sdist(str(name), str(pick.version), entry, pick.sha256, pick.url)
 
 
@@ -237,26 +243,69 @@ def build_env(build: OpenSSLBuild, base: Optional[Dict[str, str]] = None) -> Dic
     return env
 
 
+@dataclass(frozen=True)
+class PreparedSource:
+    """An unpacked sdist with the asked-for changes made, ready to build."""
+
+    sdist: Sdist
+    path: Path
+    env: Dict[str, str]  # what the build needs beyond the OpenSSL settings (cargo)
+    changes: Dict[str, object]  # patches applied, crates used: for the provenance
+
+
+def prepare_source(sdist: Sdist, scratch: Path, ctx: RunContext,
+                   options: SourceOptions = SourceOptions()) -> PreparedSource:
+    """Unpack the sdist into a fresh directory, apply patches, point cargo at the crates.
+
+    Runs before any compile, so that a patch that does not apply or crates that do not
+    satisfy Cargo.lock are refused in seconds."""
+    source = unpack_sdist(sdist.path, scratch / "src")
+    log = ctx.log(f"prepare-{sdist.name}")
+    env: Dict[str, str] = {}
+    changes: Dict[str, object] = {}
+    if options.patches:
+        changes["patches"] = [_apply_patch(patch, source, log, sdist) for patch in options.patches]
+    if options.cargo.vendor is not None and (source / "Cargo.toml").is_file():
+        env = offline_env(options.cargo.vendor, scratch / "cargo-home")
+        prepare_sources(source, options.cargo, {**os.environ, **env}, log,
+                        f"{sdist.name} {sdist.version}")
+        changes["cargo"] = {"vendor": str(options.cargo.vendor),
+                            "relocked": options.cargo.relock}
+    return PreparedSource(sdist, source, env, changes)
+
+
 def build_wheel(
-    sdist: Sdist,
+    source: PreparedSource,
     build: OpenSSLBuild,
     interpreter: Interpreter,
     ctx: RunContext,
-    scratch: Path,
+    outdir: Path,
 ) -> BuiltWheel:
-    """Unpack the sdist into a fresh directory and build one wheel from it."""
+    """Build one wheel of the prepared source against the static OpenSSL."""
+    sdist = source.sdist
     frontend = build_frontend(interpreter, ctx)
-    source = unpack_sdist(sdist.path, scratch / "src")
-    outdir = scratch / "dist"
     log = ctx.log(f"wheel-{sdist.name}-py{interpreter.short_version}")
-    call([frontend, "-m", "build", "--wheel", "--outdir", outdir, source],
-         log=log, env=build_env(build),
+    call([frontend, "-m", "build", "--wheel", "--outdir", outdir, source.path],
+         log=log, env={**build_env(build), **source.env},
          what=f"building {sdist.name} {sdist.version} for Python {interpreter.short_version}")
     wheels = sorted(outdir.glob("*.whl"))
     if len(wheels) != 1:
         raise BuilderError(f"building {sdist.name} produced {len(wheels)} wheels, expected 1",
                            log=log)
-    return BuiltWheel(wheels[0], sdist, interpreter, log)
+    return BuiltWheel(wheels[0], sdist, interpreter, log, source.changes)
+
+
+def _apply_patch(patch: Path, source: Path, log: Path, sdist: Sdist) -> Dict[str, str]:
+    if not patch.is_file():
+        raise InputError(f"--patch {patch} does not exist")
+    try:
+        call(["patch", "-p1", "--batch", "--forward", "-i", patch.resolve()], cwd=source,
+             log=log, what=f"applying {patch.name}")
+    except CommandFailed as exc:
+        raise InputError(f"{patch} does not apply to {sdist.name} {sdist.version}; "
+                         f"check that it was made for this version", log=exc.log,
+                         tail=exc.tail) from exc
+    return {"file": patch.name, "sha256": sha256_file(patch)}
 
 
 def unpack_sdist(path: Path, dest: Path) -> Path:
@@ -294,3 +343,14 @@ def _refuse_escape(dest: Path, member: str, archive: Path) -> None:
     target = (dest / member).resolve()
     if not str(target).startswith(str(dest.resolve()) + os.sep):
         raise InputError(f"{archive.name} is unsafe to unpack: {member} leaves the directory")
+
+
+def download_dependencies(wheel: Path, dest: Path, interpreter: Interpreter,
+                          ctx: RunContext) -> List[Path]:
+    """Put the wheels `wheel` needs at install time beside it, so that the wheelhouse alone
+    installs it (`pip install --no-index --find-links`). Returns the ones added."""
+    before = set(dest.glob("*.whl"))
+    call([build_frontend(interpreter, ctx), "-m", "pip", "download", "--disable-pip-version-check",
+          "--only-binary", ":all:", "--dest", dest, wheel],
+         log=ctx.log(f"dependencies-{wheel.name}"), what=f"fetching the dependencies of {wheel.name}")
+    return sorted(set(dest.glob("*.whl")) - before)

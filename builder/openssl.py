@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
-from typing import List, Tuple
+from typing import FrozenSet, List, Tuple
 
 from builder import progress
 from builder.cache import locked, publishing, temp_sibling
@@ -23,6 +23,7 @@ from builder.toolchain import Toolchain, require_tools
 
 DEFAULT_OPENSSLDIR = "/etc/ssl"
 RECORD = "build.json"
+SYMBOLS = "defined-symbols.txt"
 _PREFIX_PLACEHOLDER = "/PREFIX"
 
 
@@ -74,6 +75,13 @@ class OpenSSLBuild:
     @property
     def lib_dir(self) -> Path:
         return self.prefix / "lib"
+
+    def defined_symbols(self) -> FrozenSet[str]:
+        """Every global symbol the static archives define: none may leave an extension."""
+        listed = self.prefix / SYMBOLS
+        if listed.is_file():
+            return frozenset(listed.read_text().split())
+        return archive_symbols(self.lib_dir)
 
     def record(self) -> dict:
         return {
@@ -161,6 +169,7 @@ def _build_into(
             for child in installed.iterdir():
                 shutil.move(str(child), str(temp / child.name))
             shutil.copyfile(log, temp / "build.log")
+            (temp / SYMBOLS).write_text("\n".join(sorted(archive_symbols(temp / "lib"))) + "\n")
             (temp / RECORD).write_text(json.dumps({
                 "key": asdict(key),
                 "configure_args": configure_args(tarball, str(entry), options),
@@ -185,6 +194,14 @@ def _from_record(entry: Path, key: CacheKey, tarball: VerifiedTarball,
         reused=reused,
         log=entry / "build.log",
     )
+
+
+def archive_symbols(lib_dir: Path) -> FrozenSet[str]:
+    archives = [lib_dir / "libcrypto.a", lib_dir / "libssl.a"]
+    listing = capture(["nm", "-g", "--defined-only", "--format=posix", *archives])
+    # posix format: "name type value size"; member headers end with ":".
+    return frozenset(line.split()[0] for line in listing.splitlines()
+                     if line and not line.endswith(":") and len(line.split()) >= 2)
 
 
 def _build_env(toolchain: Toolchain) -> dict:

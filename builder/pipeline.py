@@ -12,16 +12,18 @@ from typing import Iterator, List, Optional, Tuple
 
 from builder import progress
 from builder.context import RunContext
-from builder.extension import build_wheel, get_sdist
+from builder.cargo import check_toolchain, rust_version_of_sdist
+from builder.extension import (Sdist, SourceOptions, build_wheel, download_dependencies,
+                               get_sdist, prepare_source)
 from builder.interpreters import find_interpreter
 from builder.openssl import BuildOptions, OpenSSLBuild, build_openssl
-from builder.recipes import recipe_for
+from builder.recipes import Recipe, recipe_for
 from builder.releases import Release, load_table
 from builder.repair import repair
 from builder.report import make_provenance, provenance_path, summary, write_json_atomically
-from builder.smoke import require_passed, smoke_test
+from builder.smoke import SmokePlan, require_passed, smoke_test
 from builder.sources import fetch_openssl
-from builder.toolchain import native
+from builder.toolchain import native, require_tools
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class WheelRequest:
     wheelhouse: Path = Path("wheelhouse")
     index_url: Optional[str] = None
     runtime_probe: Optional[str] = None
+    source: SourceOptions = SourceOptions()
+    full_smoke: bool = False  # also run the package's own test suite
 
 
 @dataclass
@@ -80,25 +84,46 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
     with progress.stage(f"{request.target}: get the sdist"):
         sdist = get_sdist(request.target, ctx, request.index_url)
         progress.say(f"    {sdist.name} {sdist.version} from {sdist.origin}")
-    openssl = prepare_openssl(request.openssl, ctx, release)
-    probe = request.runtime_probe or recipe_for(sdist.name).runtime_probe
+    recipe = recipe_for(sdist.name)
+    preflight(sdist, release, recipe, request.source)
+    plan = SmokePlan.from_recipe(recipe, probe=request.runtime_probe, full=request.full_smoke,
+                                 sdist=sdist.path, version=sdist.version, jobs=ctx.jobs)
     wheelhouse = request.wheelhouse.resolve()
     wheelhouse.mkdir(parents=True, exist_ok=True)
-    result = WheelResult(openssl)
     with tempfile.TemporaryDirectory(prefix="builder-") as scratch, \
             _staging(wheelhouse) as staging:
+        with progress.stage(f"{sdist.name}: prepare the source"):
+            source = prepare_source(sdist, Path(scratch), ctx, request.source)
+        openssl = prepare_openssl(request.openssl, ctx, release)
+        result = WheelResult(openssl)
         with progress.stage(f"{sdist.name}: build the wheel with {interpreter.describe()}"):
-            built = build_wheel(sdist, openssl, interpreter, ctx, Path(scratch))
+            built = build_wheel(source, openssl, interpreter, ctx, Path(scratch) / "dist")
         with progress.stage(f"{built.path.name}: repair and check"):
-            repaired = repair(built.path, openssl.version, ctx, staging, request.plat)
+            repaired = repair(built.path, openssl, ctx, staging, request.plat)
+        with progress.stage(f"{repaired.path.name}: dependencies"):
+            dependencies = download_dependencies(repaired.path, staging, interpreter, ctx)
+            progress.say(f"    {', '.join(d.name for d in dependencies) or 'none needed'}")
         with progress.stage(f"{repaired.path.name}: smoke test"):
-            smoke = smoke_test(repaired.path, staging, interpreter, openssl.version, ctx, probe)
+            smoke = smoke_test(repaired.path, staging, interpreter, openssl.version, ctx, plan)
             require_passed(smoke)
         record = make_provenance(built, repaired, openssl, smoke, openssl.key.compiler)
         result.wheels.append(_publish(repaired.path, record, wheelhouse))
         result.records.append(record)
+        for dependency in dependencies:
+            os.replace(dependency, wheelhouse / dependency.name)
     progress.say(summary(result.records, openssl, progress.elapsed()))
     return result
+
+
+def preflight(sdist: Sdist, release: Release, recipe: Recipe, source: SourceOptions) -> None:
+    """Everything that can be refused before a compile: the (package, OpenSSL) pair, the
+    tools the build needs, the Rust version a Rust sdist names."""
+    recipe.check_openssl(sdist.version, release.version)
+    require_tools([*recipe.tools, *(["patch"] if source.patches else [])])
+    is_rust, rust_version = rust_version_of_sdist(sdist.path)
+    if is_rust:
+        progress.say(f"    {check_toolchain(f'{sdist.name} {sdist.version}', rust_version)}"
+                     f" (needs {rust_version or 'any'})")
 
 
 @contextmanager

@@ -58,8 +58,10 @@ def _shared_openssl_mapped():
 
 
 def main(argv):
-    modules = [m for m in argv[0].split(",") if m]
-    runtime_probe = argv[1] if len(argv) > 1 else ""
+    """argv: the JSON report's path, the modules (comma separated), the runtime probe."""
+    report_path = argv[0]
+    modules = [m for m in argv[1].split(",") if m]
+    runtime_probe = argv[2] if len(argv) > 2 else ""
     report = {"imported": [], "errors": {}, "embedded": {}, "runtime_text": None,
               "shared_openssl_mapped": []}
     for name in modules:
@@ -79,7 +81,9 @@ def main(argv):
         except Exception as exc:
             report["errors"][runtime_probe] = "%s: %s" % (type(exc).__name__, exc)
     report["shared_openssl_mapped"] = _shared_openssl_mapped()
-    print(json.dumps(report))
+    print(json.dumps(report, indent=1))
+    with open(report_path, "w") as out:
+        json.dump(report, out)
 
 
 if __name__ == "__main__":

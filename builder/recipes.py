@@ -1,33 +1,107 @@
-"""What the builder knows of specific packages. A recipe is data: add one in a few lines.
-
-`runtime_probe` is `module:attribute.path` of what reports the OpenSSL version text at run
-time (called when callable); without one, the version text compiled into the package's
-extension modules is the proof.
-"""
+"""What the builder knows of specific packages: data in data/recipes.toml, read here, and
+the compatibility preflight that data drives."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
-from typing import Dict, Optional
+from functools import lru_cache
+from importlib import resources
+from typing import Dict, List, Optional, Tuple
 
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from builder.errors import InputError
+from builder.releases import version_key
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on older Pythons only
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class OpenSSLRange:
+    """Releases of a package matching `package` need OpenSSL `openssl_min` or newer."""
+
+    package: SpecifierSet
+    openssl_min: str
+
+    def newest_release_line(self) -> Optional[str]:
+        """`46.x` for `>=43,<47`; None when the range is open-ended."""
+        uppers = [Version(s.version) for s in self.package if s.operator == "<"]
+        return f"{uppers[0].major - 1}.x" if uppers else None
 
 
 @dataclass(frozen=True)
 class Recipe:
+    name: str = ""
     runtime_probe: Optional[str] = None
+    tools: Tuple[str, ...] = ()
+    checks: Optional[str] = None
+    test_requirements: Tuple[str, ...] = ()
+    test_command: Tuple[str, ...] = ()
+    openssl: Tuple[OpenSSLRange, ...] = ()
+
+    def check_openssl(self, package_version: str, openssl_version: str) -> None:
+        """Refuse a (package, OpenSSL) pair the package does not support, naming what works."""
+        version = Version(package_version)
+        needed = next((r for r in self.openssl if version in r.package), None)
+        if needed is None or version_key(openssl_version) >= version_key(needed.openssl_min):
+            return
+        fits = [r for r in self.openssl
+                if version_key(openssl_version) >= version_key(r.openssl_min)]
+        newest = max(fits, key=lambda r: _range_floor(r.package), default=None)
+        alternative = ""
+        if newest is not None and newest.newest_release_line():
+            alternative = (f", or {self.name} {newest.newest_release_line()}, the newest "
+                           f"that supports OpenSSL {openssl_version}")
+        raise InputError(
+            f"{self.name} {package_version} does not support OpenSSL {openssl_version}: it "
+            f"needs OpenSSL {needed.openssl_min} or newer; use --openssl "
+            f"{_series_floor(needed.openssl_min)}+{alternative}")
+
+
+def _range_floor(spec: SpecifierSet) -> Version:
+    floors = [Version(s.version) for s in spec if s.operator in (">=", "==", ">")]
+    return max(floors, default=Version("0"))
+
+
+def _series_floor(openssl_min: str) -> str:
+    """`3.0` for 3.0.0, `1.1.1e` stays exact."""
+    return openssl_min[:-2] if openssl_min.endswith(".0") else openssl_min
 
 
 DEFAULT = Recipe()
 
-RECIPES: Dict[str, Recipe] = {
-    # scrypt has no API that names its OpenSSL: its extension's embedded text is checked.
-    "scrypt": Recipe(),
-    "cryptography": Recipe(
-        runtime_probe="cryptography.hazmat.backends.openssl.backend:backend.openssl_version_text"
-    ),
-}
+
+@lru_cache(maxsize=1)
+def load_recipes() -> Dict[str, Recipe]:
+    text = resources.files("builder").joinpath("data/recipes.toml").read_text("utf-8")
+    return {canonicalize_name(name): _recipe(name, data)
+            for name, data in tomllib.loads(text).items()}
+
+
+def _recipe(name: str, data: dict) -> Recipe:
+    return Recipe(
+        name=name,
+        runtime_probe=data.get("runtime_probe"),
+        tools=tuple(data.get("tools", ())),
+        checks=data.get("checks"),
+        test_requirements=tuple(data.get("test_requirements", ())),
+        test_command=tuple(data.get("test_command", ())),
+        openssl=tuple(OpenSSLRange(SpecifierSet(r["package"]), r["openssl_min"])
+                      for r in data.get("openssl", ())),
+    )
 
 
 def recipe_for(package: str) -> Recipe:
-    return RECIPES.get(canonicalize_name(package), DEFAULT)
+    name = canonicalize_name(package)
+    recipe = load_recipes().get(name)
+    return recipe if recipe is not None else Recipe(name=str(name))
+
+
+def names() -> List[str]:
+    return sorted(load_recipes())

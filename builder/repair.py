@@ -11,7 +11,7 @@ import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import FrozenSet, List, Optional, Tuple
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
@@ -19,6 +19,7 @@ from elftools.elf.elffile import ELFFile
 
 from builder.context import RunContext
 from builder.errors import BuilderError, CheckFailed
+from builder.openssl import OpenSSLBuild
 from builder.probe import openssl_versions_in
 from builder.runner import call
 
@@ -36,6 +37,7 @@ class ElfFacts:
     openssl_versions: Tuple[str, ...]  # versions of the OpenSSL version texts embedded
     executable_stack: bool
     is_extension: bool  # exports a PyInit_* function
+    exported: FrozenSet[str] = frozenset()  # defined dynamic symbols
 
 
 @dataclass(frozen=True)
@@ -59,26 +61,32 @@ def inspect_elf(name: str, data: bytes) -> ElfFacts:
     try:
         elf = ELFFile(io.BytesIO(data))
         needed = []
-        exports_init = False
+        exported = frozenset()
         for section in elf.iter_sections():
             if isinstance(section, DynamicSection):
                 needed += [t.needed for t in section.iter_tags() if t.entry.d_tag == "DT_NEEDED"]
             if section.name == ".dynsym":
-                exports_init = any(
-                    s.name.startswith("PyInit_") and s["st_shndx"] != "SHN_UNDEF"
-                    for s in section.iter_symbols()
+                exported = frozenset(
+                    s.name for s in section.iter_symbols()
+                    if s.name and s["st_shndx"] != "SHN_UNDEF"
+                    and s["st_info"]["bind"] in ("STB_GLOBAL", "STB_WEAK")
                 )
         stack = [seg for seg in elf.iter_segments() if seg["p_type"] == _PT_GNU_STACK]
     except ELFError as exc:
         raise CheckFailed(f"{name} is not a readable ELF file ({exc})") from exc
     # Without a PT_GNU_STACK header the loader gives the process an executable stack.
     executable_stack = not stack or bool(stack[0]["p_flags"] & _PF_X)
+    exports_init = any(n.startswith("PyInit_") for n in exported)
     return ElfFacts(name, tuple(needed), tuple(openssl_versions_in(data)), executable_stack,
-                    exports_init)
+                    exports_init, exported)
 
 
-def problems(elves: List[ElfFacts], openssl_version: str) -> List[str]:
-    """Every way the wheel's binaries break the static-wheel rules; empty when they hold."""
+def problems(elves: List[ElfFacts], openssl_version: str,
+             openssl_symbols: FrozenSet[str] = frozenset()) -> List[str]:
+    """Every way the wheel's binaries break the static-wheel rules; empty when they hold.
+
+    `openssl_symbols`: the globals the static OpenSSL defines; an ELF exporting any of them
+    could be interposed by (or hijack) another libcrypto in the process."""
     found = []
     if not any(e.is_extension for e in elves):
         found.append("the wheel has no extension module, so nothing in it binds OpenSSL")
@@ -87,6 +95,10 @@ def problems(elves: List[ElfFacts], openssl_version: str) -> List[str]:
         if shared:
             found.append(f"{elf.name} needs the shared {', '.join(shared)} "
                          f"(it must link the static OpenSSL)")
+        leaked = sorted(elf.exported & openssl_symbols)
+        if leaked:
+            found.append(f"{elf.name} exports {len(leaked)} OpenSSL symbols "
+                         f"({', '.join(leaked[:3])}, ...)")
         if elf.executable_stack:
             found.append(f"{elf.name} asks for an executable stack")
         if elf.is_extension and list(elf.openssl_versions) != [openssl_version]:
@@ -96,18 +108,20 @@ def problems(elves: List[ElfFacts], openssl_version: str) -> List[str]:
     return found
 
 
-def check_wheel(wheel: Path, openssl_version: str, when: str) -> List[ElfFacts]:
+def check_wheel(wheel: Path, openssl_version: str, when: str,
+                openssl_symbols: FrozenSet[str] = frozenset()) -> List[ElfFacts]:
     elves = inspect_wheel(wheel)
-    broken = problems(elves, openssl_version)
+    broken = problems(elves, openssl_version, openssl_symbols)
     if broken:
         raise CheckFailed(f"{wheel.name} {when}: {'; '.join(broken)}")
     return elves
 
 
-def repair(wheel: Path, openssl_version: str, ctx: RunContext, outdir: Path,
+def repair(wheel: Path, openssl: OpenSSLBuild, ctx: RunContext, outdir: Path,
            plat: Optional[str] = None) -> RepairedWheel:
     """Check, run `auditwheel repair` (for the host, or --plat), check again."""
-    check_wheel(wheel, openssl_version, "before repair")
+    symbols = openssl.defined_symbols()
+    check_wheel(wheel, openssl.version, "before repair", symbols)
     log = ctx.log(f"repair-{wheel.name}")
     args = [sys.executable, "-m", "auditwheel", "repair", "--wheel-dir", outdir]
     if plat:
@@ -117,7 +131,7 @@ def repair(wheel: Path, openssl_version: str, ctx: RunContext, outdir: Path,
     made = sorted(set(outdir.glob("*.whl")) - before)
     if len(made) != 1:
         raise BuilderError(f"auditwheel repair of {wheel.name} made {len(made)} wheels", log=log)
-    elves = check_wheel(made[0], openssl_version, "after repair")
+    elves = check_wheel(made[0], openssl.version, "after repair", symbols)
     return RepairedWheel(made[0], platform_tag(made[0]), tuple(elves))
 
 

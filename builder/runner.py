@@ -8,7 +8,7 @@ import signal
 import subprocess
 from collections import deque
 from pathlib import Path
-from typing import Callable, Mapping, Optional, Sequence, Union
+from typing import Callable, List, Mapping, Optional, Sequence, Union
 
 from builder.errors import CommandFailed, InputError
 
@@ -24,8 +24,9 @@ def call(
     cwd: Optional[StrPath] = None,
     env: Optional[Mapping[str, str]] = None,
     on_line: Optional[Callable[[str], None]] = None,
-) -> None:
-    """Run `args`, appending the command and all of its output to `log`.
+) -> List[str]:
+    """Run `args`, appending the command and all of its output to `log`; return the last
+    lines of output.
 
     `what` names the step for the error message ("building OpenSSL 3.0.22").
     `on_line` sees every output line as it arrives (for stage markers).
@@ -68,6 +69,7 @@ def call(
         raise CommandFailed(
             f"{what} failed (exit {returncode} from {Path(argv[0]).name})", log=log, tail=tail
         )
+    return list(tail)
 
 
 def capture(args: Sequence[StrPath], *, env: Optional[Mapping[str, str]] = None) -> str:

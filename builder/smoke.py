@@ -3,19 +3,23 @@ top-level module and assert the OpenSSL version it reports."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 import tempfile
 import time
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from builder import probe
 from builder.context import RunContext
-from builder.errors import CheckFailed
+from builder.errors import CheckFailed, CommandFailed, InputError
+from builder.extension import unpack_sdist
 from builder.interpreters import Interpreter
-from builder.runner import call, capture
+from builder.recipes import Recipe
+from builder.runner import call
 
 _SKIP_DIRS = (".dist-info", ".data", ".libs")
 
@@ -34,6 +38,8 @@ class SmokeResult:
     log: str
     failures: List[str] = field(default_factory=list)
     shared_openssl_mapped: List[str] = field(default_factory=list)
+    checks: Dict[str, dict] = field(default_factory=dict)  # the recipe's functional checks
+    suite: Optional[str] = None  # the closing line of the package's own test suite
 
     def record(self) -> dict:
         return asdict(self)
@@ -54,39 +60,134 @@ def top_level_modules(wheel: Path) -> List[str]:
     return sorted(n for n in names if n.isidentifier())
 
 
+@dataclass(frozen=True)
+class SmokePlan:
+    """What the smoke test runs beyond importing: from the package's recipe and the CLI."""
+
+    runtime_probe: Optional[str] = None
+    checks: Optional[str] = None  # builder/checks/<name>.py
+    suite_requirements: Tuple[str, ...] = ()  # empty: the package's own suite is not run
+    suite_command: Tuple[str, ...] = ()
+    suite_sdist: Optional[Path] = None
+
+    @classmethod
+    def from_recipe(cls, recipe: Recipe, *, probe: Optional[str] = None, full: bool = False,
+                    sdist: Optional[Path] = None, version: str = "", jobs: int = 1
+                    ) -> "SmokePlan":
+        if full and not recipe.test_command:
+            raise InputError(f"--smoke full: the builder knows no test suite of {recipe.name}; "
+                             f"use --smoke basic")
+        fill = {"version": version, "jobs": str(jobs)}
+        return cls(
+            runtime_probe=probe or recipe.runtime_probe,
+            checks=recipe.checks,
+            suite_requirements=tuple(r.format(**fill) for r in recipe.test_requirements)
+            if full else (),
+            suite_command=tuple(c.format(**fill) for c in recipe.test_command) if full else (),
+            suite_sdist=sdist if full else None,
+        )
+
+
 def smoke_test(
     wheel: Path,
     find_links: Path,
     interpreter: Interpreter,
     expected_openssl: str,
     ctx: RunContext,
-    runtime_probe: Optional[str] = None,
+    plan: SmokePlan = SmokePlan(),
 ) -> SmokeResult:
     """Run the smoke test; the result says whether it passed (see `require_passed`)."""
     started = time.monotonic()
-    log = ctx.log(f"smoke-{wheel.name}")
+    log = ctx.log(f"smoke-{wheel.name}-py{interpreter.short_version}")
     modules = top_level_modules(wheel)
-    with tempfile.TemporaryDirectory(prefix="builder-smoke-") as scratch:
-        venv = Path(scratch) / "venv"
-        call([interpreter.executable, "-m", "venv", venv], log=log,
-             what=f"creating a virtualenv with {interpreter.describe()}")
-        python = venv / "bin" / "python"
-        call([python, "-m", "pip", "install", "--no-index", "--no-cache-dir",
-              "--disable-pip-version-check", "--find-links", find_links, wheel],
-             log=log, what=f"installing {wheel.name} with no index")
-        args = [python, "-I", str(Path(probe.__file__)), ",".join(modules)]
-        output = capture(args + ([runtime_probe] if runtime_probe else []))
-        with open(log, "a") as out:
-            out.write(f"$ probe {' '.join(modules)} {runtime_probe or ''}\n{output}\n")
-        report = json.loads(output.strip().splitlines()[-1])
-    return _judge(wheel, interpreter, expected_openssl, runtime_probe, report, modules,
-                  time.monotonic() - started, log)
+    with tempfile.TemporaryDirectory(prefix="builder-smoke-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        python = _fresh_venv(scratch / "venv", wheel, find_links, interpreter, log)
+        report = _probe(python, scratch, modules, plan.runtime_probe, log)
+        checks, failures = _run_checks(python, plan.checks, expected_openssl, scratch, log)
+        suite = None
+        if plan.suite_sdist is not None:
+            suite, suite_failures = _run_suite(python, plan, scratch, log)
+            failures += suite_failures
+    result = _judge(wheel, interpreter, expected_openssl, plan.runtime_probe, report, modules,
+                    time.monotonic() - started, log, failures)
+    return dataclasses.replace(result, checks=checks, suite=suite)
+
+
+def _fresh_venv(venv: Path, wheel: Path, find_links: Path, interpreter: Interpreter,
+                log: Path) -> Path:
+    call([interpreter.executable, "-m", "venv", venv], log=log,
+         what=f"creating a virtualenv with {interpreter.describe()}")
+    python = venv / "bin" / "python"
+    call([python, "-m", "pip", "install", "--no-index", "--no-cache-dir",
+          "--disable-pip-version-check", "--find-links", find_links, wheel],
+         log=log, what=f"installing {wheel.name} with no index")
+    return python
+
+
+def _isolated_script(source: Path, scratch: Path) -> Path:
+    """A copy in a folder of its own: before 3.11 a script's directory leads sys.path, and
+    the builder's modules must not shadow the wheel's."""
+    folder = scratch / f"run-{source.stem}"
+    folder.mkdir()
+    return Path(shutil.copy(source, folder))
+
+
+def _probe(python: Path, scratch: Path, modules: List[str], runtime_probe: Optional[str],
+           log: Path) -> dict:
+    report_path = scratch / "probe.json"
+    script = _isolated_script(Path(probe.__file__), scratch)
+    call([python, "-I", script, report_path, ",".join(modules),
+          *([runtime_probe] if runtime_probe else [])],
+         log=log, cwd=script.parent, what="the import probe of the smoke test")
+    return json.loads(report_path.read_text())
+
+
+def _run_checks(python: Path, checks: Optional[str], expected: str, scratch: Path,
+                log: Path) -> Tuple[Dict[str, dict], List[str]]:
+    """The recipe's functional checks, alone and after the interpreter's own ssl."""
+    if checks is None:
+        return {}, []
+    script = _isolated_script(Path(__file__).parent / "checks" / f"{checks}.py", scratch)
+    reports: Dict[str, dict] = {}
+    failures = []
+    for name, extra in (("alone", []), ("system_ssl_first", ["--system-ssl-first"])):
+        report_path = scratch / f"checks-{name}.json"
+        try:
+            call([python, "-I", script, expected, report_path, *extra], log=log,
+                 cwd=script.parent, what=f"the {checks} functional checks")
+            reports[name] = json.loads(report_path.read_text())
+        except CommandFailed as exc:
+            when = " with the system ssl imported first" if extra else ""
+            failures.append(f"functional checks{when} failed: {_last_line(exc.tail)}")
+    return reports, failures
+
+
+def _run_suite(python: Path, plan: SmokePlan, scratch: Path,
+               log: Path) -> Tuple[Optional[str], List[str]]:
+    """The package's own test suite, from its sdist, against the installed wheel."""
+    assert plan.suite_sdist is not None
+    call([python, "-m", "pip", "install", "--disable-pip-version-check", "--only-binary",
+          ":all:", *plan.suite_requirements], log=log,
+         what="installing the test suite's requirements")
+    source = unpack_sdist(plan.suite_sdist, scratch / "suite")
+    try:
+        tail = call([python, *plan.suite_command], cwd=source, log=log,
+                    what="the package's own test suite")
+    except CommandFailed as exc:
+        return _last_line(exc.tail), [f"its own test suite failed: {_last_line(exc.tail)}"]
+    return _last_line(tail), []
+
+
+def _last_line(lines: List[str]) -> str:
+    return next((line.strip() for line in reversed(lines) if line.strip()), "no output")
 
 
 def _judge(wheel: Path, interpreter: Interpreter, expected: str, runtime_probe: Optional[str],
-           report: dict,
-           modules: List[str], seconds: float, log: Path) -> SmokeResult:
-    failures = [f"import {name} failed: {error}" for name, error in report["errors"].items()]
+           report: dict, modules: List[str], seconds: float, log: Path,
+           failures: List[str]) -> SmokeResult:
+    failures = [f"import {name} failed: {error}" for name, error in report["errors"].items()] \
+        + failures
     runtime_version = None
     if report["runtime_text"] is not None:
         runtime_version = probe.version_of_text(report["runtime_text"])

@@ -9,7 +9,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 import requests
 
@@ -84,19 +84,27 @@ def fetch_openssl(
     if local_source is not None:
         return _verified_local(release, local_source, expected)
     entry = cache / "downloads" / release.tarball_name
+    origin, reused = cached_download(entry, locations(release, mirrors, upstream=upstream),
+                                     expected, label=release.tarball_name)
+    return VerifiedTarball(release, entry, origin=origin, reused=reused)
+
+
+def cached_download(entry: Path, urls: Sequence[str], expected: Expected, *,
+                    label: str) -> Tuple[str, bool]:
+    """The verified file at `entry`: already cached (checked again), or downloaded from the
+    first good location. Returns where its bytes came from, and whether it was cached."""
     origin_note = entry.with_name(entry.name + ".origin")
     with locked(entry):
         if entry.exists():
             try:
                 check_file(entry, expected, str(entry))
                 origin = origin_note.read_text().strip() if origin_note.is_file() else str(entry)
-                return VerifiedTarball(release, entry, origin=origin, reused=True)
+                return origin, True
             except VerificationError:
-                entry.unlink()  # corrupted on disk since; fetch it again
-        origin = download_first(locations(release, mirrors, upstream=upstream), entry, expected,
-                                label=release.tarball_name)
+                entry.unlink()  # damaged on disk since it was cached; fetch it again
+        origin = download_first(urls, entry, expected, label=label)
         origin_note.write_text(origin + "\n")
-    return VerifiedTarball(release, entry, origin=origin, reused=False)
+    return origin, False
 
 
 def _verified_local(release: Release, path: Path, expected: Expected) -> VerifiedTarball:

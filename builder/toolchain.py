@@ -15,6 +15,9 @@ _PACKAGES: Dict[str, str] = {
     "cc": "a C compiler (apt-get install gcc / dnf install gcc)",
     "perl": "perl (apt-get install perl / dnf install perl-core)",
     "make": "make (apt-get install make / dnf install make)",
+    "cargo": "Rust (rustup, or apt-get install cargo rustc / dnf install cargo rustc)",
+    "rustc": "Rust (rustup, or apt-get install cargo rustc / dnf install cargo rustc)",
+    "patch": "patch (apt-get install patch / dnf install patch)",
 }
 
 

@@ -3,6 +3,9 @@ cache that every end-to-end test shares."""
 
 from __future__ import annotations
 
+import glob
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +67,18 @@ def fresh_venv(folder: Path, wheelhouse: Path, package: str) -> Path:
 def python_says(python: Path, code: str, env: Optional[dict] = None) -> str:
     return subprocess.run([str(python), "-c", code], check=True, capture_output=True,
                           text=True, env=env).stdout.strip()
+
+
+def other_python() -> Path:
+    """A CPython 3.9+ other than the one running the tests (PATH first, then pyenv's)."""
+    mine = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    candidates = [shutil.which(f"python3.{minor}") for minor in range(9, 14)]
+    pyenv_root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    candidates += sorted(glob.glob(f"{pyenv_root}/versions/3.*/bin/python3"))
+    for candidate in filter(None, candidates):
+        done = subprocess.run([candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                              capture_output=True, text=True)
+        version = done.stdout.strip()
+        if done.returncode == 0 and version != mine and tuple(map(int, version.split("."))) >= (3, 9):
+            return Path(candidate)
+    pytest.fail(f"this test needs a CPython 3.9+ other than {mine} on PATH or under pyenv")

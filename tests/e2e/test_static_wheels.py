@@ -3,13 +3,18 @@ real auditwheel, real virtualenvs."""
 
 import hashlib
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
 from builder.repair import inspect_wheel
-from tests.conftest import FIXTURES, run_builder
-from tests.e2e.conftest import fresh_venv, python_says, wheels_in
+from tests.conftest import FIXTURES, mirror_args, run_builder
+from tests.e2e.conftest import fresh_venv, other_python, python_says, wheels_in
 
 pytestmark = pytest.mark.slow
 
@@ -116,3 +121,32 @@ def test_smoke_command_proves_a_finished_wheel_and_refuses_a_wrong_expectation(
                         str(session_cache))
     assert wrong.returncode == 1
     assert "carries OpenSSL 3.0.22, expected 3.5.7" in wrong.stderr
+
+
+def test_python_option_builds_for_another_interpreter(builder_cli, tmp_path):
+    python = other_python()
+    done = builder_cli("scrypt", "3.0.22", "--python", str(python))
+    assert done.returncode == 0, done.stderr
+    [wheel] = wheels_in(tmp_path / "wheelhouse")
+    version = python_says(python, "import sys; print('%d%d' % sys.version_info[:2])")
+    assert f"-cp{version}-" in wheel.name
+    assert provenance(wheel)["smoke"]["passed"]
+
+
+def test_interrupted_openssl_build_leaves_no_partial_cache_entry(openssl_mirror, tmp_path):
+    cache = tmp_path / "cache"
+    command = [sys.executable, "-m", "builder", "openssl", "build", "1.1.1w",
+               *mirror_args(openssl_mirror), "--cache-dir", str(cache)]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "CI": "true"})
+    for line in process.stderr:
+        if "openssl: build libraries" in line:
+            break
+    time.sleep(3)  # well inside the compile
+    process.send_signal(signal.SIGINT)
+    rest = process.stderr.read()
+    assert process.wait(timeout=60) == 130, rest
+    assert "interrupted" in rest
+    leftovers = [p.name for p in (cache / "openssl").iterdir() if not p.name.endswith(".lock")]
+    assert leftovers == []
+    assert (cache / "downloads" / "openssl-1.1.1w.tar.gz").is_file()  # verified, so kept
