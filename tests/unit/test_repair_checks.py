@@ -95,3 +95,16 @@ def test_check_wheel_reads_every_elf_inside_the_zip(tmp_path):
 def test_platform_tag_is_the_last_part_of_the_wheel_name(tmp_path):
     assert platform_tag(tmp_path / "scrypt-0.9.4-cp311-cp311-manylinux_2_34_x86_64.whl") == \
         "manylinux_2_34_x86_64"
+
+
+def test_exporting_an_openssl_symbol_is_refused(tmp_path):
+    leaky = compile_so(tmp_path, "leaky", EXTENSION % "OpenSSL 3.0.22 25 Aug 2026"
+                       + "int EVP_sha256(void) { return 0; }\n")
+    found = problems([facts(leaky)], "3.0.22", frozenset({"EVP_sha256", "SSL_new"}))
+    assert found == ["leaky.so exports 1 OpenSSL symbols (EVP_sha256, ...)"]
+
+
+def test_exported_symbols_of_the_package_itself_are_fine(tmp_path):
+    own = compile_so(tmp_path, "own", EXTENSION % "OpenSSL 3.0.22 25 Aug 2026"
+                     + "int crypto_scrypt(void) { return 0; }\n")
+    assert problems([facts(own)], "3.0.22", frozenset({"EVP_sha256"})) == []

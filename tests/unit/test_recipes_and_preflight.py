@@ -1,0 +1,116 @@
+"""What the builder knows of packages, and what it refuses before any compile."""
+
+import io
+import tarfile
+
+import pytest
+
+from builder.cargo import check_toolchain, rust_version_of_sdist, vendor_from
+from builder.errors import InputError
+from builder.recipes import recipe_for
+from tests.conftest import run_builder
+
+CRYPTOGRAPHY = recipe_for("cryptography")
+
+
+def test_cryptography_50_with_1_1_1w_names_the_openssl_and_the_release_line_that_work():
+    with pytest.raises(InputError) as caught:
+        CRYPTOGRAPHY.check_openssl("50.0.2", "1.1.1w")
+    message = caught.value.message
+    assert "cryptography 50.0.2 does not support OpenSSL 1.1.1w" in message
+    assert "--openssl 3.0+" in message
+    assert "cryptography 46.x, the newest that supports OpenSSL 1.1.1w" in message
+    assert caught.value.exit_code == 2
+
+
+def test_cryptography_45_needs_1_1_1e():
+    with pytest.raises(InputError, match="needs OpenSSL 1.1.1e or newer.*cryptography 42.x"):
+        CRYPTOGRAPHY.check_openssl("45.0.7", "1.1.1d")
+
+
+def test_cryptography_42_accepts_1_1_1d_but_not_1_1_1c():
+    CRYPTOGRAPHY.check_openssl("42.0.8", "1.1.1d")
+    with pytest.raises(InputError, match="needs OpenSSL 1.1.1d"):
+        CRYPTOGRAPHY.check_openssl("42.0.8", "1.1.1c")
+
+
+@pytest.mark.parametrize("openssl", ["3.0.22", "3.5.7", "4.0.2"])
+def test_cryptography_50_accepts_every_3_x_and_4_x(openssl):
+    CRYPTOGRAPHY.check_openssl("50.0.2", openssl)
+
+
+def test_a_package_without_a_recipe_gets_the_default_and_no_limits():
+    recipe = recipe_for("Some_Package")
+    assert recipe.name == "some-package" and recipe.runtime_probe is None
+    recipe.check_openssl("1.0", "1.1.1w")
+
+
+def test_cryptography_recipe_names_its_probe_checks_tools_and_suite():
+    assert CRYPTOGRAPHY.runtime_probe.endswith("backend.openssl_version_text")
+    assert CRYPTOGRAPHY.checks == "cryptography_checks"
+    assert set(CRYPTOGRAPHY.tools) == {"cargo", "rustc"}
+    assert "cryptography_vectors=={version}" in CRYPTOGRAPHY.test_requirements
+
+
+def fake_sdist(folder, name, version, cargo_toml=None):
+    path = folder / f"{name}-{version}.tar.gz"
+    files = {f"{name}-{version}/PKG-INFO": f"Name: {name}\nVersion: {version}\n",
+             f"{name}-{version}/pyproject.toml": "[build-system]\nrequires = []\n"}
+    if cargo_toml is not None:
+        files[f"{name}-{version}/Cargo.toml"] = cargo_toml
+    with tarfile.open(path, "w:gz") as archive:
+        for member, text in files.items():
+            info = tarfile.TarInfo(member)
+            info.size = len(text.encode())
+            archive.addfile(info, io.BytesIO(text.encode()))
+    return path
+
+
+def test_minimum_rust_comes_from_the_sdists_workspace_metadata(tmp_path):
+    sdist = fake_sdist(tmp_path, "rusty", "1.0",
+                       '[workspace]\n[workspace.package]\nrust-version = "1.83.0"\n')
+    assert rust_version_of_sdist(sdist) == (True, "1.83.0")
+
+
+def test_package_rust_version_wins_over_the_workspace(tmp_path):
+    sdist = fake_sdist(tmp_path, "rusty", "1.0", '[package]\nname = "x"\nrust-version = "1.70"\n'
+                       '[workspace.package]\nrust-version = "1.83.0"\n')
+    assert rust_version_of_sdist(sdist) == (True, "1.70")
+
+
+def test_sdist_without_cargo_toml_is_not_rust(tmp_path):
+    assert rust_version_of_sdist(fake_sdist(tmp_path, "plain", "1.0")) == (False, None)
+
+
+def test_too_old_rust_is_refused_naming_both_versions():
+    with pytest.raises(InputError, match="needs Rust 99.0 or newer, this host has rustc"):
+        check_toolchain("future-package 1.0", "99.0")
+
+
+def test_relock_without_a_vendor_directory_is_refused():
+    with pytest.raises(InputError, match="--cargo-relock needs --cargo-vendor"):
+        vendor_from(None, {}, relock=True)
+
+
+def test_vendor_directory_may_come_from_the_environment(tmp_path):
+    assert vendor_from(None, {"BUILDER_CARGO_VENDOR": str(tmp_path)}) == tmp_path.resolve()
+
+
+def test_unsupported_pair_ends_with_exit_2_before_openssl_is_fetched(tmp_path):
+    sdist = fake_sdist(tmp_path, "cryptography", "50.0.2",
+                       '[workspace.package]\nrust-version = "1.83.0"\n')
+    done = run_builder("wheel", str(sdist), "--openssl", "1.1.1w", "--cache-dir",
+                       str(tmp_path / "cache"), "--wheelhouse", str(tmp_path / "wh"))
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "error: cryptography 50.0.2 does not support OpenSSL 1.1.1w" in done.stderr
+    assert not (tmp_path / "cache" / "downloads").exists()
+    assert not (tmp_path / "cache" / "openssl").exists()
+
+
+def test_full_smoke_of_a_package_without_a_known_suite_is_bad_input(tmp_path):
+    sdist = fake_sdist(tmp_path, "scrypt", "0.9.4")
+    done = run_builder("wheel", str(sdist), "--openssl", "3.0.22", "--smoke", "full",
+                       "--cache-dir", str(tmp_path / "cache"))
+    assert done.returncode == 2
+    assert "the builder knows no test suite of scrypt" in done.stderr
