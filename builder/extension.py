@@ -106,20 +106,20 @@ def _index_sdist(target: str, ctx: RunContext, index_url: str) -> Sdist:
     pinned = _pinned_version(requirement)
     name = canonicalize_name(requirement.name)
     files = _index_files(index_url, name)
-    sdists = [f for f in files if f.version is not None and not f.yanked]
+    versions = {f: v for f in files if not f.yanked and (v := f.version) is not None}
     if pinned is not None:
-        chosen = [f for f in sdists if f.version == pinned]
+        chosen = [f for f, v in versions.items() if v == pinned]
         if not chosen:
-            known = ", ".join(str(v) for v in sorted({f.version for f in sdists})[-5:])
+            known = ", ".join(str(v) for v in sorted(set(versions.values()))[-5:])
             raise InputError(f"{requirement.name} has no sdist of version {pinned} on "
                              f"{index_url} (newest: {known or 'none'})")
     else:
-        stable = [f for f in sdists if not f.version.is_prerelease]
+        stable = {f: v for f, v in versions.items() if not v.is_prerelease}
         if not stable:
             raise InputError(f"{requirement.name} has no sdist on {index_url}; give a "
                              f"local sdist or source directory")
-        newest = max(f.version for f in stable)
-        chosen = [f for f in stable if f.version == newest]
+        newest = max(stable.values())
+        chosen = [f for f, v in stable.items() if v == newest]
     pick = sorted(chosen, key=lambda f: not f.filename.endswith(".tar.gz"))[0]
     if not pick.sha256:
         raise BuilderError(f"{index_url} gives no sha256 for {pick.filename}; cannot verify it")
@@ -314,8 +314,8 @@ def unpack_sdist(path: Path, dest: Path) -> Path:
     dest.mkdir(parents=True)
     if path.name.endswith(".zip"):
         with zipfile.ZipFile(path) as archive:
-            for member in archive.namelist():
-                _refuse_escape(dest, member, path)
+            for name in archive.namelist():
+                _refuse_escape(dest, name, path)
             archive.extractall(dest)
     else:
         with tarfile.open(path) as archive:

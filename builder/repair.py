@@ -5,23 +5,27 @@ a success."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import sys
 import zipfile
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
-from typing import FrozenSet, List, Optional, Tuple
+from typing import Dict, FrozenSet, List, Optional, Tuple
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
+from elftools.elf.gnuversions import GNUVerNeedSection, GNUVerSymSection
 
 from builder.context import RunContext
 from builder.errors import BuilderError, CheckFailed
 from builder.openssl import OpenSSLBuild
 from builder.probe import openssl_versions_in
-from builder.runner import call
+from builder.runner import StrPath, call
 
 _SHARED_OPENSSL = re.compile(r"^lib(ssl|crypto)(-[\w.]+)?\.so")
 _PT_GNU_STACK = "PT_GNU_STACK"
@@ -38,6 +42,8 @@ class ElfFacts:
     executable_stack: bool
     is_extension: bool  # exports a PyInit_* function
     exported: FrozenSet[str] = frozenset()  # defined dynamic symbols
+    # Symbol versions it needs ("GLIBC_2.17"), each with the undefined symbols that need it.
+    versions_needed: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,7 @@ def inspect_elf(name: str, data: bytes) -> ElfFacts:
     try:
         elf = ELFFile(io.BytesIO(data))
         needed = []
-        exported = frozenset()
+        exported: FrozenSet[str] = frozenset()
         for section in elf.iter_sections():
             if isinstance(section, DynamicSection):
                 needed += [t.needed for t in section.iter_tags() if t.entry.d_tag == "DT_NEEDED"]
@@ -72,13 +78,32 @@ def inspect_elf(name: str, data: bytes) -> ElfFacts:
                     and s["st_info"]["bind"] in ("STB_GLOBAL", "STB_WEAK")
                 )
         stack = [seg for seg in elf.iter_segments() if seg["p_type"] == _PT_GNU_STACK]
+        versions_needed = _versions_needed(elf)
     except ELFError as exc:
         raise CheckFailed(f"{name} is not a readable ELF file ({exc})") from exc
     # Without a PT_GNU_STACK header the loader gives the process an executable stack.
     executable_stack = not stack or bool(stack[0]["p_flags"] & _PF_X)
     exports_init = any(n.startswith("PyInit_") for n in exported)
     return ElfFacts(name, tuple(needed), tuple(openssl_versions_in(data)), executable_stack,
-                    exports_init, exported)
+                    exports_init, exported, versions_needed)
+
+
+def _versions_needed(elf: ELFFile) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
+    verneed = elf.get_section_by_name(".gnu.version_r")
+    versym = elf.get_section_by_name(".gnu.version")
+    dynsym = elf.get_section_by_name(".dynsym")
+    if not isinstance(verneed, GNUVerNeedSection):
+        return ()
+    names = {aux.entry["vna_other"]: aux.name
+             for _, auxiliaries in verneed.iter_versions() for aux in auxiliaries}
+    users: Dict[str, List[str]] = {name: [] for name in names.values()}
+    if isinstance(versym, GNUVerSymSection) and dynsym is not None:
+        for index, symbol in enumerate(dynsym.iter_symbols()):  # type: ignore[attr-defined]
+            ndx = versym.get_symbol(index).entry["ndx"]
+            if symbol["st_shndx"] == "SHN_UNDEF" and isinstance(ndx, int) \
+                    and (ndx & 0x7FFF) in names:
+                users[names[ndx & 0x7FFF]].append(symbol.name)
+    return tuple((name, tuple(sorted(users[name]))) for name in sorted(users))
 
 
 def problems(elves: List[ElfFacts], openssl_version: str,
@@ -108,6 +133,64 @@ def problems(elves: List[ElfFacts], openssl_version: str,
     return found
 
 
+@dataclass(frozen=True)
+class Policy:
+    """A manylinux policy as auditwheel ships it: the symbol versions it allows per family."""
+
+    name: str  # manylinux_2_17
+    arch: str
+    allowed: Dict[str, FrozenSet[str]]  # GLIBC -> {"2.2.5", ..., "2.17"}
+
+    def violations(self, elf: ElfFacts) -> List[str]:
+        """The newest disallowed version of each family the ELF needs, with its symbols."""
+        newest: Dict[str, Tuple[Tuple[int, ...], str, Tuple[str, ...]]] = {}
+        for version, users in elf.versions_needed:
+            family, _, number = version.partition("_")
+            if family in self.allowed and number not in self.allowed[family]:
+                key = tuple(int(n) for n in re.findall(r"\d+", number))
+                if family not in newest or key > newest[family][0]:
+                    newest[family] = (key, version, users)
+        found = []
+        for _, version, users in newest.values():
+            who = ", ".join(users[:3]) + (", ..." if len(users) > 3 else "")
+            found.append(f"{elf.name} needs {version} ({who or 'no symbol named'}), "
+                         f"newer than {self.name}_{self.arch} allows")
+        return found
+
+
+def policy_for(platform_tag: str) -> Optional[Policy]:
+    """The auditwheel policy of a tag such as manylinux2014_x86_64 or manylinux_2_28_aarch64;
+    None for a tag that is not manylinux (plain linux_*)."""
+    for entry in _manylinux_policies():
+        for name in [entry["name"], *entry.get("aliases", [])]:
+            if name != "linux" and platform_tag.startswith(name + "_"):
+                arch = platform_tag[len(name) + 1:]
+                versions = entry["symbol_versions"].get(arch)
+                if versions is None:
+                    return None
+                return Policy(entry["name"], arch,
+                              {family: frozenset(v) for family, v in versions.items()})
+    return None
+
+
+@lru_cache(maxsize=1)
+def _manylinux_policies() -> List[dict]:
+    # auditwheel's own policy data, so the two checks cannot disagree on what a tag allows.
+    text = resources.files("auditwheel.policy").joinpath("manylinux-policy.json").read_text()
+    return json.loads(text)
+
+
+def check_policy(elves: List[ElfFacts], platform_tag: str, when: str, wheel: str) -> None:
+    """Every ELF's symbol versions within the policy of every part of the tag."""
+    broken = []
+    for part in platform_tag.split("."):
+        policy = policy_for(part)
+        if policy is not None:
+            broken += [v for elf in elves for v in policy.violations(elf)]
+    if broken:
+        raise CheckFailed(f"{wheel} {when}: {'; '.join(dict.fromkeys(broken))}")
+
+
 def check_wheel(wheel: Path, openssl_version: str, when: str,
                 openssl_symbols: FrozenSet[str] = frozenset()) -> List[ElfFacts]:
     elves = inspect_wheel(wheel)
@@ -121,9 +204,11 @@ def repair(wheel: Path, openssl: OpenSSLBuild, ctx: RunContext, outdir: Path,
            plat: Optional[str] = None) -> RepairedWheel:
     """Check, run `auditwheel repair` (for the host, or --plat), check again."""
     symbols = openssl.defined_symbols()
-    check_wheel(wheel, openssl.version, "before repair", symbols)
+    elves = check_wheel(wheel, openssl.version, "before repair", symbols)
+    if plat:
+        check_policy(elves, plat, f"cannot be {plat}", wheel.name)
     log = ctx.log(f"repair-{wheel.name}")
-    args = [sys.executable, "-m", "auditwheel", "repair", "--wheel-dir", outdir]
+    args: List[StrPath] = [sys.executable, "-m", "auditwheel", "repair", "--wheel-dir", outdir]
     if plat:
         args += ["--plat", plat]
     before = set(outdir.glob("*.whl"))
@@ -132,7 +217,9 @@ def repair(wheel: Path, openssl: OpenSSLBuild, ctx: RunContext, outdir: Path,
     if len(made) != 1:
         raise BuilderError(f"auditwheel repair of {wheel.name} made {len(made)} wheels", log=log)
     elves = check_wheel(made[0], openssl.version, "after repair", symbols)
-    return RepairedWheel(made[0], platform_tag(made[0]), tuple(elves))
+    tag = platform_tag(made[0])
+    check_policy(elves, tag, "after repair", made[0].name)
+    return RepairedWheel(made[0], tag, tuple(elves))
 
 
 def platform_tag(wheel: Path) -> str:

@@ -6,7 +6,8 @@ import zipfile
 import pytest
 
 from builder.errors import CheckFailed
-from builder.repair import check_wheel, inspect_elf, platform_tag, problems
+from builder.repair import (check_policy, check_wheel, inspect_elf, platform_tag, policy_for,
+                            problems)
 
 EXTENSION = r"""
 #include <Python.h>
@@ -108,3 +109,42 @@ def test_exported_symbols_of_the_package_itself_are_fine(tmp_path):
     own = compile_so(tmp_path, "own", EXTENSION % "OpenSSL 3.0.22 25 Aug 2026"
                      + "int crypto_scrypt(void) { return 0; }\n")
     assert problems([facts(own)], "3.0.22", frozenset({"EVP_sha256"})) == []
+
+
+# A symbol that glibc versioned at 2.34 on x86_64 (the host's glibc is 2.36).
+NEW_GLIBC = EXTENSION % "OpenSSL 3.0.22 25 Aug 2026" + r"""
+#include <pthread.h>
+static void *run(void *arg) { return arg; }
+int start(void) { pthread_t t; return pthread_create(&t, 0, run, 0); }
+"""
+
+
+def test_symbol_versions_needed_are_read_with_the_symbols_that_need_them(tmp_path):
+    needed = dict(facts(compile_so(tmp_path, "threads", NEW_GLIBC)).versions_needed)
+    assert "pthread_create" in needed["GLIBC_2.34"]
+
+
+def test_policy_names_the_symbol_that_breaks_it(tmp_path):
+    elf = facts(compile_so(tmp_path, "threads", NEW_GLIBC))
+    [violation] = policy_for("manylinux2014_x86_64").violations(elf)
+    assert violation == ("threads.so needs GLIBC_2.34 (pthread_create), newer than "
+                         "manylinux_2_17_x86_64 allows")
+
+
+def test_policy_that_allows_the_versions_finds_nothing(tmp_path):
+    elf = facts(compile_so(tmp_path, "threads", NEW_GLIBC))
+    assert policy_for("manylinux_2_34_x86_64").violations(elf) == []
+
+
+def test_policies_come_from_auditwheel_with_their_aliases():
+    assert policy_for("manylinux2014_x86_64").name == "manylinux_2_17"
+    assert policy_for("manylinux_2_28_aarch64").arch == "aarch64"
+    assert "2.28" in policy_for("manylinux_2_28_x86_64").allowed["GLIBC"]
+    assert "2.29" not in policy_for("manylinux_2_28_x86_64").allowed["GLIBC"]
+    assert policy_for("linux_x86_64") is None
+
+
+def test_every_part_of_a_compound_tag_is_checked(tmp_path):
+    elf = facts(compile_so(tmp_path, "threads", NEW_GLIBC))
+    with pytest.raises(CheckFailed, match="needs GLIBC_2.34 .*manylinux_2_17_x86_64"):
+        check_policy([elf], "manylinux2014_x86_64.manylinux_2_17_x86_64", "after repair", "w.whl")

@@ -2,7 +2,6 @@ import gzip
 import hashlib
 import os
 import socket
-import threading
 
 import pytest
 
