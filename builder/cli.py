@@ -24,6 +24,7 @@ from builder.releases import load_table
 from builder.report import read_provenance
 from builder.recipes import recipe_for
 from builder.smoke import SmokePlan, require_passed, smoke_test
+from builder.toolchain import for_platform
 from builder.sources import MIRROR_ENV
 
 
@@ -114,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build a static OpenSSL (cached) and print its prefix, e.g. for a CI "
                     "before-all step.")
     build.add_argument("openssl", metavar="VERSION", help="release (3.0.22) or series (3.5)")
+    build.add_argument("--plat", metavar="TAG",
+                       help="build for this manylinux platform tag (e.g. manylinux2014_x86_64: "
+                            "with zig for a glibc older than the host's)")
     build.add_argument("--prefix", type=Path, metavar="DIR",
                        help="copy the build to DIR (new or empty) instead of printing the "
                             "cache path")
@@ -188,7 +192,8 @@ def _cmd_openssl_list(args: argparse.Namespace) -> int:
 
 def _cmd_openssl_build(args: argparse.Namespace) -> int:
     ctx = _context(args)
-    build = prepare_openssl(_openssl_request(args), ctx)
+    build = prepare_openssl(_openssl_request(args), ctx,
+                            toolchain=for_platform(args.plat, ctx.cache))
     if args.prefix is not None:
         copy_prefix(build, args.prefix.resolve())
         print(args.prefix.resolve())

@@ -4,17 +4,13 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 import tarfile
 import zipfile
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
-from urllib.parse import urljoin, urldefrag
 
-import requests
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
 from packaging.version import InvalidVersion, Version
@@ -23,14 +19,14 @@ from builder import progress
 from builder.context import RunContext
 from builder.cargo import CargoOptions, offline_env, prepare_sources
 from builder.errors import BuilderError, CommandFailed, InputError
+from builder.index import DEFAULT_INDEX, SDIST_SUFFIXES, index_files
 from builder.interpreters import Interpreter, build_frontend
 from builder.openssl import OpenSSLBuild
 from builder.runner import call
 from builder.sources import Expected, cached_download, sha256_file
+from builder.toolchain import Toolchain
 
-DEFAULT_INDEX = "https://pypi.org/simple"
 INDEX_ENV = "BUILDER_INDEX_URL"
-_SDIST_SUFFIXES = (".tar.gz", ".zip")
 
 
 @dataclass(frozen=True)
@@ -64,11 +60,11 @@ class BuiltWheel:
 def get_sdist(target: str, ctx: RunContext, index_url: Optional[str] = None) -> Sdist:
     """`target` is a local sdist, a local source tree, or NAME[==VERSION] on the index."""
     path = Path(target)
-    if path.is_file() and target.endswith(_SDIST_SUFFIXES):
+    if path.is_file() and target.endswith(SDIST_SUFFIXES):
         return _local_sdist(path)
     if path.is_dir():
         return _sdist_from_tree(path, ctx)
-    if os.sep in target or target.endswith(_SDIST_SUFFIXES):
+    if os.sep in target or target.endswith(SDIST_SUFFIXES):
         raise InputError(f"{target} does not exist; give a PyPI project name, an sdist file "
                          f"or a source directory")
     return _index_sdist(target, ctx, index_url or os.environ.get(INDEX_ENV) or DEFAULT_INDEX)
@@ -105,7 +101,7 @@ def _index_sdist(target: str, ctx: RunContext, index_url: str) -> Sdist:
                          f"directory") from exc
     pinned = _pinned_version(requirement)
     name = canonicalize_name(requirement.name)
-    files = _index_files(index_url, name)
+    files = index_files(index_url, name)
     versions = {f: v for f in files if not f.yanked and (v := f.version) is not None}
     if pinned is not None:
         chosen = [f for f, v in versions.items() if v == pinned]
@@ -144,83 +140,30 @@ def _pinned_version(requirement: Requirement) -> Optional[Version]:
                      f"{requirement.specifier}")
 
 
-# ---------------------------------------------------------------- the package index
-
-@dataclass(frozen=True)
-class IndexFile:
-    filename: str
-    url: str
-    sha256: Optional[str]
-    yanked: bool
-
-    @property
-    def version(self) -> Optional[Version]:
-        try:
-            return parse_sdist_filename(self.filename)[1]
-        except (InvalidSdistFilename, InvalidVersion):
-            return None
-
-
-def _index_files(index_url: str, name: str) -> List[IndexFile]:
-    """The sdists of one project on a PEP 691 (JSON) or PEP 503 (HTML) simple index."""
-    url = f"{index_url.rstrip('/')}/{name}/"
-    headers = {"Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1"}
-    try:
-        response = requests.get(url, headers=headers, timeout=(15, 60))
-    except requests.RequestException as exc:
-        raise BuilderError(f"cannot reach the package index {index_url} ({type(exc).__name__});"
-                           f" check --index-url or give a local sdist") from exc
-    if response.status_code == 404:
-        raise InputError(f"{name} does not exist on the package index {index_url}")
-    if response.status_code != 200:
-        raise BuilderError(f"the package index answered HTTP {response.status_code} for {url}")
-    if "json" in response.headers.get("Content-Type", ""):
-        files = [IndexFile(f["filename"], urljoin(url, f["url"]), f["hashes"].get("sha256"),
-                           bool(f.get("yanked"))) for f in response.json()["files"]]
-    else:
-        files = _parse_simple_html(response.text, url)
-    return [f for f in files if f.filename.endswith(_SDIST_SUFFIXES)]
-
-
-class _AnchorParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.anchors: List[Dict[str, Optional[str]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag == "a":
-            self.anchors.append(dict(attrs))
-
-
-def _parse_simple_html(text: str, base: str) -> List[IndexFile]:
-    parser = _AnchorParser()
-    parser.feed(text)
-    files = []
-    for anchor in parser.anchors:
-        href = anchor.get("href") or ""
-        link, fragment = urldefrag(urljoin(base, href))
-        match = re.match(r"sha256=([0-9a-f]{64})", fragment)
-        files.append(IndexFile(link.rsplit("/", 1)[-1], link, match.group(1) if match else None,
-                               "data-yanked" in anchor))
-    return files
-
-
 # ---------------------------------------------------------------- the build
 
-def openssl_env(build: OpenSSLBuild) -> Dict[str, str]:
+def openssl_env(build: OpenSSLBuild, toolchain: Optional[Toolchain] = None,
+                scratch: Optional[Path] = None) -> Dict[str, str]:
     """How every common build system is pointed at the static prefix, and nothing else.
 
     The prefix's lib/ holds only static archives, so `-lcrypto` cannot find a shared one.
-    OpenSSL's symbols are made local to each extension (--exclude-libs), so a libcrypto
-    already in the process cannot interpose them; `-u OpenSSL_version` links OpenSSL's
-    version text into every module, so any wheel can be inspected later.
+    OpenSSL's symbols are made local to each extension (--exclude-libs, or a version script
+    where the linker lacks it), so a libcrypto already in the process cannot interpose them;
+    `-u OpenSSL_version` links OpenSSL's version text into every module, so any wheel can be
+    inspected later.
     """
     include, lib = str(build.include_dir), str(build.lib_dir)
-    return {
+    if toolchain is None or toolchain.exclude_libs:
+        hide = "-Wl,--exclude-libs,libcrypto.a:libssl.a"
+    else:
+        assert scratch is not None, "a version script needs a directory to live in"
+        # lld refuses a script naming symbols the link did not pull in, unless told not to.
+        hide = (f"-Wl,--version-script={_local_symbols_script(build, scratch)} "
+                f"-Wl,--undefined-version")
+    env = {
         "CFLAGS": f"-I{include}",
         "CPPFLAGS": f"-I{include}",
-        "LDFLAGS": (f"-L{lib} -Wl,--exclude-libs,libcrypto.a:libssl.a "
-                    f"-Wl,-u,OpenSSL_version -lcrypto"),
+        "LDFLAGS": f"-L{lib} {hide} -Wl,-u,OpenSSL_version -lcrypto",
         "PKG_CONFIG_PATH": f"{lib}/pkgconfig",
         "OPENSSL_DIR": str(build.prefix),
         "OPENSSL_ROOT_DIR": str(build.prefix),
@@ -229,12 +172,28 @@ def openssl_env(build: OpenSSLBuild) -> Dict[str, str]:
         "OPENSSL_STATIC": "1",
         "OPENSSL_USE_STATIC_LIBS": "TRUE",
     }
+    if toolchain is not None and not toolchain.exclude_libs:
+        # A compiler for another glibc: setuptools must compile and link with it, and libdl
+        # and libpthread are still libraries of their own before glibc 2.34.
+        env.update(toolchain.env())
+        env["LDSHARED"] = f"{toolchain.cc} -shared"
+        env["LDFLAGS"] += " -ldl -lpthread"
+    return env
 
 
-def build_env(build: OpenSSLBuild, base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+def _local_symbols_script(build: OpenSSLBuild, scratch: Path) -> Path:
+    script = scratch / "openssl-local.map"
+    names = "".join(f"    {name};\n" for name in sorted(build.defined_symbols()))
+    script.write_text("{\n  local:\n" + names + "};\n")
+    return script
+
+
+def build_env(build: OpenSSLBuild, base: Optional[Dict[str, str]] = None,
+              toolchain: Optional[Toolchain] = None,
+              scratch: Optional[Path] = None) -> Dict[str, str]:
     """The user's environment with the OpenSSL settings put in front of theirs."""
     env = dict(os.environ if base is None else base)
-    for name, value in openssl_env(build).items():
+    for name, value in openssl_env(build, toolchain, scratch).items():
         if name in ("CFLAGS", "CPPFLAGS", "LDFLAGS") and env.get(name):
             value = f"{value} {env[name]}"
         elif name == "PKG_CONFIG_PATH" and env.get(name):
@@ -280,13 +239,14 @@ def build_wheel(
     interpreter: Interpreter,
     ctx: RunContext,
     outdir: Path,
+    toolchain: Optional[Toolchain] = None,
 ) -> BuiltWheel:
     """Build one wheel of the prepared source against the static OpenSSL."""
     sdist = source.sdist
     frontend = build_frontend(interpreter, ctx)
     log = ctx.log(f"wheel-{sdist.name}-py{interpreter.short_version}")
     call([frontend, "-m", "build", "--wheel", "--outdir", outdir, source.path],
-         log=log, env={**build_env(build), **source.env},
+         log=log, env={**build_env(build, None, toolchain, outdir.parent), **source.env},
          what=f"building {sdist.name} {sdist.version} for Python {interpreter.short_version}")
     wheels = sorted(outdir.glob("*.whl"))
     if len(wheels) != 1:

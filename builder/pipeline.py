@@ -23,7 +23,7 @@ from builder.repair import repair
 from builder.report import make_provenance, provenance_path, summary, write_json_atomically
 from builder.smoke import SmokePlan, require_passed, smoke_test
 from builder.sources import fetch_openssl
-from builder.toolchain import native, require_tools
+from builder.toolchain import Toolchain, for_platform, native, require_tools
 
 
 @dataclass(frozen=True)
@@ -64,15 +64,17 @@ def resolve_release(spec: Optional[str]) -> Release:
 
 
 def prepare_openssl(request: OpenSSLRequest, ctx: RunContext,
-                    release: Optional[Release] = None) -> OpenSSLBuild:
+                    release: Optional[Release] = None,
+                    toolchain: Optional[Toolchain] = None) -> OpenSSLBuild:
     """Fetch, verify and build (or reuse) the pinned OpenSSL."""
     release = release or resolve_release(request.spec)
-    toolchain = native()
+    toolchain = toolchain or native()
     with progress.stage(f"OpenSSL {release.version}: fetch and verify"):
         tarball = fetch_openssl(release, ctx.cache, mirrors=request.mirrors,
                                 upstream=request.upstream, local_source=request.local_source)
-        how = "reusing the verified" if tarball.reused else f"verified, from {tarball.origin}:"
-        progress.say(f"    {how} {tarball.path} (sha256 {release.sha256[:16]}...)")
+        how = "reusing the verified" if tarball.reused else "verified"
+        origin = "" if tarball.origin == str(tarball.path) else f", from {tarball.origin}"
+        progress.say(f"    {how} {tarball.path} (sha256 {release.sha256[:16]}...{origin})")
     with progress.stage(f"OpenSSL {release.version}: static build"):
         return build_openssl(tarball, toolchain, ctx, request.options)
 
@@ -94,10 +96,12 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
             _staging(wheelhouse) as staging:
         with progress.stage(f"{sdist.name}: prepare the source"):
             source = prepare_source(sdist, Path(scratch), ctx, request.source)
-        openssl = prepare_openssl(request.openssl, ctx, release)
+        toolchain = for_platform(request.plat, ctx.cache)
+        openssl = prepare_openssl(request.openssl, ctx, release, toolchain)
         result = WheelResult(openssl)
         with progress.stage(f"{sdist.name}: build the wheel with {interpreter.describe()}"):
-            built = build_wheel(source, openssl, interpreter, ctx, Path(scratch) / "dist")
+            built = build_wheel(source, openssl, interpreter, ctx, Path(scratch) / "dist",
+                                toolchain)
         with progress.stage(f"{built.path.name}: repair and check"):
             repaired = repair(built.path, openssl, ctx, staging, request.plat)
         with progress.stage(f"{repaired.path.name}: dependencies"):

@@ -5,14 +5,11 @@ a success."""
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import sys
 import zipfile
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
@@ -24,6 +21,7 @@ from elftools.elf.gnuversions import GNUVerNeedSection, GNUVerSymSection
 from builder.context import RunContext
 from builder.errors import BuilderError, CheckFailed
 from builder.openssl import OpenSSLBuild
+from builder.policy import policy_for
 from builder.probe import openssl_versions_in
 from builder.runner import StrPath, call
 
@@ -133,60 +131,14 @@ def problems(elves: List[ElfFacts], openssl_version: str,
     return found
 
 
-@dataclass(frozen=True)
-class Policy:
-    """A manylinux policy as auditwheel ships it: the symbol versions it allows per family."""
-
-    name: str  # manylinux_2_17
-    arch: str
-    allowed: Dict[str, FrozenSet[str]]  # GLIBC -> {"2.2.5", ..., "2.17"}
-
-    def violations(self, elf: ElfFacts) -> List[str]:
-        """The newest disallowed version of each family the ELF needs, with its symbols."""
-        newest: Dict[str, Tuple[Tuple[int, ...], str, Tuple[str, ...]]] = {}
-        for version, users in elf.versions_needed:
-            family, _, number = version.partition("_")
-            if family in self.allowed and number not in self.allowed[family]:
-                key = tuple(int(n) for n in re.findall(r"\d+", number))
-                if family not in newest or key > newest[family][0]:
-                    newest[family] = (key, version, users)
-        found = []
-        for _, version, users in newest.values():
-            who = ", ".join(users[:3]) + (", ..." if len(users) > 3 else "")
-            found.append(f"{elf.name} needs {version} ({who or 'no symbol named'}), "
-                         f"newer than {self.name}_{self.arch} allows")
-        return found
-
-
-def policy_for(platform_tag: str) -> Optional[Policy]:
-    """The auditwheel policy of a tag such as manylinux2014_x86_64 or manylinux_2_28_aarch64;
-    None for a tag that is not manylinux (plain linux_*)."""
-    for entry in _manylinux_policies():
-        for name in [entry["name"], *entry.get("aliases", [])]:
-            if name != "linux" and platform_tag.startswith(name + "_"):
-                arch = platform_tag[len(name) + 1:]
-                versions = entry["symbol_versions"].get(arch)
-                if versions is None:
-                    return None
-                return Policy(entry["name"], arch,
-                              {family: frozenset(v) for family, v in versions.items()})
-    return None
-
-
-@lru_cache(maxsize=1)
-def _manylinux_policies() -> List[dict]:
-    # auditwheel's own policy data, so the two checks cannot disagree on what a tag allows.
-    text = resources.files("auditwheel.policy").joinpath("manylinux-policy.json").read_text()
-    return json.loads(text)
-
-
 def check_policy(elves: List[ElfFacts], platform_tag: str, when: str, wheel: str) -> None:
     """Every ELF's symbol versions within the policy of every part of the tag."""
     broken = []
     for part in platform_tag.split("."):
         policy = policy_for(part)
         if policy is not None:
-            broken += [v for elf in elves for v in policy.violations(elf)]
+            broken += [v for elf in elves
+                       for v in policy.violations(elf.name, elf.versions_needed)]
     if broken:
         raise CheckFailed(f"{wheel} {when}: {'; '.join(dict.fromkeys(broken))}")
 

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+import platform
 import shutil
+import zipfile
 from dataclasses import dataclass
-from typing import Dict, Iterable
+from pathlib import Path
+from typing import Dict, Iterable, Optional, Tuple
 
-from builder.errors import InputError
+from builder.cache import locked, publishing
+from builder.errors import BuilderError, InputError
+from builder.index import DEFAULT_INDEX, index_files
+from builder.policy import policy_for
 from builder.runner import capture
+from builder.sources import Expected, cached_download
 
 # What to install when a tool is missing (Debian/Ubuntu names; the RHEL ones are alike).
 _PACKAGES: Dict[str, str] = {
@@ -25,10 +32,12 @@ _PACKAGES: Dict[str, str] = {
 class Toolchain:
     cc: str
     identity: str  # first line of `cc --version`: part of every cache key
-    triple: str  # `cc -dumpmachine`, e.g. x86_64-linux-gnu
+    triple: str  # `cc -dumpmachine`, e.g. x86_64-linux-gnu; with the glibc for zig targets
+    tools: Tuple[Tuple[str, str], ...] = ()  # AR, RANLIB, ... beside CC
+    exclude_libs: bool = True  # the linker knows --exclude-libs (lld does not)
 
     def env(self) -> Dict[str, str]:
-        return {"CC": self.cc}
+        return {"CC": self.cc, **dict(self.tools)}
 
 
 def require_tools(names: Iterable[str]) -> None:
@@ -48,3 +57,109 @@ def native() -> Toolchain:
     identity = capture([cc, "--version"]).splitlines()[0].strip()
     triple = capture([cc, "-dumpmachine"]).strip()
     return Toolchain(cc=cc, identity=identity, triple=triple)
+
+
+# ------------------------------------------------------------------ zig: old-glibc targets
+
+# zig, from the `ziglang` wheel on the package index, pinned by version and hash. It targets
+# any glibc (x86_64-linux-gnu.2.17) without a sysroot.
+ZIG_VERSION = "0.15.2"
+ZIG_WHEEL = "ziglang-0.15.2-py3-none-manylinux_2_12_x86_64.manylinux2010_x86_64.musllinux_1_1_x86_64.whl"
+ZIG_SHA256 = "806316453d1ede7174ed3fefb8e5348154629089c3bb5fe812dfd0e172fac130"
+
+# Each quirk of building OpenSSL and extensions with zig, answered in these wrappers:
+# - the Rust `cc` crate passes --target=<rust triple>, which zig cc rejects: dropped;
+# - zig emits debug info by default (libcrypto.a 28 MB instead of 9 MB): -g0;
+# - OpenSSL's perlasm asks the assembler's version (`-Wa,-v`) and, told clang, leaves out the
+#   AVX-512 ChaCha20/Poly1305 code (44% slower): zig's LLVM assembler handles it, so the
+#   probe is answered as a binutils that does;
+# - setup.py files that add the host's -I/usr/include (scrypt's does) would mix the host
+#   glibc's headers with the target's: those two directories are dropped;
+# - ar and ranlib are zig's own.
+_CC_WRAPPER = """#!/bin/sh
+for arg in "$@"; do
+  case "$arg" in -Wa,-v) echo "GNU assembler version 2.40 (zig cc {zig_version})" >&2; exit 0 ;; esac
+done
+first=1
+for arg in "$@"; do
+  if [ "$first" = 1 ]; then set --; first=0; fi
+  case "$arg" in --target=*|-target=*|-I/usr/include|-I/usr/local/include) ;; *) set -- "$@" "$arg" ;; esac
+done
+exec "{zig}" cc -target {target} -g0 "$@"
+"""
+_TOOL_WRAPPER = """#!/bin/sh
+exec "{zig}" {tool} "$@"
+"""
+
+
+def host_glibc() -> Optional[Tuple[int, int]]:
+    """The glibc this host runs (2.36 on Debian 12); None where it is not glibc."""
+    try:
+        text = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (ValueError, OSError):
+        return None
+    parts = text.split()[-1].split(".") if text.startswith("glibc") else []
+    return (int(parts[0]), int(parts[1])) if len(parts) >= 2 else None
+
+
+def zig(cache: Path, glibc: str, arch: str = "x86_64") -> Toolchain:
+    """zig cc targeting `arch`-linux-gnu.`glibc`, installed into the builder's cache."""
+    executable = _installed_zig(cache)
+    target = f"{arch}-linux-gnu.{glibc}"
+    wrappers = executable.parent.parent / "wrappers" / target
+    with locked(wrappers):
+        if not (wrappers / "cc").exists():
+            with publishing(wrappers, directory=True) as temp:
+                _write_script(temp / "cc", _CC_WRAPPER.format(
+                    zig=executable, target=target, zig_version=ZIG_VERSION))
+                for tool in ("ar", "ranlib"):
+                    _write_script(temp / tool, _TOOL_WRAPPER.format(zig=executable, tool=tool))
+    return Toolchain(
+        cc=str(wrappers / "cc"),
+        identity=f"zig {ZIG_VERSION} cc",
+        triple=target,
+        tools=(("AR", str(wrappers / "ar")), ("RANLIB", str(wrappers / "ranlib")),
+               ("ZIG_GLOBAL_CACHE_DIR", str(cache / "tools" / "zig-cache"))),
+        exclude_libs=False,
+    )
+
+
+def _installed_zig(cache: Path) -> Path:
+    entry = cache / "tools" / f"zig-{ZIG_VERSION}"
+    executable = entry / "ziglang" / "zig"
+    with locked(entry):
+        if executable.exists():
+            return executable
+        wheel = cache / "downloads" / ZIG_WHEEL
+        index = os.environ.get("BUILDER_INDEX_URL") or DEFAULT_INDEX
+        urls = [f.url for f in index_files(index, "ziglang", (".whl",)) if f.filename == ZIG_WHEEL]
+        if not urls and not wheel.exists():
+            raise BuilderError(f"{index} does not offer {ZIG_WHEEL}, the pinned zig")
+        cached_download(wheel, urls, Expected(sha256=ZIG_SHA256, gzip=False), label=ZIG_WHEEL)
+        with publishing(entry, directory=True) as temp:
+            with zipfile.ZipFile(wheel) as archive:
+                archive.extractall(temp, [n for n in archive.namelist()
+                                          if n.startswith("ziglang/")])
+            (temp / "ziglang" / "zig").chmod(0o755)
+    return executable
+
+
+def _write_script(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(0o755)
+
+
+def for_platform(plat: Optional[str], cache: Path) -> Toolchain:
+    """The host's compiler, or zig where --plat asks for an older glibc than the host's."""
+    policy = policy_for(plat) if plat else None
+    if policy is None:
+        return native()
+    machine = platform.machine()
+    if policy.arch != machine:
+        raise InputError(f"--plat {plat}: building for {policy.arch} on this {machine} host is "
+                         f"not supported; build on a {policy.arch} host")
+    wanted = tuple(int(n) for n in policy.glibc.split("."))
+    host = host_glibc()
+    if host is not None and wanted >= host:
+        return native()
+    return zig(cache, policy.glibc, policy.arch)

@@ -114,3 +114,18 @@ def test_full_smoke_of_a_package_without_a_known_suite_is_bad_input(tmp_path):
                        "--cache-dir", str(tmp_path / "cache"))
     assert done.returncode == 2
     assert "the builder knows no test suite of scrypt" in done.stderr
+
+
+def test_no_plat_or_a_plat_the_host_meets_uses_the_host_compiler(tmp_path):
+    from builder.toolchain import for_platform
+
+    for plat in (None, "linux_x86_64", "manylinux_2_36_x86_64"):
+        assert for_platform(plat, tmp_path).exclude_libs, plat
+    assert not (tmp_path / "tools").exists()  # no zig fetched for these
+
+
+def test_plat_of_another_architecture_is_refused_up_front(tmp_path):
+    from builder.toolchain import for_platform
+
+    with pytest.raises(InputError, match="building for aarch64 on this x86_64 host"):
+        for_platform("manylinux2014_aarch64", tmp_path)

@@ -6,8 +6,8 @@ import zipfile
 import pytest
 
 from builder.errors import CheckFailed
-from builder.repair import (check_policy, check_wheel, inspect_elf, platform_tag, policy_for,
-                            problems)
+from builder.policy import policy_for
+from builder.repair import check_policy, check_wheel, inspect_elf, platform_tag, problems
 
 EXTENSION = r"""
 #include <Python.h>
@@ -126,14 +126,14 @@ def test_symbol_versions_needed_are_read_with_the_symbols_that_need_them(tmp_pat
 
 def test_policy_names_the_symbol_that_breaks_it(tmp_path):
     elf = facts(compile_so(tmp_path, "threads", NEW_GLIBC))
-    [violation] = policy_for("manylinux2014_x86_64").violations(elf)
+    [violation] = policy_for("manylinux2014_x86_64").violations(elf.name, elf.versions_needed)
     assert violation == ("threads.so needs GLIBC_2.34 (pthread_create), newer than "
                          "manylinux_2_17_x86_64 allows")
 
 
 def test_policy_that_allows_the_versions_finds_nothing(tmp_path):
     elf = facts(compile_so(tmp_path, "threads", NEW_GLIBC))
-    assert policy_for("manylinux_2_34_x86_64").violations(elf) == []
+    assert policy_for("manylinux_2_34_x86_64").violations(elf.name, elf.versions_needed) == []
 
 
 def test_policies_come_from_auditwheel_with_their_aliases():
@@ -142,6 +142,7 @@ def test_policies_come_from_auditwheel_with_their_aliases():
     assert "2.28" in policy_for("manylinux_2_28_x86_64").allowed["GLIBC"]
     assert "2.29" not in policy_for("manylinux_2_28_x86_64").allowed["GLIBC"]
     assert policy_for("linux_x86_64") is None
+    assert policy_for("manylinux2014_x86_64").glibc == "2.17"
 
 
 def test_every_part_of_a_compound_tag_is_checked(tmp_path):

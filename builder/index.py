@@ -1,0 +1,77 @@
+"""A package index (PEP 691 JSON or PEP 503 HTML simple API): the files of a project."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import Dict, List, Optional
+from urllib.parse import urldefrag, urljoin
+
+import requests
+from packaging.utils import InvalidSdistFilename, parse_sdist_filename
+from packaging.version import InvalidVersion, Version
+
+from builder.errors import BuilderError, InputError
+
+DEFAULT_INDEX = "https://pypi.org/simple"
+SDIST_SUFFIXES = (".tar.gz", ".zip")
+
+
+@dataclass(frozen=True)
+class IndexFile:
+    filename: str
+    url: str
+    sha256: Optional[str]
+    yanked: bool
+
+    @property
+    def version(self) -> Optional[Version]:
+        try:
+            return parse_sdist_filename(self.filename)[1]
+        except (InvalidSdistFilename, InvalidVersion):
+            return None
+
+
+def index_files(index_url: str, name: str, suffixes: tuple = SDIST_SUFFIXES) -> List[IndexFile]:
+    """The files of one project whose names end with `suffixes`."""
+    url = f"{index_url.rstrip('/')}/{name}/"
+    headers = {"Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1"}
+    try:
+        response = requests.get(url, headers=headers, timeout=(15, 60))
+    except requests.RequestException as exc:
+        raise BuilderError(f"cannot reach the package index {index_url} ({type(exc).__name__});"
+                           f" check --index-url or give a local sdist") from exc
+    if response.status_code == 404:
+        raise InputError(f"{name} does not exist on the package index {index_url}")
+    if response.status_code != 200:
+        raise BuilderError(f"the package index answered HTTP {response.status_code} for {url}")
+    if "json" in response.headers.get("Content-Type", ""):
+        files = [IndexFile(f["filename"], urljoin(url, f["url"]), f["hashes"].get("sha256"),
+                           bool(f.get("yanked"))) for f in response.json()["files"]]
+    else:
+        files = _parse_simple_html(response.text, url)
+    return [f for f in files if f.filename.endswith(suffixes)]
+
+
+class _AnchorParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchors: List[Dict[str, Optional[str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "a":
+            self.anchors.append(dict(attrs))
+
+
+def _parse_simple_html(text: str, base: str) -> List[IndexFile]:
+    parser = _AnchorParser()
+    parser.feed(text)
+    files = []
+    for anchor in parser.anchors:
+        href = anchor.get("href") or ""
+        link, fragment = urldefrag(urljoin(base, href))
+        match = re.match(r"sha256=([0-9a-f]{64})", fragment)
+        files.append(IndexFile(link.rsplit("/", 1)[-1], link, match.group(1) if match else None,
+                               "data-yanked" in anchor))
+    return files

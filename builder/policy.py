@@ -1,0 +1,65 @@
+"""manylinux policies as auditwheel ships them: what each platform tag allows an ELF to need.
+auditwheel's own data, so that the builder's checks and auditwheel cannot disagree."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A manylinux policy as auditwheel ships it: the symbol versions it allows per family."""
+
+    name: str  # manylinux_2_17
+    arch: str
+    allowed: Dict[str, FrozenSet[str]]  # GLIBC -> {"2.2.5", ..., "2.17"}
+
+    @property
+    def glibc(self) -> str:
+        """The newest glibc the policy allows, e.g. 2.17."""
+        numbers = [v for v in self.allowed.get("GLIBC", ()) if re.fullmatch(r"[\d.]+", v)]
+        return max(numbers, key=lambda v: tuple(int(n) for n in v.split(".")))
+
+    def violations(self, name: str,
+                   versions_needed: Sequence[Tuple[str, Sequence[str]]]) -> List[str]:
+        """The newest disallowed version of each family an ELF needs, with its symbols."""
+        newest: Dict[str, Tuple[Tuple[int, ...], str, Sequence[str]]] = {}
+        for version, users in versions_needed:
+            family, _, number = version.partition("_")
+            if family in self.allowed and number not in self.allowed[family]:
+                key = tuple(int(n) for n in re.findall(r"\d+", number))
+                if family not in newest or key > newest[family][0]:
+                    newest[family] = (key, version, users)
+        found = []
+        for _, version, users in newest.values():
+            who = ", ".join(users[:3]) + (", ..." if len(users) > 3 else "")
+            found.append(f"{name} needs {version} ({who or 'no symbol named'}), "
+                         f"newer than {self.name}_{self.arch} allows")
+        return found
+
+
+def policy_for(platform_tag: str) -> Optional[Policy]:
+    """The auditwheel policy of a tag such as manylinux2014_x86_64 or manylinux_2_28_aarch64;
+    None for a tag that is not manylinux (plain linux_*)."""
+    for entry in _manylinux_policies():
+        for name in [entry["name"], *entry.get("aliases", [])]:
+            if name != "linux" and platform_tag.startswith(name + "_"):
+                arch = platform_tag[len(name) + 1:]
+                versions = entry["symbol_versions"].get(arch)
+                if versions is None:
+                    return None
+                return Policy(entry["name"], arch,
+                              {family: frozenset(v) for family, v in versions.items()})
+    return None
+
+
+@lru_cache(maxsize=1)
+def _manylinux_policies() -> List[dict]:
+    # auditwheel's own policy data, so the two checks cannot disagree on what a tag allows.
+    text = resources.files("auditwheel.policy").joinpath("manylinux-policy.json").read_text()
+    return json.loads(text)

@@ -1,0 +1,59 @@
+"""Wheels for servers with an older glibc than this host's, built right here with zig."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from builder.repair import inspect_wheel
+from tests.conftest import FIXTURES, run_builder
+from tests.e2e.conftest import wheels_in
+
+pytestmark = pytest.mark.slow
+
+
+def highest_glibc(wheel):
+    versions = [tuple(int(n) for n in re.findall(r"\d+", name))
+                for elf in inspect_wheel(wheel) for name, _ in elf.versions_needed
+                if name.startswith("GLIBC_2")]
+    return max(versions)
+
+
+def record_of(wheel):
+    return json.loads(Path(f"{wheel}.provenance.json").read_text())
+
+
+def test_scrypt_for_manylinux2014_needs_at_most_glibc_2_17(builder_cli, tmp_path):
+    done = builder_cli("scrypt", "3.0.22", "--plat", "manylinux2014_x86_64")
+    assert done.returncode == 0, done.stderr[-3000:]
+    [wheel] = wheels_in(tmp_path / "wheelhouse")
+    assert "manylinux_2_17_x86_64" in wheel.name
+    assert highest_glibc(wheel) <= (2, 17)
+    record = record_of(wheel)
+    assert record["openssl"]["target"] == "x86_64-linux-gnu.2.17"
+    assert record["openssl"]["compiler"].startswith("zig ")
+    assert record["smoke"]["passed"]
+    assert record["smoke"]["embedded_versions"] == {
+        name: ["3.0.22"] for name in record["smoke"]["embedded_versions"]}
+
+
+def test_fixture_for_manylinux_2_28_reports_the_pinned_openssl(builder_cli, tmp_path):
+    done = builder_cli(str(FIXTURES / "sslfixture"), "3.0.22", "--plat", "manylinux_2_28_x86_64",
+                       "--version-probe", "sslfixture:openssl_version")
+    assert done.returncode == 0, done.stderr[-3000:]
+    [wheel] = wheels_in(tmp_path / "wheelhouse")
+    assert wheel.name.endswith("manylinux_2_28_x86_64.whl")
+    assert highest_glibc(wheel) <= (2, 28)
+    assert record_of(wheel)["smoke"]["runtime_version"] == "3.0.22"
+
+
+def test_old_glibc_builds_of_openssl_never_reuse_the_native_one(openssl_prefix, session_cache):
+    native = openssl_prefix("3.0.22")
+    done = run_builder("openssl", "build", "3.0.22", "--plat", "manylinux2014_x86_64",
+                       "--cache-dir", str(session_cache))
+    assert done.returncode == 0, done.stderr
+    old = Path(done.stdout.strip())
+    assert old != native
+    assert json.loads((old / "build.json").read_text())["key"]["target"] == \
+        "x86_64-linux-gnu.2.17"
