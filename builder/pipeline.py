@@ -87,6 +87,7 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
         sdist = get_sdist(request.target, ctx, request.index_url)
         progress.say(f"    {sdist.name} {sdist.version} from {sdist.origin}")
     recipe = recipe_for(sdist.name)
+    toolchain = for_platform(request.plat, ctx.cache)
     preflight(sdist, release, recipe, request.source)
     plan = SmokePlan.from_recipe(recipe, probe=request.runtime_probe, full=request.full_smoke,
                                  sdist=sdist.path, version=sdist.version, jobs=ctx.jobs)
@@ -96,7 +97,6 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
             _staging(wheelhouse) as staging:
         with progress.stage(f"{sdist.name}: prepare the source"):
             source = prepare_source(sdist, Path(scratch), ctx, request.source)
-        toolchain = for_platform(request.plat, ctx.cache)
         openssl = prepare_openssl(request.openssl, ctx, release, toolchain)
         result = WheelResult(openssl)
         with progress.stage(f"{sdist.name}: build the wheel with {interpreter.describe()}"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import shutil
@@ -68,7 +69,8 @@ ZIG_WHEEL = "ziglang-0.15.2-py3-none-manylinux_2_12_x86_64.manylinux2010_x86_64.
 ZIG_SHA256 = "806316453d1ede7174ed3fefb8e5348154629089c3bb5fe812dfd0e172fac130"
 
 # Each quirk of building OpenSSL and extensions with zig, answered in these wrappers:
-# - the Rust `cc` crate passes --target=<rust triple>, which zig cc rejects: dropped;
+# - the Rust `cc` crate passes --target=<rust triple>, which zig cc rejects: dropped (rustc
+#   links through the same wrapper);
 # - zig emits debug info by default (libcrypto.a 28 MB instead of 9 MB): -g0;
 # - OpenSSL's perlasm asks the assembler's version (`-Wa,-v`) and, told clang, leaves out the
 #   AVX-512 ChaCha20/Poly1305 code (44% slower): zig's LLVM assembler handles it, so the
@@ -106,7 +108,9 @@ def zig(cache: Path, glibc: str, arch: str = "x86_64") -> Toolchain:
     """zig cc targeting `arch`-linux-gnu.`glibc`, installed into the builder's cache."""
     executable = _installed_zig(cache)
     target = f"{arch}-linux-gnu.{glibc}"
-    wrappers = executable.parent.parent / "wrappers" / target
+    # The wrappers' text is part of the toolchain's identity: a changed quirk is a new key.
+    quirks = hashlib.sha256((_CC_WRAPPER + _TOOL_WRAPPER).encode()).hexdigest()[:12]
+    wrappers = executable.parent.parent / "wrappers" / f"{target}-{quirks}"
     with locked(wrappers):
         if not (wrappers / "cc").exists():
             with publishing(wrappers, directory=True) as temp:
@@ -116,10 +120,12 @@ def zig(cache: Path, glibc: str, arch: str = "x86_64") -> Toolchain:
                     _write_script(temp / tool, _TOOL_WRAPPER.format(zig=executable, tool=tool))
     return Toolchain(
         cc=str(wrappers / "cc"),
-        identity=f"zig {ZIG_VERSION} cc",
+        identity=f"zig {ZIG_VERSION} cc (wrappers {quirks})",
         triple=target,
         tools=(("AR", str(wrappers / "ar")), ("RANLIB", str(wrappers / "ranlib")),
-               ("ZIG_GLOBAL_CACHE_DIR", str(cache / "tools" / "zig-cache"))),
+               ("ZIG_GLOBAL_CACHE_DIR", str(cache / "tools" / "zig-cache")),
+               # Rust targets link through the same compiler (what maturin --zig does).
+               (f"CARGO_TARGET_{arch.upper()}_UNKNOWN_LINUX_GNU_LINKER", str(wrappers / "cc"))),
         exclude_libs=False,
     )
 

@@ -9,6 +9,7 @@ import pytest
 from builder.repair import inspect_wheel
 from tests.conftest import FIXTURES, run_builder
 from tests.e2e.conftest import wheels_in
+from tests.e2e.test_cryptography import offline_crate_args
 
 pytestmark = pytest.mark.slow
 
@@ -57,3 +58,18 @@ def test_old_glibc_builds_of_openssl_never_reuse_the_native_one(openssl_prefix, 
     assert old != native
     assert json.loads((old / "build.json").read_text())["key"]["target"] == \
         "x86_64-linux-gnu.2.17"
+
+
+def test_cryptography_for_manylinux2014_links_rust_through_the_same_toolchain(
+        builder_cli, tmp_path):
+    done = builder_cli("cryptography==50.0.2", "3.0.22", "--plat", "manylinux2014_x86_64",
+                       *offline_crate_args())
+    assert done.returncode == 0, done.stderr[-3000:]
+    [wheel] = [w for w in wheels_in(tmp_path / "wheelhouse") if w.name.startswith("crypto")]
+    assert "-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64" in wheel.name
+    assert highest_glibc(wheel) <= (2, 17)
+    for elf in inspect_wheel(wheel):
+        assert not [n for n in elf.needed if "libssl" in n or "libcrypto" in n]
+    versions = record_of(wheel)["smoke"]["checks"]["alone"]["versions"]
+    assert versions["runtime"].startswith("OpenSSL 3.0.22 ")
+    assert versions["compiled"].startswith("OpenSSL 3.0.22 ")
