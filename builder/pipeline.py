@@ -110,7 +110,7 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
         with progress.stage(f"{repaired.path.name}: smoke test"):
             smoke = smoke_test(repaired.path, staging, interpreter, openssl.version, ctx, plan)
             require_passed(smoke)
-        record = make_provenance(built, repaired, openssl, smoke, openssl.key.compiler)
+        record = make_provenance(built, repaired, openssl, smoke)
         result.wheels.append(_publish(repaired.path, record, wheelhouse))
         result.records.append(record)
         for dependency in dependencies:

@@ -23,7 +23,7 @@ def provenance_path(wheel: Path) -> Path:
 
 
 def make_provenance(built: BuiltWheel, repaired: RepairedWheel, openssl: OpenSSLBuild,
-                    smoke: SmokeResult, compiler: str) -> dict:
+                    smoke: SmokeResult) -> dict:
     return {
         "package": built.sdist.name,
         "version": built.sdist.version,
@@ -34,7 +34,7 @@ def make_provenance(built: BuiltWheel, repaired: RepairedWheel, openssl: OpenSSL
         "sdist": {"sha256": built.sdist.sha256, "source": built.sdist.origin,
                   **built.source_changes},
         "openssl": openssl.record(),
-        "compiler": compiler,
+        "compiler": openssl.key.compiler,
         "smoke": smoke.record(),
         "builder": __version__,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

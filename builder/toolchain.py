@@ -34,7 +34,7 @@ class Toolchain:
     cc: str
     identity: str  # first line of `cc --version`: part of every cache key
     triple: str  # `cc -dumpmachine`, e.g. x86_64-linux-gnu; with the glibc for zig targets
-    tools: Tuple[Tuple[str, str], ...] = ()  # AR, RANLIB, ... beside CC
+    tools: Tuple[Tuple[str, str], ...] = ()  # AR, RANLIB and the rest it sets beside CC
     exclude_libs: bool = True  # the linker knows --exclude-libs (lld does not)
 
     def env(self) -> Dict[str, str]:
