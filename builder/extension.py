@@ -188,7 +188,7 @@ def _local_symbols_script(build: OpenSSLBuild, scratch: Path) -> Path:
     return script
 
 
-def build_env(build: OpenSSLBuild, base: Optional[Dict[str, str]] = None,
+def build_env(build: OpenSSLBuild, base: Optional[Dict[str, str]] = None, *,
               toolchain: Optional[Toolchain] = None,
               scratch: Optional[Path] = None) -> Dict[str, str]:
     """The user's environment with the OpenSSL settings put in front of theirs."""
@@ -246,7 +246,8 @@ def build_wheel(
     frontend = build_frontend(interpreter, ctx)
     log = ctx.log(f"wheel-{sdist.name}-py{interpreter.short_version}")
     call([frontend, "-m", "build", "--wheel", "--outdir", outdir, source.path],
-         log=log, env={**build_env(build, None, toolchain, outdir.parent), **source.env},
+         log=log, env={**build_env(build, toolchain=toolchain, scratch=outdir.parent),
+                       **source.env},
          what=f"building {sdist.name} {sdist.version} for Python {interpreter.short_version}")
     wheels = sorted(outdir.glob("*.whl"))
     if len(wheels) != 1:
