@@ -61,6 +61,15 @@ def check_toolchain(package: str, minimum: Optional[str]) -> str:
     return text
 
 
+def check_rust_target(package: str, triple: str) -> None:
+    """Refuse up front when rustc has no standard library for the target triple."""
+    sysroot = capture(["rustc", "--print", "sysroot"]).strip()
+    if not (Path(sysroot) / "lib" / "rustlib" / triple / "lib").is_dir():
+        raise InputError(f"{package} is a Rust project and this Rust has no standard library "
+                         f"for {triple}; install it (rustup target add {triple}) or build on a "
+                         f"host of that architecture")
+
+
 def vendor_from(option: Optional[Path], env: Dict[str, str], relock: bool = False
                 ) -> Optional[Path]:
     """--cargo-vendor, else $BUILDER_CARGO_VENDOR; checked to be a directory."""

@@ -18,6 +18,7 @@ from packaging.version import InvalidVersion, Version
 from builder import progress
 from builder.context import RunContext
 from builder.cargo import CargoOptions, offline_env, prepare_sources
+from builder.emulation import EmulatedPython
 from builder.errors import BuilderError, CommandFailed, InputError
 from builder.index import DEFAULT_INDEX, SDIST_SUFFIXES, index_files
 from builder.interpreters import Interpreter, build_frontend
@@ -53,6 +54,7 @@ class BuiltWheel:
     interpreter: Interpreter
     log: Path
     source_changes: Dict[str, object]  # patches applied, crates used: for the provenance
+    target_python: Optional[EmulatedPython] = None  # built for it, from another architecture
 
 
 # ---------------------------------------------------------------- what the user asked for
@@ -189,11 +191,19 @@ def _local_symbols_script(build: OpenSSLBuild, scratch: Path) -> Path:
 
 
 def build_env(build: OpenSSLBuild, base: Optional[Dict[str, str]] = None, *,
-              toolchain: Optional[Toolchain] = None,
-              scratch: Optional[Path] = None) -> Dict[str, str]:
-    """The user's environment with the OpenSSL settings put in front of theirs."""
+              toolchain: Optional[Toolchain] = None, scratch: Optional[Path] = None,
+              target_python: Optional[EmulatedPython] = None) -> Dict[str, str]:
+    """The user's environment with the OpenSSL settings (and, for another architecture, the
+    target interpreter's) put in front of theirs."""
     env = dict(os.environ if base is None else base)
-    for name, value in openssl_env(build, toolchain, scratch).items():
+    if target_python is not None:
+        env = _put_in_front(env, target_python.build_env())
+    return _put_in_front(env, openssl_env(build, toolchain, scratch))
+
+
+def _put_in_front(env: Dict[str, str], settings: Dict[str, str]) -> Dict[str, str]:
+    env = dict(env)
+    for name, value in settings.items():
         if name in ("CFLAGS", "CPPFLAGS", "LDFLAGS") and env.get(name):
             value = f"{value} {env[name]}"
         elif name == "PKG_CONFIG_PATH" and env.get(name):
@@ -240,20 +250,23 @@ def build_wheel(
     ctx: RunContext,
     outdir: Path,
     toolchain: Optional[Toolchain] = None,
+    target_python: Optional[EmulatedPython] = None,
 ) -> BuiltWheel:
-    """Build one wheel of the prepared source against the static OpenSSL."""
+    """Build one wheel of the prepared source against the static OpenSSL (for another
+    architecture: with `interpreter` as the build host, for `target_python`)."""
     sdist = source.sdist
     frontend = build_frontend(interpreter, ctx)
     log = ctx.log(f"wheel-{sdist.name}-py{interpreter.short_version}")
     call([frontend, "-m", "build", "--wheel", "--outdir", outdir, source.path],
-         log=log, env={**build_env(build, toolchain=toolchain, scratch=outdir.parent),
+         log=log, env={**build_env(build, toolchain=toolchain, scratch=outdir.parent,
+                                   target_python=target_python),
                        **source.env},
          what=f"building {sdist.name} {sdist.version} for Python {interpreter.short_version}")
     wheels = sorted(outdir.glob("*.whl"))
     if len(wheels) != 1:
         raise BuilderError(f"building {sdist.name} produced {len(wheels)} wheels, expected 1",
                            log=log)
-    return BuiltWheel(wheels[0], sdist, interpreter, log, source.changes)
+    return BuiltWheel(wheels[0], sdist, interpreter, log, source.changes, target_python)
 
 
 def _apply_patch(patch: Path, source: Path, log: Path, sdist: Sdist) -> Dict[str, str]:
@@ -307,11 +320,13 @@ def _refuse_escape(dest: Path, member: str, archive: Path) -> None:
 
 
 def download_dependencies(wheel: Path, dest: Path, interpreter: Interpreter,
-                          ctx: RunContext) -> List[Path]:
+                          ctx: RunContext, target_python: Optional[EmulatedPython] = None
+                          ) -> List[Path]:
     """Put the wheels `wheel` needs at install time beside it, so that the wheelhouse alone
     installs it (`pip install --no-index --find-links`). Returns the ones added."""
     before = set(dest.glob("*.whl"))
+    for_target = target_python.pip_target_args() if target_python is not None else []
     call([build_frontend(interpreter, ctx), "-m", "pip", "download", "--disable-pip-version-check",
-          "--only-binary", ":all:", "--dest", dest, wheel],
+          "--only-binary", ":all:", *for_target, "--dest", dest, wheel],
          log=ctx.log(f"dependencies-{wheel.name}"), what=f"fetching the dependencies of {wheel.name}")
     return sorted(set(dest.glob("*.whl")) - before)

@@ -95,17 +95,26 @@ class OpenSSLBuild:
         }
 
 
-def configure_args(tarball: VerifiedTarball, prefix: str, options: BuildOptions) -> List[str]:
-    """Ask the recipe which ./Configure arguments it uses for this release."""
-    args = [str(recipe_path()), "--print-flags", "--tarball", str(tarball.path),
-            "--openssldir", options.openssldir]
+def recipe_options(options: BuildOptions, toolchain: Toolchain) -> List[str]:
+    """The recipe's options that shape the build (and so its ./Configure arguments)."""
+    args = ["--openssldir", options.openssldir]
     for extra in options.configure_args:
         args += ["--configure-arg", extra]
+    if toolchain.openssl_target:
+        args += ["--target", toolchain.openssl_target]
+    return args
+
+
+def configure_args(tarball: VerifiedTarball, prefix: str, options: BuildOptions,
+                   toolchain: Toolchain) -> List[str]:
+    """Ask the recipe which ./Configure arguments it uses for this release."""
+    args = [str(recipe_path()), "--print-flags", "--tarball", str(tarball.path),
+            *recipe_options(options, toolchain)]
     return capture(["bash", *args, tarball.release.version, prefix]).split("\n")[:-1]
 
 
 def cache_key(tarball: VerifiedTarball, toolchain: Toolchain, options: BuildOptions) -> CacheKey:
-    flags = configure_args(tarball, _PREFIX_PLACEHOLDER, options)
+    flags = configure_args(tarball, _PREFIX_PLACEHOLDER, options, toolchain)
     return CacheKey(
         version=tarball.release.version,
         sha256=tarball.release.sha256,
@@ -157,11 +166,9 @@ def _build_into(
     started = time.monotonic()
     try:
         args = ["bash", str(recipe_path()), "--tarball", str(tarball.path),
-                "--sha256", tarball.release.sha256, "--openssldir", options.openssldir,
+                "--sha256", tarball.release.sha256, *recipe_options(options, toolchain),
                 "--jobs", str(ctx.jobs), "--workdir", str(scratch / "src"),
                 "--destdir", str(scratch / "dest")]
-        for extra in options.configure_args:
-            args += ["--configure-arg", extra]
         call([*args, version, str(entry)], log=log, what=f"building OpenSSL {version}",
              env=_build_env(toolchain), on_line=_show_recipe_stage)
         installed = Path(str(scratch / "dest") + str(entry))
@@ -172,7 +179,7 @@ def _build_into(
             (temp / SYMBOLS).write_text("\n".join(sorted(archive_symbols(temp / "lib"))) + "\n")
             (temp / RECORD).write_text(json.dumps({
                 "key": asdict(key),
-                "configure_args": configure_args(tarball, str(entry), options),
+                "configure_args": configure_args(tarball, str(entry), options, toolchain),
                 "source": tarball.origin,
                 "build_seconds": round(time.monotonic() - started, 1),
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

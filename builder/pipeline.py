@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -12,10 +13,12 @@ from typing import Iterator, List, Optional, Tuple
 
 from builder import progress
 from builder.context import RunContext
-from builder.cargo import check_toolchain, rust_version_of_sdist
+from builder.cargo import check_rust_target, check_toolchain, rust_version_of_sdist
+from builder.emulation import EmulatedPython, emulated_python
+from builder.errors import InputError
 from builder.extension import (Sdist, SourceOptions, build_wheel, download_dependencies,
                                get_sdist, prepare_source)
-from builder.interpreters import find_interpreter
+from builder.interpreters import Interpreter, find_interpreter
 from builder.openssl import BuildOptions, OpenSSLBuild, build_openssl
 from builder.recipes import Recipe, recipe_for
 from builder.releases import Release, load_table
@@ -23,7 +26,7 @@ from builder.repair import repair
 from builder.report import make_provenance, provenance_path, summary, write_json_atomically
 from builder.smoke import SmokePlan, require_passed, smoke_test
 from builder.sources import fetch_openssl
-from builder.toolchain import Toolchain, for_platform, native, require_tools
+from builder.toolchain import Toolchain, for_platform, native, require_tools, target_arch
 
 
 @dataclass(frozen=True)
@@ -87,10 +90,11 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
         sdist = get_sdist(request.target, ctx, request.index_url)
         progress.say(f"    {sdist.name} {sdist.version} from {sdist.origin}")
     recipe = recipe_for(sdist.name)
+    preflight(sdist, release, recipe, request.source, target_arch(request.plat))
     toolchain = for_platform(request.plat, ctx.cache)
-    preflight(sdist, release, recipe, request.source)
     plan = SmokePlan.from_recipe(recipe, probe=request.runtime_probe, full=request.full_smoke,
                                  sdist=sdist.path, version=sdist.version, jobs=ctx.jobs)
+    target_python = _target_python(toolchain, interpreter, request, ctx)
     wheelhouse = request.wheelhouse.resolve()
     wheelhouse.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="builder-") as scratch, \
@@ -101,14 +105,16 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
         result = WheelResult(openssl)
         with progress.stage(f"{sdist.name}: build the wheel with {interpreter.describe()}"):
             built = build_wheel(source, openssl, interpreter, ctx, Path(scratch) / "dist",
-                                toolchain)
+                                toolchain, target_python)
         with progress.stage(f"{built.path.name}: repair and check"):
             repaired = repair(built.path, openssl, ctx, staging, request.plat)
         with progress.stage(f"{repaired.path.name}: dependencies"):
-            dependencies = download_dependencies(repaired.path, staging, interpreter, ctx)
+            dependencies = download_dependencies(repaired.path, staging, interpreter, ctx,
+                                                 target_python)
             progress.say(f"    {', '.join(d.name for d in dependencies) or 'none needed'}")
         with progress.stage(f"{repaired.path.name}: smoke test"):
-            smoke = smoke_test(repaired.path, staging, interpreter, openssl.version, ctx, plan)
+            smoke = smoke_test(repaired.path, staging, interpreter, openssl.version, ctx, plan,
+                               target_python)
             require_passed(smoke)
         record = make_provenance(built, repaired, openssl, smoke)
         result.wheels.append(_publish(repaired.path, record, wheelhouse))
@@ -119,15 +125,36 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
     return result
 
 
-def preflight(sdist: Sdist, release: Release, recipe: Recipe, source: SourceOptions) -> None:
+def preflight(sdist: Sdist, release: Release, recipe: Recipe, source: SourceOptions,
+              arch: str = platform.machine()) -> None:
     """Everything that can be refused before a compile: the (package, OpenSSL) pair, the
-    tools the build needs, the Rust version a Rust sdist names."""
+    tools the build needs, the Rust version a Rust sdist names and its target's library."""
     recipe.check_openssl(sdist.version, release.version)
     require_tools([*recipe.tools, *(["patch"] if source.patches else [])])
     is_rust, rust_version = rust_version_of_sdist(sdist.path)
     if is_rust:
-        progress.say(f"    {check_toolchain(f'{sdist.name} {sdist.version}', rust_version)}"
+        package = f"{sdist.name} {sdist.version}"
+        progress.say(f"    {check_toolchain(package, rust_version)}"
                      f" (needs {rust_version or 'any'})")
+        if arch != platform.machine():
+            check_rust_target(package, f"{arch}-unknown-linux-gnu")
+
+
+def _target_python(toolchain: Toolchain, interpreter: Interpreter, request: WheelRequest,
+                   ctx: RunContext) -> Optional[EmulatedPython]:
+    """For another architecture: the emulated interpreter the wheel is built for and smoke-
+    tested in; the build interpreter must be the same CPython version."""
+    if not toolchain.cross:
+        return None
+    if request.full_smoke:
+        raise InputError(f"--smoke full runs the package's test suite natively; for "
+                         f"{toolchain.arch} wheels built here use --smoke basic")
+    target = emulated_python(toolchain.arch, ctx.cache)
+    if interpreter.implementation != "cpython" or interpreter.version[:2] != target.version:
+        raise InputError(f"{toolchain.arch} wheels are built for {target.describe()}: pass "
+                         f"--python with a CPython {target.short_version} for the build "
+                         f"(got {interpreter.describe()})")
+    return target
 
 
 @contextmanager

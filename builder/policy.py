@@ -11,6 +11,13 @@ from importlib import resources
 from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 
+# The ELF e_machine each architecture's binaries carry (pyelftools' names).
+ELF_MACHINES: Dict[str, str] = {
+    "x86_64": "EM_X86_64", "i686": "EM_386", "aarch64": "EM_AARCH64", "armv7l": "EM_ARM",
+    "ppc64le": "EM_PPC64", "s390x": "EM_S390", "riscv64": "EM_RISCV",
+}
+
+
 @dataclass(frozen=True)
 class Policy:
     """A manylinux policy as auditwheel ships it: the symbol versions it allows per family."""
@@ -21,13 +28,19 @@ class Policy:
 
     @property
     def glibc(self) -> str:
-        """The newest glibc the policy allows, e.g. 2.17."""
-        numbers = [v for v in self.allowed.get("GLIBC", ()) if re.fullmatch(r"[\d.]+", v)]
-        return max(numbers, key=lambda v: tuple(int(n) for n in v.split(".")))
+        """The glibc the policy is named for: 2.17 for manylinux_2_17 (whose aarch64 symbol
+        list also allows a few GLIBC_2.18 symbols)."""
+        major, minor = re.fullmatch(r"manylinux_(\d+)_(\d+)", self.name).groups()  # type: ignore[union-attr]
+        return f"{major}.{minor}"
 
     def violations(self, name: str,
-                   versions_needed: Sequence[Tuple[str, Sequence[str]]]) -> List[str]:
-        """The newest disallowed version of each family an ELF needs, with its symbols."""
+                   versions_needed: Sequence[Tuple[str, Sequence[str]]],
+                   machine: Optional[str] = None) -> List[str]:
+        """The newest disallowed version of each family an ELF needs, with its symbols; and
+        a machine other than the policy's architecture."""
+        expected_machine = ELF_MACHINES.get(self.arch)
+        if machine and expected_machine and machine != expected_machine:
+            return [f"{name} is built for {machine}, not {self.arch} ({expected_machine})"]
         newest: Dict[str, Tuple[Tuple[int, ...], str, Sequence[str]]] = {}
         for version, users in versions_needed:
             family, _, number = version.partition("_")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import platform
 import re
 import sys
 import zipfile
@@ -21,7 +22,7 @@ from elftools.elf.gnuversions import GNUVerNeedSection, GNUVerSymSection
 from builder.context import RunContext
 from builder.errors import BuilderError, CheckFailed
 from builder.openssl import OpenSSLBuild
-from builder.policy import policy_for
+from builder.policy import Policy, policy_for
 from builder.probe import openssl_versions_in
 from builder.runner import StrPath, call
 
@@ -42,6 +43,7 @@ class ElfFacts:
     exported: FrozenSet[str] = frozenset()  # defined dynamic symbols
     # Symbol versions it needs ("GLIBC_2.17"), each with the undefined symbols that need it.
     versions_needed: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
+    machine: str = ""  # ELF e_machine, e.g. EM_AARCH64
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def inspect_elf(name: str, data: bytes) -> ElfFacts:
     executable_stack = not stack or bool(stack[0]["p_flags"] & _PF_X)
     exports_init = any(n.startswith("PyInit_") for n in exported)
     return ElfFacts(name, tuple(needed), tuple(openssl_versions_in(data)), executable_stack,
-                    exports_init, exported, versions_needed)
+                    exports_init, exported, versions_needed, str(elf["e_machine"]))
 
 
 def _versions_needed(elf: ELFFile) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
@@ -138,7 +140,7 @@ def check_policy(elves: List[ElfFacts], platform_tag: str, when: str, wheel: str
         policy = policy_for(part)
         if policy is not None:
             broken += [v for elf in elves
-                       for v in policy.violations(elf.name, elf.versions_needed)]
+                       for v in policy.violations(elf.name, elf.versions_needed, elf.machine)]
     if broken:
         raise CheckFailed(f"{wheel} {when}: {'; '.join(dict.fromkeys(broken))}")
 
@@ -161,7 +163,7 @@ def repair(wheel: Path, openssl: OpenSSLBuild, ctx: RunContext, outdir: Path,
         check_policy(elves, plat, f"cannot be {plat}", wheel.name)
     log = ctx.log(f"repair-{wheel.name}")
     args: List[StrPath] = [sys.executable, "-m", "auditwheel", "repair", "--wheel-dir", outdir]
-    if plat:
+    if plat and _host_can_name(plat):
         args += ["--plat", plat]
     before = set(outdir.glob("*.whl"))
     call([*args, wheel], log=log, what=f"auditwheel repair of {wheel.name}", env=_tool_env())
@@ -171,7 +173,28 @@ def repair(wheel: Path, openssl: OpenSSLBuild, ctx: RunContext, outdir: Path,
     elves = check_wheel(made[0], openssl.version, "after repair", symbols)
     tag = platform_tag(made[0])
     check_policy(elves, tag, "after repair", made[0].name)
+    if plat:
+        check_tag_within(tag, plat, made[0].name)
     return RepairedWheel(made[0], tag, tuple(elves))
+
+
+def _host_can_name(plat: str) -> bool:
+    # auditwheel offers --plat choices for the host's architecture only; for another one it
+    # infers the tag from the wheel, which check_tag_within then holds to what was asked.
+    policy = policy_for(plat)
+    return policy is None or policy.arch == platform.machine()
+
+
+def check_tag_within(tag: str, plat: str, wheel: str) -> None:
+    """The repaired wheel's tag is for the asked architecture and no newer glibc than asked."""
+    asked = policy_for(plat)
+    got = [policy_for(part) for part in tag.split(".")]
+    if asked is None or any(p is None for p in got):
+        return
+    def glibc(policy: Policy) -> Tuple[int, ...]:
+        return tuple(int(n) for n in policy.glibc.split("."))
+    if any(p.arch != asked.arch or glibc(p) > glibc(asked) for p in got if p is not None):
+        raise CheckFailed(f"{wheel} was tagged {tag}, which {plat} does not cover")
 
 
 def platform_tag(wheel: Path) -> str:

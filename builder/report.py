@@ -31,6 +31,9 @@ def make_provenance(built: BuiltWheel, repaired: RepairedWheel, openssl: OpenSSL
         "wheel_sha256": sha256_file(repaired.path),
         "tag": repaired.tag,
         "python": built.interpreter.describe(),
+        **({"target_python": {"describe": built.target_python.describe(),
+                              "packages": list(built.target_python.packages)}}
+           if built.target_python is not None else {}),
         "sdist": {"sha256": built.sdist.sha256, "source": built.sdist.origin,
                   **built.source_changes},
         "openssl": openssl.record(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -15,6 +16,7 @@ from typing import Dict, List, Optional, Tuple
 
 from builder import probe
 from builder.context import RunContext
+from builder.emulation import EmulatedPython
 from builder.errors import CheckFailed, CommandFailed, InputError
 from builder.extension import unpack_sdist
 from builder.interpreters import Interpreter
@@ -95,34 +97,68 @@ def smoke_test(
     expected_openssl: str,
     ctx: RunContext,
     plan: SmokePlan = SmokePlan(),
+    target_python: Optional[EmulatedPython] = None,
 ) -> SmokeResult:
-    """Run the smoke test; the result says whether it passed (see `require_passed`)."""
+    """Run the smoke test; the result says whether it passed (see `require_passed`).
+
+    With `target_python` (a wheel for another architecture) the wheel is installed for that
+    interpreter by this host's pip and run under emulation; `interpreter` is the host's."""
     started = time.monotonic()
-    log = ctx.log(f"smoke-{wheel.name}-py{interpreter.short_version}")
+    where = (f"py{interpreter.short_version}" if target_python is None
+             else f"py{target_python.short_version}-{target_python.arch}")
+    log = ctx.log(f"smoke-{wheel.name}-{where}")
     modules = top_level_modules(wheel)
     with tempfile.TemporaryDirectory(prefix="builder-smoke-") as scratch_dir:
         scratch = Path(scratch_dir)
-        python = _fresh_venv(scratch / "venv", wheel, find_links, interpreter, log)
+        if target_python is None:
+            python = _fresh_venv(scratch / "venv", wheel, find_links, interpreter, log)
+        else:
+            python = _emulated_install(scratch / "site", wheel, find_links, interpreter,
+                                       target_python, log)
         report = _probe(python, scratch, modules, plan.runtime_probe, log)
         checks, failures = _run_checks(python, plan.checks, expected_openssl, scratch, log)
         suite = None
         if plan.suite_sdist is not None:
             suite, suite_failures = _run_suite(python, plan, scratch, log)
             failures += suite_failures
-    result = _judge(wheel, interpreter, expected_openssl, plan.runtime_probe, report, modules,
+    described = interpreter.describe() if target_python is None else target_python.describe()
+    result = _judge(wheel, described, expected_openssl, plan.runtime_probe, report, modules,
                     time.monotonic() - started, log, failures)
     return dataclasses.replace(result, checks=checks, suite=suite)
 
 
+@dataclass(frozen=True)
+class _Installed:
+    """An interpreter that has the wheel installed: how to run it isolated from the user's
+    site-packages and the current directory."""
+
+    command: Tuple[str, ...]
+    env: Optional[Dict[str, str]] = None
+    venv_python: Optional[Path] = None  # where pip can install more (the own test suite)
+
+
 def _fresh_venv(venv: Path, wheel: Path, find_links: Path, interpreter: Interpreter,
-                log: Path) -> Path:
+                log: Path) -> _Installed:
     call([interpreter.executable, "-m", "venv", venv], log=log,
          what=f"creating a virtualenv with {interpreter.describe()}")
     python = venv / "bin" / "python"
     call([python, "-m", "pip", "install", "--no-index", "--no-cache-dir",
           "--disable-pip-version-check", "--find-links", find_links, wheel],
          log=log, what=f"installing {wheel.name} with no index")
-    return python
+    return _Installed((str(python), "-I"), venv_python=python)
+
+
+def _emulated_install(site: Path, wheel: Path, find_links: Path, interpreter: Interpreter,
+                      target_python: EmulatedPython, log: Path) -> _Installed:
+    # The host's pip installs for the target's tags; the wheel then runs under emulation.
+    call([interpreter.executable, "-m", "pip", "install", "--no-index", "--no-cache-dir",
+          "--disable-pip-version-check", "--target", site,
+          *target_python.pip_target_args(), "--find-links", find_links, wheel],
+         log=log, what=f"installing {wheel.name} for {target_python.describe()}")
+    # -s -P: no user site-packages, no script directory on sys.path (what -I does, but -I
+    # would also ignore PYTHONPATH, which is how the emulated interpreter finds the wheel).
+    return _Installed((*target_python.command(), "-s", "-P"),
+                      env={**os.environ, "PYTHONPATH": str(site)})
 
 
 def _isolated_script(source: Path, scratch: Path) -> Path:
@@ -133,17 +169,17 @@ def _isolated_script(source: Path, scratch: Path) -> Path:
     return Path(shutil.copy(source, folder))
 
 
-def _probe(python: Path, scratch: Path, modules: List[str], runtime_probe: Optional[str],
-           log: Path) -> dict:
+def _probe(python: _Installed, scratch: Path, modules: List[str],
+           runtime_probe: Optional[str], log: Path) -> dict:
     report_path = scratch / "probe.json"
     script = _isolated_script(Path(probe.__file__), scratch)
-    call([python, "-I", script, report_path, ",".join(modules),
+    call([*python.command, script, report_path, ",".join(modules),
           *([runtime_probe] if runtime_probe else [])],
-         log=log, cwd=script.parent, what="the import probe of the smoke test")
+         log=log, cwd=script.parent, env=python.env, what="the import probe of the smoke test")
     return json.loads(report_path.read_text())
 
 
-def _run_checks(python: Path, checks: Optional[str], expected: str, scratch: Path,
+def _run_checks(python: _Installed, checks: Optional[str], expected: str, scratch: Path,
                 log: Path) -> Tuple[Dict[str, dict], List[str]]:
     """The recipe's functional checks, alone and after the interpreter's own ssl."""
     if checks is None:
@@ -154,8 +190,8 @@ def _run_checks(python: Path, checks: Optional[str], expected: str, scratch: Pat
     for name, extra in (("alone", []), ("system_ssl_first", ["--system-ssl-first"])):
         report_path = scratch / f"checks-{name}.json"
         try:
-            call([python, "-I", script, expected, report_path, *extra], log=log,
-                 cwd=script.parent, what=f"the {checks} functional checks")
+            call([*python.command, script, expected, report_path, *extra], log=log,
+                 cwd=script.parent, env=python.env, what=f"the {checks} functional checks")
             reports[name] = json.loads(report_path.read_text())
         except CommandFailed as exc:
             when = " with the system ssl imported first" if extra else ""
@@ -163,10 +199,14 @@ def _run_checks(python: Path, checks: Optional[str], expected: str, scratch: Pat
     return reports, failures
 
 
-def _run_suite(python: Path, plan: SmokePlan, scratch: Path,
+def _run_suite(installed: _Installed, plan: SmokePlan, scratch: Path,
                log: Path) -> Tuple[Optional[str], List[str]]:
     """The package's own test suite, from its sdist, against the installed wheel."""
     assert plan.suite_sdist is not None
+    python = installed.venv_python
+    if python is None:
+        raise InputError("--smoke full needs a native interpreter; under emulation only "
+                         "--smoke basic runs")
     call([python, "-m", "pip", "install", "--disable-pip-version-check", "--only-binary",
           ":all:", *plan.suite_requirements], log=log,
          what="installing the test suite's requirements")
@@ -183,7 +223,7 @@ def _last_line(lines: List[str]) -> str:
     return next((line.strip() for line in reversed(lines) if line.strip()), "no output")
 
 
-def _judge(wheel: Path, interpreter: Interpreter, expected: str, runtime_probe: Optional[str],
+def _judge(wheel: Path, described: str, expected: str, runtime_probe: Optional[str],
            report: dict, modules: List[str], seconds: float, log: Path,
            failures: List[str]) -> SmokeResult:
     failures = [f"import {name} failed: {error}" for name, error in report["errors"].items()] \
@@ -204,7 +244,7 @@ def _judge(wheel: Path, interpreter: Interpreter, expected: str, runtime_probe: 
     if not modules:
         failures.append("the wheel has no importable top-level module")
     return SmokeResult(
-        wheel=wheel.name, python=interpreter.describe(), passed=not failures,
+        wheel=wheel.name, python=described, passed=not failures,
         expected_openssl=expected, runtime_probe=runtime_probe, runtime_version=runtime_version,
         embedded_versions=embedded, imported=report["imported"], seconds=round(seconds, 1),
         log=str(log), failures=failures,

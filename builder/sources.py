@@ -32,6 +32,9 @@ class VerifiedTarball:
     reused: bool  # found already verified in the cache
 
 
+_OPENSSL_ADVICE = "pass --mirror URL or --openssl-source FILE"
+
+
 @dataclass(frozen=True)
 class Expected:
     """What a download must be: its sha256, and its size where known."""
@@ -90,7 +93,7 @@ def fetch_openssl(
 
 
 def cached_download(entry: Path, urls: Sequence[str], expected: Expected, *,
-                    label: str) -> Tuple[str, bool]:
+                    label: str, advice: str = _OPENSSL_ADVICE) -> Tuple[str, bool]:
     """The verified file at `entry`: already cached (checked again), or downloaded from the
     first good location. Returns where its bytes came from, and whether it was cached."""
     origin_note = entry.with_name(entry.name + ".origin")
@@ -102,7 +105,7 @@ def cached_download(entry: Path, urls: Sequence[str], expected: Expected, *,
                 return origin, True
             except VerificationError:
                 entry.unlink()  # damaged on disk since it was cached; fetch it again
-        origin = download_first(urls, entry, expected, label=label)
+        origin = download_first(urls, entry, expected, label=label, advice=advice)
         origin_note.write_text(origin + "\n")
     return origin, False
 
@@ -114,7 +117,8 @@ def _verified_local(release: Release, path: Path, expected: Expected) -> Verifie
     return VerifiedTarball(release, path.resolve(), origin=str(path.resolve()), reused=False)
 
 
-def download_first(urls: Iterable[str], dest: Path, expected: Expected, *, label: str) -> str:
+def download_first(urls: Iterable[str], dest: Path, expected: Expected, *, label: str,
+                   advice: str = _OPENSSL_ADVICE) -> str:
     """Download from the first location that serves the expected bytes; return its URL.
 
     Each location is tried once; a location that serves wrong bytes is not asked again.
@@ -138,9 +142,20 @@ def download_first(urls: Iterable[str], dest: Path, expected: Expected, *, label
             f"no location served the expected {label} (sha256 {expected.sha256}): {listing}"
         )
     raise BuilderError(
-        f"could not download {label} from any location ({listing}); "
-        f"pass --mirror URL or --openssl-source FILE"
+        f"could not download {label} from any location ({listing}); {advice}"
     )
+
+
+def fetch_text(url: str, *, advice: str) -> str:
+    """A small text file (an index, a signed release file), refused with `advice`."""
+    try:
+        response = requests.get(url, timeout=_TIMEOUT,
+                                headers={"User-Agent": f"builder/{__version__}"})
+    except requests.RequestException as exc:
+        raise BuilderError(f"could not fetch {url} ({_reason(exc)}); {advice}") from exc
+    if response.status_code != 200:
+        raise BuilderError(f"could not fetch {url} (HTTP {response.status_code}); {advice}")
+    return response.text
 
 
 class _Unavailable(Exception):

@@ -36,6 +36,13 @@ class Toolchain:
     triple: str  # `cc -dumpmachine`, e.g. x86_64-linux-gnu; with the glibc for zig targets
     tools: Tuple[Tuple[str, str], ...] = ()  # AR, RANLIB and the rest it sets beside CC
     exclude_libs: bool = True  # the linker knows --exclude-libs (lld does not)
+    arch: str = platform.machine()  # the machine its output runs on
+    openssl_target: Optional[str] = None  # ./Configure target of a cross build
+
+    @property
+    def cross(self) -> bool:
+        """Its output does not run on this host (only under emulation)."""
+        return self.arch != platform.machine()
 
     def env(self) -> Dict[str, str]:
         return {"CC": self.cc, **dict(self.tools)}
@@ -68,6 +75,9 @@ ZIG_VERSION = "0.15.2"
 ZIG_WHEEL = "ziglang-0.15.2-py3-none-manylinux_2_12_x86_64.manylinux2010_x86_64.musllinux_1_1_x86_64.whl"
 ZIG_SHA256 = "806316453d1ede7174ed3fefb8e5348154629089c3bb5fe812dfd0e172fac130"
 
+# OpenSSL's ./Configure target for each architecture zig can build for from this host.
+OPENSSL_TARGETS: Dict[str, str] = {"x86_64": "linux-x86_64", "aarch64": "linux-aarch64"}
+
 # Each quirk of building OpenSSL and extensions with zig, answered in these wrappers:
 # - the Rust `cc` crate passes --target=<rust triple>, which zig cc rejects: dropped (rustc
 #   links through the same wrapper);
@@ -77,6 +87,8 @@ ZIG_SHA256 = "806316453d1ede7174ed3fefb8e5348154629089c3bb5fe812dfd0e172fac130"
 #   probe is answered as a binutils that does;
 # - setup.py files that add the host's -I/usr/include (scrypt's does) would mix the host
 #   glibc's headers with the target's: those two directories are dropped;
+# - CPython 3.6-3.8 headers include <crypt.h>, which zig's glibc headers lack: a stand-in
+#   declaring crypt() is searched after every other include directory;
 # - ar and ranlib are zig's own.
 _CC_WRAPPER = """#!/bin/sh
 for arg in "$@"; do
@@ -87,7 +99,14 @@ for arg in "$@"; do
   if [ "$first" = 1 ]; then set --; first=0; fi
   case "$arg" in --target=*|-target=*|-I/usr/include|-I/usr/local/include) ;; *) set -- "$@" "$arg" ;; esac
 done
-exec "{zig}" cc -target {target} -g0 "$@"
+exec "{zig}" cc -target {target} -g0 "$@" -idirafter "{fallback_include}"
+"""
+_CRYPT_H = """/* Stand-in for glibc's <crypt.h>, which zig's glibc headers lack; CPython 3.6-3.8's
+   Python.h includes it. */
+#ifndef _CRYPT_H
+#define _CRYPT_H 1
+extern char *crypt(const char *key, const char *salt);
+#endif
 """
 _TOOL_WRAPPER = """#!/bin/sh
 exec "{zig}" {tool} "$@"
@@ -109,13 +128,16 @@ def zig(cache: Path, glibc: str, arch: str = "x86_64") -> Toolchain:
     executable = _installed_zig(cache)
     target = f"{arch}-linux-gnu.{glibc}"
     # The wrappers' text is part of the toolchain's identity: a changed quirk is a new key.
-    quirks = hashlib.sha256((_CC_WRAPPER + _TOOL_WRAPPER).encode()).hexdigest()[:12]
+    quirks = hashlib.sha256((_CC_WRAPPER + _TOOL_WRAPPER + _CRYPT_H).encode()).hexdigest()[:12]
     wrappers = executable.parent.parent / "wrappers" / f"{target}-{quirks}"
     with locked(wrappers):
         if not (wrappers / "cc").exists():
             with publishing(wrappers, directory=True) as temp:
                 _write_script(temp / "cc", _CC_WRAPPER.format(
-                    zig=executable, target=target, zig_version=ZIG_VERSION))
+                    zig=executable, target=target, zig_version=ZIG_VERSION,
+                    fallback_include=wrappers / "include"))
+                (temp / "include").mkdir()
+                (temp / "include" / "crypt.h").write_text(_CRYPT_H)
                 for tool in ("ar", "ranlib"):
                     _write_script(temp / tool, _TOOL_WRAPPER.format(zig=executable, tool=tool))
     return Toolchain(
@@ -127,6 +149,8 @@ def zig(cache: Path, glibc: str, arch: str = "x86_64") -> Toolchain:
                # Rust targets link through the same compiler (what maturin --zig does).
                (f"CARGO_TARGET_{arch.upper()}_UNKNOWN_LINUX_GNU_LINKER", str(wrappers / "cc"))),
         exclude_libs=False,
+        arch=arch,
+        openssl_target=OPENSSL_TARGETS[arch] if arch != platform.machine() else None,
     )
 
 
@@ -155,15 +179,24 @@ def _write_script(path: Path, text: str) -> None:
     path.chmod(0o755)
 
 
+def target_arch(plat: Optional[str]) -> str:
+    """The architecture a --plat tag names; the host's without one."""
+    policy = policy_for(plat) if plat else None
+    return policy.arch if policy is not None else platform.machine()
+
+
 def for_platform(plat: Optional[str], cache: Path) -> Toolchain:
-    """The host's compiler, or zig where --plat asks for an older glibc than the host's."""
+    """The host's compiler, or zig where --plat asks for an older glibc than the host's or
+    another architecture (aarch64 from x86_64)."""
     policy = policy_for(plat) if plat else None
     if policy is None:
         return native()
     machine = platform.machine()
     if policy.arch != machine:
-        raise InputError(f"--plat {plat}: building for {policy.arch} on this {machine} host is "
-                         f"not supported; build on a {policy.arch} host")
+        if machine != "x86_64" or policy.arch not in OPENSSL_TARGETS:
+            raise InputError(f"--plat {plat}: building for {policy.arch} on this {machine} "
+                             f"host is not supported; build on a {policy.arch} host")
+        return zig(cache, policy.glibc, policy.arch)
     wanted = tuple(int(n) for n in policy.glibc.split("."))
     host = host_glibc()
     if host is not None and wanted >= host:

@@ -23,6 +23,8 @@ options:
   --openssldir DIR      compiled-in directory of the trust store and openssl.cnf
                         (default /etc/ssl; RHEL uses /etc/pki/tls)
   --configure-arg ARG   one more argument for ./Configure (repeatable)
+  --target NAME         ./Configure target for a cross build, e.g. linux-aarch64 (with
+                        CC/AR/RANLIB for that target); default: detected for this host
   --jobs N              make parallelism (default: number of cores)
   --destdir DIR         stage the installation under DIR (make DESTDIR=DIR)
   --workdir DIR         unpack and build in DIR (default: a temporary directory)
@@ -35,7 +37,7 @@ EOF
 stage() { echo "==> $*"; }
 die() { echo "build_openssl.sh: error: $*" >&2; exit 1; }
 
-sha256=""; tarball=""; openssldir="/etc/ssl"; destdir=""; workdir=""; print_flags=0
+sha256=""; tarball=""; openssldir="/etc/ssl"; destdir=""; workdir=""; target=""; print_flags=0
 jobs="$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)"
 mirrors=(); extra_args=(); positional=()
 while [ $# -gt 0 ]; do
@@ -45,6 +47,7 @@ while [ $# -gt 0 ]; do
     --mirror) mirrors+=("$2"); shift 2 ;;
     --openssldir) openssldir="$2"; shift 2 ;;
     --configure-arg) extra_args+=("$2"); shift 2 ;;
+    --target) target="$2"; shift 2 ;;
     --jobs) jobs="$2"; shift 2 ;;
     --destdir) destdir="$2"; shift 2 ;;
     --workdir) workdir="$2"; shift 2 ;;
@@ -74,7 +77,10 @@ sha256_of() {
 release_knows() { grep -qE "^[[:space:]]+\"$1\",\$" "$2"; }
 
 configure_args() {  # $1: path of the release's Configure script
-  local args=(no-shared -fPIC no-ssl3 no-comp no-tests)
+  local args=()
+  # A named target comes first, where ./Configure expects it.
+  if [ -n "$target" ]; then args+=("$target"); fi
+  args+=(no-shared -fPIC no-ssl3 no-comp no-tests)
   # Providers must live inside libcrypto.a: a static wheel cannot load legacy.so.
   case "$version" in 1.*) ;; *) args+=(no-module) ;; esac
   local feature
@@ -150,8 +156,10 @@ src="$workdir/$name"
 [ -f "$src/Configure" ] || die "$tarball does not hold $name/Configure"
 
 mapfile -t args < <(configure_args "$src/Configure")
-# 3.x's Configure detects the target itself; before 3.0 that is ./config's job.
+# 3.x's Configure detects the host target itself; before 3.0 that is ./config's job. A cross
+# build names its target, which only ./Configure takes.
 case "$version" in 1.*) configure=(./config) ;; *) configure=(perl ./Configure) ;; esac
+if [ -n "$target" ]; then configure=(perl ./Configure); fi
 stage "configure: ${configure[*]} ${args[*]}"
 (cd "$src" && "${configure[@]}" "${args[@]}")
 

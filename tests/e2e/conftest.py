@@ -82,3 +82,15 @@ def other_python() -> Path:
         if done.returncode == 0 and version != mine and tuple(map(int, version.split("."))) >= (3, 9):
             return Path(candidate)
     pytest.fail(f"this test needs a CPython 3.9+ other than {mine} on PATH or under pyenv")
+
+
+def cpython_3_11() -> Path:
+    """A CPython 3.11, the version of the emulated aarch64 interpreter (Debian 12's)."""
+    if sys.version_info[:2] == (3, 11):
+        return Path(sys.executable)
+    pyenv_root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    candidates = [shutil.which("python3.11"),
+                  *sorted(glob.glob(f"{pyenv_root}/versions/3.11.*/bin/python3"))]
+    for candidate in filter(None, candidates):
+        return Path(candidate)
+    pytest.fail("the aarch64 test needs a CPython 3.11 on PATH or under pyenv")

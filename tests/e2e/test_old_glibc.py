@@ -1,14 +1,19 @@
 """Wheels for servers with an older glibc than this host's, built right here with zig."""
 
+import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from builder.emulation import emulated_python
 from builder.repair import inspect_wheel
 from tests.conftest import FIXTURES, run_builder
-from tests.e2e.conftest import wheels_in
+from tests.e2e.conftest import cpython_3_11, wheels_in
 from tests.e2e.test_cryptography import offline_crate_args
 
 pytestmark = pytest.mark.slow
@@ -25,28 +30,63 @@ def record_of(wheel):
     return json.loads(Path(f"{wheel}.provenance.json").read_text())
 
 
-def test_scrypt_for_manylinux2014_needs_at_most_glibc_2_17(builder_cli, tmp_path):
-    done = builder_cli("scrypt", "3.0.22", "--plat", "manylinux2014_x86_64")
+@pytest.mark.parametrize("plat,ceiling", [("manylinux2014_x86_64", (2, 17)),
+                                           ("manylinux_2_28_x86_64", (2, 28))])
+def test_scrypt_for_an_old_glibc_needs_at_most_that_glibc(builder_cli, tmp_path, plat, ceiling):
+    done = builder_cli("scrypt", "3.0.22", "--plat", plat)
     assert done.returncode == 0, done.stderr[-3000:]
     [wheel] = wheels_in(tmp_path / "wheelhouse")
-    assert "manylinux_2_17_x86_64" in wheel.name
-    assert highest_glibc(wheel) <= (2, 17)
+    assert f"manylinux_{ceiling[0]}_{ceiling[1]}_x86_64" in wheel.name
+    assert highest_glibc(wheel) <= ceiling
     record = record_of(wheel)
-    assert record["openssl"]["target"] == "x86_64-linux-gnu.2.17"
+    assert record["openssl"]["target"] == f"x86_64-linux-gnu.{ceiling[0]}.{ceiling[1]}"
     assert record["openssl"]["compiler"].startswith("zig ")
     assert record["smoke"]["passed"]
     assert record["smoke"]["embedded_versions"] == {
         name: ["3.0.22"] for name in record["smoke"]["embedded_versions"]}
 
 
-def test_fixture_for_manylinux_2_28_reports_the_pinned_openssl(builder_cli, tmp_path):
-    done = builder_cli(str(FIXTURES / "sslfixture"), "3.0.22", "--plat", "manylinux_2_28_x86_64",
+@pytest.mark.parametrize("plat,ceiling", [("manylinux2014_x86_64", (2, 17)),
+                                           ("manylinux_2_28_x86_64", (2, 28))])
+def test_fixture_for_an_old_glibc_reports_the_pinned_openssl(builder_cli, tmp_path, plat,
+                                                             ceiling):
+    done = builder_cli(str(FIXTURES / "sslfixture"), "3.0.22", "--plat", plat,
                        "--version-probe", "sslfixture:openssl_version")
     assert done.returncode == 0, done.stderr[-3000:]
     [wheel] = wheels_in(tmp_path / "wheelhouse")
-    assert wheel.name.endswith("manylinux_2_28_x86_64.whl")
-    assert highest_glibc(wheel) <= (2, 28)
+    assert f"manylinux_{ceiling[0]}_{ceiling[1]}_x86_64" in wheel.name
+    assert highest_glibc(wheel) <= ceiling
+    for elf in inspect_wheel(wheel):
+        assert not [n for n in elf.needed if "libssl" in n or "libcrypto" in n]
     assert record_of(wheel)["smoke"]["runtime_version"] == "3.0.22"
+
+
+def test_fixture_for_manylinux2014_aarch64_runs_under_emulation(builder_cli, tmp_path,
+                                                                 session_cache):
+    done = builder_cli(str(FIXTURES / "sslfixture"), "3.0.22", "--plat",
+                       "manylinux2014_aarch64", "--version-probe", "sslfixture:openssl_version",
+                       "--python", str(cpython_3_11()))
+    assert done.returncode == 0, done.stderr[-3000:]
+    [wheel] = wheels_in(tmp_path / "wheelhouse")
+    assert wheel.name.endswith("manylinux_2_17_aarch64.whl")
+    assert highest_glibc(wheel) <= (2, 17)
+    for elf in inspect_wheel(wheel):
+        assert elf.machine == "EM_AARCH64"
+        assert not [n for n in elf.needed if "libssl" in n or "libcrypto" in n]
+    record = record_of(wheel)
+    assert record["openssl"]["target"] == "aarch64-linux-gnu.2.17"
+    assert "under qemu-aarch64" in record["smoke"]["python"]
+    assert record["smoke"]["runtime_version"] == "3.0.22"
+    # And it computes: SHA-256 through the wheel's own OpenSSL, on the emulated CPU.
+    target = emulated_python("aarch64", session_cache)
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--target",
+                    str(site), *target.pip_target_args(), str(wheel)], check=True)
+    digest = subprocess.run([*target.command(), "-c",
+                             "import sslfixture; print(sslfixture.sha256(b'abc').hex())"],
+                            env={**os.environ, "PYTHONPATH": str(site)}, check=True,
+                            capture_output=True, text=True).stdout.strip()
+    assert digest == hashlib.sha256(b"abc").hexdigest()
 
 
 def test_old_glibc_builds_of_openssl_never_reuse_the_native_one(openssl_prefix, session_cache):

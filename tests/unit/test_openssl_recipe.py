@@ -25,34 +25,46 @@ def test_the_packaged_recipe_is_the_scripts_directory_recipe():
 
 @pytest.mark.parametrize("version", ["1.1.1w", "3.0.22", "3.5.7", "4.0.2"])
 def test_every_build_is_static_pic_without_ssl3_compression_or_tests(version):
-    flags = configure_args(tarball(version), "/p", BuildOptions())
+    flags = configure_args(tarball(version), "/p", BuildOptions(), GCC)
     assert flags[:5] == ["no-shared", "-fPIC", "no-ssl3", "no-comp", "no-tests"]
     assert "--prefix=/p" in flags and "--libdir=lib" in flags
     assert "--openssldir=/etc/ssl" in flags
 
 
 def test_1_1_1_has_no_module_option_and_knows_neither_apps_nor_docs():
-    flags = configure_args(tarball("1.1.1w"), "/p", BuildOptions())
+    flags = configure_args(tarball("1.1.1w"), "/p", BuildOptions(), GCC)
     assert not {"no-module", "no-apps", "no-docs"} & set(flags)
 
 
 def test_3_0_builds_providers_into_libcrypto_but_knows_no_apps_option():
-    flags = configure_args(tarball("3.0.22"), "/p", BuildOptions())
+    flags = configure_args(tarball("3.0.22"), "/p", BuildOptions(), GCC)
     assert "no-module" in flags
     assert "no-apps" not in flags and "no-docs" not in flags
 
 
 @pytest.mark.parametrize("version", ["3.5.7", "4.0.2"])
 def test_newer_releases_also_skip_apps_and_docs(version):
-    flags = configure_args(tarball(version), "/p", BuildOptions())
+    flags = configure_args(tarball(version), "/p", BuildOptions(), GCC)
     assert {"no-module", "no-apps", "no-docs"} <= set(flags)
 
 
 def test_openssldir_and_extra_configure_args_reach_the_flags():
     options = BuildOptions(openssldir="/etc/pki/tls", configure_args=("no-idea", "-DPURIFY"))
-    flags = configure_args(tarball("3.0.22"), "/p", options)
+    flags = configure_args(tarball("3.0.22"), "/p", options, GCC)
     assert "--openssldir=/etc/pki/tls" in flags
     assert flags[-2:] == ["no-idea", "-DPURIFY"]
+
+
+def test_a_cross_build_names_its_configure_target_first():
+    cross = dataclasses.replace(GCC, arch="aarch64", openssl_target="linux-aarch64")
+    flags = configure_args(tarball("3.0.22"), "/p", BuildOptions(), cross)
+    assert flags[:2] == ["linux-aarch64", "no-shared"]
+
+
+def test_cache_key_of_a_cross_build_differs_from_the_native_one():
+    cross = dataclasses.replace(GCC, arch="aarch64", openssl_target="linux-aarch64")
+    native = cache_key(tarball("3.0.22"), GCC, BuildOptions())
+    assert cache_key(tarball("3.0.22"), cross, BuildOptions()).digest() != native.digest()
 
 
 def test_cache_key_leaves_out_the_prefix_but_keeps_every_other_flag():

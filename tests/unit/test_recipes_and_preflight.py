@@ -1,11 +1,13 @@
 """What the builder knows of packages, and what it refuses before any compile."""
 
 import io
+import subprocess
 import tarfile
+from pathlib import Path
 
 import pytest
 
-from builder.cargo import check_toolchain, rust_version_of_sdist, vendor_from
+from builder.cargo import check_rust_target, check_toolchain, rust_version_of_sdist, vendor_from
 from builder.errors import InputError
 from builder.recipes import recipe_for
 from tests.conftest import run_builder
@@ -124,8 +126,31 @@ def test_no_plat_or_a_plat_the_host_meets_uses_the_host_compiler(tmp_path):
     assert not (tmp_path / "tools").exists()  # no zig fetched for these
 
 
-def test_plat_of_another_architecture_is_refused_up_front(tmp_path):
+def test_plat_of_an_architecture_zig_cannot_target_from_here_is_refused_up_front(tmp_path):
     from builder.toolchain import for_platform
 
-    with pytest.raises(InputError, match="building for aarch64 on this x86_64 host"):
-        for_platform("manylinux2014_aarch64", tmp_path)
+    with pytest.raises(InputError, match="building for ppc64le on this x86_64 host"):
+        for_platform("manylinux2014_ppc64le", tmp_path)
+
+
+def test_rust_target_without_its_standard_library_names_the_rustup_command():
+    with pytest.raises(InputError, match="rustup target add nonexistent-unknown-linux-gnu"):
+        check_rust_target("cryptography 50.0.2", "nonexistent-unknown-linux-gnu")
+
+
+def _rust_has_std_for(triple):
+    sysroot = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True, text=True)
+    return (Path(sysroot.stdout.strip()) / "lib" / "rustlib" / triple / "lib").is_dir()
+
+
+@pytest.mark.skipif(_rust_has_std_for("aarch64-unknown-linux-gnu"),
+                    reason="this host's Rust can build for aarch64")
+def test_rust_sdist_for_aarch64_without_its_standard_library_exits_2_before_any_build(tmp_path):
+    sdist = fake_sdist(tmp_path, "cryptography", "50.0.2",
+                       '[workspace.package]\nrust-version = "1.83.0"\n')
+    done = run_builder("wheel", str(sdist), "--openssl", "3.0.22", "--plat",
+                       "manylinux2014_aarch64", "--cache-dir", str(tmp_path / "cache"))
+    assert done.returncode == 2, done.stderr
+    assert "no standard library for aarch64-unknown-linux-gnu" in done.stderr
+    assert "rustup target add aarch64-unknown-linux-gnu" in done.stderr
+    assert not (tmp_path / "cache" / "tools").exists()  # refused before zig is fetched

@@ -7,7 +7,8 @@ import pytest
 
 from builder.errors import CheckFailed
 from builder.policy import policy_for
-from builder.repair import check_policy, check_wheel, inspect_elf, platform_tag, problems
+from builder.repair import (check_policy, check_tag_within, check_wheel, inspect_elf,
+                            platform_tag, problems)
 
 EXTENSION = r"""
 #include <Python.h>
@@ -149,3 +150,27 @@ def test_every_part_of_a_compound_tag_is_checked(tmp_path):
     elf = facts(compile_so(tmp_path, "threads", NEW_GLIBC))
     with pytest.raises(CheckFailed, match="needs GLIBC_2.34 .*manylinux_2_17_x86_64"):
         check_policy([elf], "manylinux2014_x86_64.manylinux_2_17_x86_64", "after repair", "w.whl")
+
+
+def test_an_elf_for_another_architecture_breaks_the_policy(tmp_path):
+    elf = facts(extension(tmp_path))  # built for this x86_64 host
+    [violation] = policy_for("manylinux2014_aarch64").violations(
+        elf.name, elf.versions_needed, elf.machine)
+    assert violation == "ext.so is built for EM_X86_64, not aarch64 (EM_AARCH64)"
+
+
+def test_the_aarch64_policy_names_glibc_2_17_though_it_allows_some_2_18_symbols():
+    policy = policy_for("manylinux2014_aarch64")
+    assert policy.glibc == "2.17" and "2.18" in policy.allowed["GLIBC"]
+
+
+def test_an_inferred_tag_older_than_asked_is_accepted():
+    check_tag_within("manylinux2014_aarch64.manylinux_2_17_aarch64", "manylinux_2_28_aarch64",
+                     "w.whl")
+
+
+@pytest.mark.parametrize("tag", ["manylinux_2_31_aarch64", "manylinux_2_17_x86_64"])
+def test_an_inferred_tag_newer_than_asked_or_for_another_architecture_is_refused(tag):
+    with pytest.raises(CheckFailed, match=f"tagged {tag}, which manylinux_2_28_aarch64 does "
+                                          f"not cover"):
+        check_tag_within(tag, "manylinux_2_28_aarch64", "w.whl")

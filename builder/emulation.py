@@ -1,0 +1,239 @@
+"""Wheels for another architecture (aarch64 on an x86_64 host) run under qemu user-mode
+emulation, in Debian's CPython for that architecture unpacked into the builder's cache, never
+installed over the host's packages."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import lzma
+import os
+import shutil
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from builder import progress
+from builder.cache import locked, publishing
+from builder.errors import BuilderError, InputError, VerificationError
+from builder.runner import capture
+from builder.sources import Expected, cached_download, fetch_text
+
+MIRROR_ENV = "BUILDER_DEBIAN_MIRROR"
+DEFAULT_MIRROR = "https://deb.debian.org/debian"
+SUITE = "bookworm"
+PYTHON_VERSION = "3.11"  # bookworm's CPython
+GLIBC = (2, 36)  # bookworm's: the emulated interpreter runs every manylinux_2_x up to it
+KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+
+DEBIAN_ARCH: Dict[str, str] = {"aarch64": "arm64"}
+QEMU: Dict[str, Tuple[str, ...]] = {"aarch64": ("qemu-aarch64-static", "qemu-aarch64")}
+GNU_TRIPLE: Dict[str, str] = {"aarch64": "aarch64-linux-gnu"}
+
+# The interpreter and what its ssl, hashlib, ctypes and headers need; nothing more.
+PACKAGES = (
+    "python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib", "libpython3.11-dev",
+    "libc6", "libgcc-s1", "libssl3", "zlib1g", "libexpat1", "libffi8", "libbz2-1.0",
+    "liblzma5", "libcrypt1", "libuuid1", "libsqlite3-0", "libncursesw6", "libtinfo6",
+    "libreadline8", "libnsl2", "libtirpc3", "libdb5.3", "libgdbm6", "media-types",
+)
+_QEMU_ADVICE = "install qemu-user-static (apt-get install qemu-user-static / dnf install qemu-user-static)"
+_FETCH_ADVICE = f"set {MIRROR_ENV} to a reachable Debian mirror"
+_RECORD = "packages.json"
+
+
+@dataclass(frozen=True)
+class EmulatedPython:
+    """Debian's CPython for `arch`, run through qemu with its own root as the library path."""
+
+    arch: str
+    root: Path
+    qemu: str
+    packages: Tuple[str, ...]  # name=version, for the provenance
+
+    @property
+    def executable(self) -> Path:
+        return self.root / "usr" / "bin" / f"python{PYTHON_VERSION}"
+
+    def command(self) -> List[str]:
+        return [self.qemu, "-L", str(self.root), str(self.executable)]
+
+    @property
+    def version(self) -> Tuple[int, int]:
+        major, minor = PYTHON_VERSION.split(".")
+        return int(major), int(minor)
+
+    @property
+    def short_version(self) -> str:
+        return PYTHON_VERSION
+
+    @property
+    def ext_suffix(self) -> str:
+        return f".cpython-{''.join(PYTHON_VERSION.split('.'))}-{GNU_TRIPLE[self.arch]}.so"
+
+    @property
+    def platform(self) -> str:
+        return f"linux-{self.arch}"
+
+    def describe(self) -> str:
+        return (f"Debian's {self.arch} CPython {PYTHON_VERSION} under "
+                f"{Path(self.qemu).name}")
+
+    def build_env(self) -> Dict[str, str]:
+        """What a build on this host needs to make a wheel for this interpreter: its headers,
+        platform tag and extension suffix (setuptools), its Rust target (setuptools-rust,
+        maturin)."""
+        # Debian's pyconfig.h includes <aarch64-linux-gnu/python3.11/pyconfig.h>: its root's
+        # include directory is searched, but last, so no header there shadows the target's.
+        includes = " ".join([*(f"-I{d}" for d in self.include_dirs),
+                             f"-idirafter {self.root / 'usr' / 'include'}"])
+        return {
+            "_PYTHON_HOST_PLATFORM": self.platform,
+            "SETUPTOOLS_EXT_SUFFIX": self.ext_suffix,
+            "CFLAGS": includes,
+            "CPPFLAGS": includes,
+            "CARGO_BUILD_TARGET": f"{self.arch}-unknown-linux-gnu",
+            "PYO3_CROSS_LIB_DIR": str(self.root / "usr" / "lib" / f"python{PYTHON_VERSION}"),
+        }
+
+    def pip_target_args(self) -> List[str]:
+        """pip options that choose wheels for this interpreter instead of the host's."""
+        nodot = "".join(PYTHON_VERSION.split("."))
+        platforms = [f"manylinux_2_{minor}_{self.arch}" for minor in range(GLIBC[1], 16, -1)]
+        return ["--only-binary", ":all:", *(arg for p in platforms for arg in ("--platform", p)),
+                "--python-version", PYTHON_VERSION, "--implementation", "cp",
+                "--abi", f"cp{nodot}", "--abi", "abi3", "--abi", "none"]
+
+    @property
+    def include_dirs(self) -> List[Path]:
+        """Python.h first, then the architecture's own pyconfig.h (Debian's multiarch)."""
+        return [self.root / "usr" / "include" / f"python{PYTHON_VERSION}",
+                self.root / "usr" / "include" / GNU_TRIPLE[self.arch] / f"python{PYTHON_VERSION}"]
+
+
+def find_qemu(arch: str) -> str:
+    for name in QEMU.get(arch, ()):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise InputError(f"running {arch} wheels on this host needs qemu user-mode emulation "
+                     f"({' or '.join(QEMU.get(arch, ('qemu',)))} on PATH): {_QEMU_ADVICE}")
+
+
+def emulated_python(arch: str, cache: Path) -> EmulatedPython:
+    """Debian's CPython for `arch`, unpacked into the cache on first use."""
+    if arch not in DEBIAN_ARCH:
+        raise InputError(f"no emulated Python for {arch}; smoke-test on a {arch} host")
+    qemu = find_qemu(arch)
+    entry = cache / "tools" / f"debian-{SUITE}-{DEBIAN_ARCH[arch]}-python{PYTHON_VERSION}"
+    with locked(entry):
+        if not (entry / _RECORD).is_file():
+            with progress.stage(f"Debian's {arch} CPython {PYTHON_VERSION} for the smoke test"):
+                _unpack_debian_python(arch, cache, entry)
+    packages = tuple(json.loads((entry / _RECORD).read_text()))
+    return EmulatedPython(arch, entry / "root", qemu, packages)
+
+
+def _unpack_debian_python(arch: str, cache: Path, entry: Path) -> None:
+    mirror = (os.environ.get(MIRROR_ENV) or DEFAULT_MIRROR).rstrip("/")
+    index = _package_index(mirror, DEBIAN_ARCH[arch], cache / "downloads" / "debian")
+    chosen = []
+    with publishing(entry, directory=True) as temp:
+        for name in PACKAGES:
+            fields = index.get(name)
+            if fields is None:
+                raise BuilderError(f"{mirror} {SUITE} has no {DEBIAN_ARCH[arch]} package {name}")
+            deb = cache / "downloads" / "debian" / Path(fields["Filename"]).name
+            cached_download(deb, [f"{mirror}/{fields['Filename']}"],
+                            Expected(fields["SHA256"], int(fields["Size"]), gzip=False),
+                            label=deb.name, advice=_FETCH_ADVICE)
+            unpack_deb(deb, temp / "root")
+            chosen.append(f"{name}={fields['Version']}")
+        (temp / _RECORD).write_text(json.dumps(chosen, indent=1) + "\n")
+
+
+def _package_index(mirror: str, debian_arch: str, downloads: Path) -> Dict[str, Dict[str, str]]:
+    """The suite's package list, trusted through the signed InRelease file."""
+    downloads.mkdir(parents=True, exist_ok=True)
+    release = fetch_text(f"{mirror}/dists/{SUITE}/InRelease", advice=_FETCH_ADVICE)
+    _verify_signature(release, mirror, downloads)
+    path = f"main/binary-{debian_arch}/Packages.xz"
+    digests = {parts[2]: (parts[0], int(parts[1]))
+               for parts in (line.split() for line in _section(release, "SHA256"))
+               if len(parts) == 3}
+    if path not in digests:
+        raise BuilderError(f"{mirror} {SUITE} lists no {path}")
+    sha256, size = digests[path]
+    local = downloads / f"{SUITE}-{debian_arch}-Packages-{sha256[:16]}.xz"
+    cached_download(local, [f"{mirror}/dists/{SUITE}/{path}"], Expected(sha256, size, gzip=False),
+                    label=f"{SUITE} {debian_arch} Packages.xz", advice=_FETCH_ADVICE)
+    return parse_packages(lzma.decompress(local.read_bytes()).decode())
+
+
+def _verify_signature(release: str, mirror: str, scratch: Path) -> None:
+    gpgv = shutil.which("gpgv")
+    if gpgv and KEYRING.is_file():
+        with tempfile.NamedTemporaryFile("w", dir=scratch, suffix=".InRelease") as signed:
+            signed.write(release)
+            signed.flush()
+            try:
+                capture([gpgv, "--keyring", str(KEYRING), signed.name])
+            except BuilderError as exc:
+                raise VerificationError(f"{mirror}/dists/{SUITE}/InRelease does not carry a "
+                                        f"good Debian archive signature") from exc
+    elif not mirror.startswith("https://"):
+        raise InputError(f"{mirror} is not HTTPS and this host has no gpgv and Debian keyring "
+                         f"to check its InRelease; use an https:// mirror")
+
+
+def _section(release: str, name: str) -> List[str]:
+    lines = release.splitlines()
+    start = next((i for i, line in enumerate(lines) if line == f"{name}:"), None)
+    if start is None:
+        return []
+    return list(itertools.takewhile(lambda line: line.startswith(" "), lines[start + 1:]))
+
+
+def parse_packages(text: str) -> Dict[str, Dict[str, str]]:
+    """A Debian Packages file: each package's fields by name (the first stanza wins)."""
+    packages: Dict[str, Dict[str, str]] = {}
+    for stanza in text.split("\n\n"):
+        fields = {}
+        for line in stanza.splitlines():
+            if line and not line[0].isspace() and ":" in line:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+        if "Package" in fields:
+            packages.setdefault(fields["Package"], fields)
+    return packages
+
+
+def unpack_deb(deb: Path, dest: Path) -> None:
+    """Extract a .deb's data archive (an `ar` archive holding data.tar.*) into `dest`."""
+    member = _ar_member(deb.read_bytes(), "data.tar")
+    if member is None:
+        raise BuilderError(f"{deb.name} has no data archive")
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(member)) as archive:
+        if hasattr(tarfile, "data_filter"):
+            # Debian's absolute symlinks (/lib/...) are meant for the emulated root itself.
+            archive.extractall(dest, filter="tar")
+        else:
+            archive.extractall(dest)
+
+
+def _ar_member(data: bytes, prefix: str) -> Optional[bytes]:
+    if not data.startswith(b"!<arch>\n"):
+        raise BuilderError("not a Debian package (no ar header)")
+    offset = 8
+    while offset + 60 <= len(data):
+        header = data[offset:offset + 60]
+        name = header[:16].decode().strip().rstrip("/")
+        size = int(header[48:58].decode().strip())
+        if name.startswith(prefix):
+            return data[offset + 60:offset + 60 + size]
+        offset += 60 + size + (size & 1)
+    return None
