@@ -13,6 +13,7 @@ from typing import List, Optional
 
 from builder import __version__, progress
 from builder.cache import cache_root
+from builder.cibuildwheel import DEFAULT_PREFIX, CibuildwheelConfig
 from builder.cargo import VENDOR_ENV, CargoOptions, vendor_from
 from builder.context import RunContext
 from builder.errors import BuilderError, InputError
@@ -137,6 +138,21 @@ def build_parser() -> argparse.ArgumentParser:
                        help="what reports the OpenSSL version text at run time")
     _common(smoke)
     smoke.set_defaults(func=_cmd_smoke)
+
+    ci = commands.add_parser(
+        "cibuildwheel-config", help="print a [tool.cibuildwheel] configuration for static wheels",
+        description="Print a [tool.cibuildwheel] configuration (for pyproject.toml or "
+                    "--config-file) that builds the pinned static OpenSSL in each manylinux "
+                    "container, points every build at it and smoke-tests every wheel.")
+    ci.add_argument("--openssl", metavar="VERSION", help="release or series (default: newest "
+                    "release of the newest LTS series)")
+    ci.add_argument("--builder-requirement", default="builder", metavar="SPEC",
+                    help="how pip installs the builder inside the containers: a name on your "
+                         "index, a URL or a path under {project} (default: builder)")
+    ci.add_argument("--prefix", default=DEFAULT_PREFIX, metavar="DIR",
+                    help=f"where the OpenSSL goes inside the containers (default {DEFAULT_PREFIX})")
+    _common(ci)
+    ci.set_defaults(func=_cmd_cibuildwheel_config)
     return parser
 
 
@@ -225,6 +241,13 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
             failed += 1
             _render(exc, verbose=args.verbose)
     return 1 if failed else 0
+
+
+def _cmd_cibuildwheel_config(args: argparse.Namespace) -> int:
+    release = load_table().resolve(args.openssl)
+    config = CibuildwheelConfig(release, args.builder_requirement, args.prefix)
+    sys.stdout.write(config.toml())
+    return 0
 
 
 def _render(exc: BuilderError, *, verbose: bool) -> None:

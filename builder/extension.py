@@ -8,7 +8,7 @@ import sys
 import tarfile
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Dict, List, Optional, Tuple
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -144,6 +144,28 @@ def _pinned_version(requirement: Requirement) -> Optional[Version]:
 
 # ---------------------------------------------------------------- the build
 
+# Makes OpenSSL's symbols local to the extension (GNU ld and gold; lld lacks it).
+EXCLUDE_OPENSSL = "-Wl,--exclude-libs,libcrypto.a:libssl.a"
+
+
+def prefix_env(prefix: PurePath, hide: str = EXCLUDE_OPENSSL) -> Dict[str, str]:
+    """How every common build system is pointed at a static OpenSSL prefix: C flags, pkg-config,
+    and the variables of openssl-sys (Rust), CMake's FindOpenSSL and setup.py files."""
+    include, lib = str(prefix / "include"), str(prefix / "lib")
+    return {
+        "CFLAGS": f"-I{include}",
+        "CPPFLAGS": f"-I{include}",
+        "LDFLAGS": f"-L{lib} {hide} -Wl,-u,OpenSSL_version -lcrypto",
+        "PKG_CONFIG_PATH": f"{lib}/pkgconfig",
+        "OPENSSL_DIR": str(prefix),
+        "OPENSSL_ROOT_DIR": str(prefix),
+        "OPENSSL_INCLUDE_DIR": include,
+        "OPENSSL_LIB_DIR": lib,
+        "OPENSSL_STATIC": "1",
+        "OPENSSL_USE_STATIC_LIBS": "TRUE",
+    }
+
+
 def openssl_env(build: OpenSSLBuild, toolchain: Optional[Toolchain] = None,
                 scratch: Optional[Path] = None) -> Dict[str, str]:
     """How every common build system is pointed at the static prefix, and nothing else.
@@ -154,26 +176,14 @@ def openssl_env(build: OpenSSLBuild, toolchain: Optional[Toolchain] = None,
     `-u OpenSSL_version` links OpenSSL's version text into every module, so any wheel can be
     inspected later.
     """
-    include, lib = str(build.include_dir), str(build.lib_dir)
     if toolchain is None or toolchain.exclude_libs:
-        hide = "-Wl,--exclude-libs,libcrypto.a:libssl.a"
+        hide = EXCLUDE_OPENSSL
     else:
         assert scratch is not None, "a version script needs a directory to live in"
         # lld refuses a script naming symbols the link did not pull in, unless told not to.
         hide = (f"-Wl,--version-script={_local_symbols_script(build, scratch)} "
                 f"-Wl,--undefined-version")
-    env = {
-        "CFLAGS": f"-I{include}",
-        "CPPFLAGS": f"-I{include}",
-        "LDFLAGS": f"-L{lib} {hide} -Wl,-u,OpenSSL_version -lcrypto",
-        "PKG_CONFIG_PATH": f"{lib}/pkgconfig",
-        "OPENSSL_DIR": str(build.prefix),
-        "OPENSSL_ROOT_DIR": str(build.prefix),
-        "OPENSSL_INCLUDE_DIR": include,
-        "OPENSSL_LIB_DIR": lib,
-        "OPENSSL_STATIC": "1",
-        "OPENSSL_USE_STATIC_LIBS": "TRUE",
-    }
+    env = prefix_env(build.prefix, hide)
     if toolchain is not None and not toolchain.exclude_libs:
         # A compiler for another glibc: setuptools must compile and link with it, and libdl
         # and libpthread are still libraries of their own before glibc 2.34.

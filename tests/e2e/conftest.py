@@ -84,13 +84,13 @@ def other_python() -> Path:
     pytest.fail(f"this test needs a CPython 3.9+ other than {mine} on PATH or under pyenv")
 
 
-def cpython_3_11() -> Path:
-    """A CPython 3.11, the version of the emulated aarch64 interpreter (Debian 12's)."""
-    if sys.version_info[:2] == (3, 11):
+def cpython(version: str) -> Path:
+    """A CPython of this minor version (e.g. "3.11"): the running one, PATH, or pyenv's."""
+    if f"{sys.version_info[0]}.{sys.version_info[1]}" == version:
         return Path(sys.executable)
     pyenv_root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-    candidates = [shutil.which("python3.11"),
-                  *sorted(glob.glob(f"{pyenv_root}/versions/3.11.*/bin/python3"))]
+    candidates = [shutil.which(f"python{version}"),
+                  *sorted(glob.glob(f"{pyenv_root}/versions/{version}.*/bin/python3"))]
     for candidate in filter(None, candidates):
         return Path(candidate)
-    pytest.fail("the aarch64 test needs a CPython 3.11 on PATH or under pyenv")
+    pytest.fail(f"this test needs a CPython {version} on PATH or under pyenv")

@@ -13,7 +13,7 @@ import pytest
 from builder.emulation import emulated_python
 from builder.repair import inspect_wheel
 from tests.conftest import FIXTURES, run_builder
-from tests.e2e.conftest import cpython_3_11, wheels_in
+from tests.e2e.conftest import cpython, wheels_in
 from tests.e2e.test_cryptography import offline_crate_args
 
 pytestmark = pytest.mark.slow
@@ -61,11 +61,23 @@ def test_fixture_for_an_old_glibc_reports_the_pinned_openssl(builder_cli, tmp_pa
     assert record_of(wheel)["smoke"]["runtime_version"] == "3.0.22"
 
 
+def test_cpython_3_8_headers_build_with_zig_though_its_glibc_lacks_crypt_h(builder_cli,
+                                                                          tmp_path):
+    done = builder_cli(str(FIXTURES / "sslfixture"), "3.0.22", "--plat", "manylinux2014_x86_64",
+                       "--version-probe", "sslfixture:openssl_version",
+                       "--python", str(cpython("3.8")))
+    assert done.returncode == 0, done.stderr[-3000:]
+    [wheel] = wheels_in(tmp_path / "wheelhouse")
+    assert wheel.name.startswith("sslfixture-1.0-cp38-cp38-manylinux")
+    assert highest_glibc(wheel) <= (2, 17)
+    assert record_of(wheel)["smoke"]["runtime_version"] == "3.0.22"
+
+
 def test_fixture_for_manylinux2014_aarch64_runs_under_emulation(builder_cli, tmp_path,
                                                                  session_cache):
     done = builder_cli(str(FIXTURES / "sslfixture"), "3.0.22", "--plat",
                        "manylinux2014_aarch64", "--version-probe", "sslfixture:openssl_version",
-                       "--python", str(cpython_3_11()))
+                       "--python", str(cpython("3.11")))
     assert done.returncode == 0, done.stderr[-3000:]
     [wheel] = wheels_in(tmp_path / "wheelhouse")
     assert wheel.name.endswith("manylinux_2_17_aarch64.whl")

@@ -1,0 +1,66 @@
+"""A [tool.cibuildwheel] configuration that does inside cibuildwheel's manylinux containers
+what `builder wheel` does here: the pinned static OpenSSL built once per container
+(before-all), every build pointed at it (environment), every wheel smoke-tested (test-command).
+Generated from the same code the builder uses, so the flags cannot drift apart."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import List
+
+from builder.extension import prefix_env
+from builder.releases import Release
+from builder.sources import MIRROR_ENV
+
+# A CPython every manylinux image has, new enough to run the builder (the images' own
+# /usr/bin/python3 may be 3.6).
+CONTAINER_PYTHON = "/opt/python/cp312-cp312/bin/python"
+DEFAULT_PREFIX = "/opt/openssl-static"
+
+
+@dataclass(frozen=True)
+class CibuildwheelConfig:
+    release: Release
+    builder_requirement: str = "builder"  # how pip gets the builder: a name, URL or path
+    prefix: str = DEFAULT_PREFIX
+
+    def before_all(self) -> List[str]:
+        # OpenSSL 3's Configure needs perl's IPC::Cmd, which the RHEL-based images lack.
+        perl = "if command -v yum >/dev/null; then yum install -y perl-IPC-Cmd; fi"
+        install = f"{CONTAINER_PYTHON} -m pip install {shlex.quote(self.builder_requirement)}"
+        build = (f"{CONTAINER_PYTHON} -m builder openssl build {self.release.version} "
+                 f"--prefix {shlex.quote(self.prefix)}")
+        return [perl, install, build]
+
+    def test_command(self) -> str:
+        return f"python -m builder smoke --openssl {self.release.version} {{wheel}}"
+
+    def toml(self) -> str:
+        env = prefix_env(PurePosixPath(self.prefix))
+        lines = [
+            f"# Static wheels with OpenSSL {self.release.version}, built and checked by builder.",
+            "[tool.cibuildwheel]",
+            'build-frontend = "build"',
+            "# glibc only: the static OpenSSL is built in each manylinux container.",
+            'skip = "*-musllinux_*"',
+            f"test-requires = [{_quote(self.builder_requirement)}]",
+            f"test-command = {_quote(self.test_command())}",
+            "",
+            "[tool.cibuildwheel.linux]",
+            "before-all = [",
+            *(f"  {_quote(command)}," for command in self.before_all()),
+            "]",
+            f"environment-pass = [{_quote(MIRROR_ENV)}, \"BUILDER_INDEX_URL\"]",
+            "",
+            "[tool.cibuildwheel.linux.environment]",
+            *(f"{name} = {_quote(value)}" for name, value in env.items()),
+        ]
+        return "\n".join(lines) + "\n"
+
+
+def _quote(text: str) -> str:
+    # JSON strings are TOML basic strings for everything written here.
+    return json.dumps(text)
