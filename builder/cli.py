@@ -4,6 +4,7 @@ failed build, repair or smoke test, 2 bad input (130 when interrupted)."""
 from __future__ import annotations
 
 import argparse
+import errno
 import datetime as dt
 import os
 import sys
@@ -16,7 +17,7 @@ from builder.cache import cache_root
 from builder.cibuildwheel import DEFAULT_PREFIX, CibuildwheelConfig
 from builder.cargo import VENDOR_ENV, CargoOptions, vendor_from
 from builder.context import RunContext
-from builder.errors import BuilderError, InputError
+from builder.errors import DISK_FULL_ADVICE, BuilderError, InputError
 from builder.extension import SourceOptions
 from builder.interpreters import find_interpreter
 from builder.openssl import DEFAULT_OPENSSLDIR, BuildOptions, copy_prefix, find_cached
@@ -55,6 +56,12 @@ def _openssl_options(parser: argparse.ArgumentParser, *, version_flag: bool) -> 
                         help="fetch only from the mirrors, never from OpenSSL's own servers")
     parser.add_argument("--openssl-source", type=Path, metavar="FILE",
                         help="use this local openssl-X.tar.gz (verified against the table)")
+    parser.add_argument("--verify-signature", action="store_true",
+                        help="also check OpenSSL's .asc signature against the release keys "
+                             "shipped with the builder (needs gpgv)")
+    parser.add_argument("--allow-unlisted", action="store_true",
+                        help="accept a release the table does not list, on its good signature "
+                             "alone (needs --verify-signature)")
     parser.add_argument("--openssldir", default=DEFAULT_OPENSSLDIR, metavar="DIR",
                         help="compiled-in trust store and config directory "
                              f"(default {DEFAULT_OPENSSLDIR}; RHEL: /etc/pki/tls)")
@@ -162,6 +169,8 @@ def _openssl_request(args: argparse.Namespace) -> OpenSSLRequest:
         mirrors=tuple(args.mirror),
         upstream=args.upstream,
         local_source=args.openssl_source,
+        verify_signature=args.verify_signature,
+        allow_unlisted=args.allow_unlisted,
         options=BuildOptions(openssldir=args.openssldir,
                              configure_args=tuple(args.configure_arg)),
     )
@@ -272,3 +281,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; nothing half-written was kept", file=sys.stderr)
         return 130
+    except OSError as exc:  # the machine, not the builder: a full disk, a read-only folder
+        where = f" ({exc.filename})" if exc.filename else ""
+        advice = DISK_FULL_ADVICE if exc.errno in (errno.ENOSPC, errno.EDQUOT) \
+            else "check that folder's permissions and free space"
+        _render(BuilderError(f"{exc.strerror or exc}{where}; {advice}; nothing half-written "
+                             f"was kept"), verbose=verbose)
+        return 1

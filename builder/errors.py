@@ -36,3 +36,12 @@ class VerificationError(BuilderError):
 
 class CheckFailed(BuilderError):
     """A built wheel breaks a rule of the repair stage or fails its smoke test."""
+
+
+DISK_FULL_ADVICE = ("the disk is full: free space, or point --cache-dir, --wheelhouse or "
+                    "TMPDIR at a larger filesystem")
+_DISK_FULL_TEXT = "No space left on device"
+
+
+def mentions_full_disk(lines: Sequence[str]) -> bool:
+    return any(_DISK_FULL_TEXT in line for line in lines)

@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
-from typing import FrozenSet, List, Tuple
+from typing import FrozenSet, List, Optional, Tuple
 
 from builder import progress
 from builder.cache import locked, publishing, temp_sibling
@@ -67,6 +67,7 @@ class OpenSSLBuild:
     origin: str
     reused: bool
     log: Path
+    signature: Optional[dict] = None  # OpenSSL's signature of the tarball, when checked
 
     @property
     def include_dir(self) -> Path:
@@ -92,6 +93,7 @@ class OpenSSLBuild:
             "compiler": self.key.compiler,
             "target": self.key.target,
             "cache_key": self.key.digest(),
+            **({"signature": self.signature} if self.signature else {}),
         }
 
 
@@ -200,6 +202,7 @@ def _from_record(entry: Path, key: CacheKey, tarball: VerifiedTarball,
         origin=record["source"] if reused else tarball.origin,
         reused=reused,
         log=entry / "build.log",
+        signature=tarball.signature.record() if tarball.signature else None,
     )
 
 

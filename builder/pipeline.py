@@ -26,7 +26,8 @@ from builder.repair import repair
 from builder.report import make_provenance, provenance_path, summary, write_json_atomically
 from builder.smoke import SmokePlan, require_passed, smoke_test
 from builder.sources import fetch_openssl
-from builder.toolchain import Toolchain, for_platform, native, require_tools, target_arch
+from builder.toolchain import (Toolchain, for_platform, native, require_build_tools,
+                               require_tools, target_arch)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class OpenSSLRequest:
     upstream: bool = True  # False: only the mirrors (hosts that cannot reach openssl.org)
     local_source: Optional[Path] = None
     options: BuildOptions = BuildOptions()
+    verify_signature: bool = False  # also check OpenSSL's .asc against the shipped keys
+    allow_unlisted: bool = False  # a version not in the table, on its signature alone
 
 
 @dataclass(frozen=True)
@@ -58,34 +61,59 @@ class WheelResult:
     records: List[dict] = field(default_factory=list)
 
 
-def resolve_release(spec: Optional[str]) -> Release:
+def resolve_release(spec: Optional[str], *, allow_unlisted: bool = False,
+                    verify_signature: bool = False) -> Release:
     table = load_table()
-    release = table.resolve(spec)
+    if allow_unlisted and not verify_signature:
+        raise InputError("--allow-unlisted needs --verify-signature: a version the table does "
+                         "not list is trusted only through OpenSSL's signature")
+    try:
+        release = table.resolve(spec)
+    except InputError:
+        if not (allow_unlisted and spec):
+            raise
+        release = table.unlisted(spec)
+        if not release.sha256:
+            progress.warn(f"OpenSSL {release.version} is not in the release table: it is "
+                          f"accepted only if OpenSSL's signature of it verifies")
     for warning in table.warnings_for(release):
         progress.warn(warning)
     return release
+
+
+def request_release(request: OpenSSLRequest) -> Release:
+    return resolve_release(request.spec, allow_unlisted=request.allow_unlisted,
+                           verify_signature=request.verify_signature)
 
 
 def prepare_openssl(request: OpenSSLRequest, ctx: RunContext,
                     release: Optional[Release] = None,
                     toolchain: Optional[Toolchain] = None) -> OpenSSLBuild:
     """Fetch, verify and build (or reuse) the pinned OpenSSL."""
-    release = release or resolve_release(request.spec)
+    release = release or request_release(request)
     toolchain = toolchain or native()
+    require_tools(["perl", "make"])
     with progress.stage(f"OpenSSL {release.version}: fetch and verify"):
         tarball = fetch_openssl(release, ctx.cache, mirrors=request.mirrors,
-                                upstream=request.upstream, local_source=request.local_source)
+                                upstream=request.upstream, local_source=request.local_source,
+                                verify_signature=request.verify_signature)
         how = "reusing the verified" if tarball.reused else "verified"
         origin = "" if tarball.origin == str(tarball.path) else f", from {tarball.origin}"
-        progress.say(f"    {how} {tarball.path} (sha256 {release.sha256[:16]}...{origin})")
+        progress.say(f"    {how} {tarball.path} (sha256 {tarball.release.sha256[:16]}..."
+                     f"{origin})")
+        if tarball.signature is not None:
+            expired = " (a key since expired)" if tarball.signature.key_expired else ""
+            progress.say(f"    good signature by {tarball.signature.signer}, key "
+                         f"{tarball.signature.fingerprint}{expired}")
     with progress.stage(f"OpenSSL {release.version}: static build"):
         return build_openssl(tarball, toolchain, ctx, request.options)
 
 
 def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
     # Input first: a bad version, interpreter or target must not cost a download or a build.
-    release = resolve_release(request.openssl.spec)
+    release = request_release(request.openssl)
     interpreter = find_interpreter(request.python)
+    require_build_tools(request.plat)
     with progress.stage(f"{request.target}: get the sdist"):
         sdist = get_sdist(request.target, ctx, request.index_url)
         progress.say(f"    {sdist.name} {sdist.version} from {sdist.origin}")

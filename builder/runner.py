@@ -10,7 +10,7 @@ from collections import deque
 from pathlib import Path
 from typing import Callable, List, Mapping, Optional, Sequence, Union
 
-from builder.errors import CommandFailed, InputError
+from builder.errors import DISK_FULL_ADVICE, CommandFailed, InputError, mentions_full_disk
 
 TAIL_LINES = 25
 StrPath = Union[str, Path]
@@ -66,9 +66,10 @@ def call(
             raise
         out.write(f"[exit {returncode}]\n")
     if returncode != 0:
+        full = f"; {DISK_FULL_ADVICE}" if mentions_full_disk(tail) else ""
         raise CommandFailed(
-            f"{what} failed (exit {returncode} from {Path(argv[0]).name})", log=log, tail=tail
-        )
+            f"{what} failed (exit {returncode} from {Path(argv[0]).name}){full}", log=log,
+            tail=tail)
     return list(tail)
 
 

@@ -5,18 +5,22 @@ table (or the package index) says."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
+import tempfile
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 import requests
 
-from builder import __version__, progress
+from builder import __version__, progress, signatures
 from builder.cache import locked, publishing
 from builder.errors import BuilderError, InputError, VerificationError
 from builder.releases import Release
+from builder.signatures import GoodSignature
 
 MIRROR_ENV = "BUILDER_OPENSSL_MIRROR"
 GZIP_MAGIC = b"\x1f\x8b"
@@ -30,6 +34,7 @@ class VerifiedTarball:
     path: Path
     origin: str  # the URL or local path the bytes came from
     reused: bool  # found already verified in the cache
+    signature: Optional[GoodSignature] = None  # checked with --verify-signature
 
 
 _OPENSSL_ADVICE = "pass --mirror URL or --openssl-source FILE"
@@ -37,9 +42,10 @@ _OPENSSL_ADVICE = "pass --mirror URL or --openssl-source FILE"
 
 @dataclass(frozen=True)
 class Expected:
-    """What a download must be: its sha256, and its size where known."""
+    """What a download must be: its sha256 (None: only a signature vouches for it), and its
+    size where known."""
 
-    sha256: str
+    sha256: Optional[str]
     size: Optional[int] = None
     gzip: bool = True
 
@@ -62,7 +68,17 @@ def upstream_locations(release: Release) -> List[str]:
 def mirror_bases(cli_mirrors: Sequence[str] = ()) -> List[str]:
     """--mirror URLs first, then the ones in $BUILDER_OPENSSL_MIRROR (space separated)."""
     from_env = os.environ.get(MIRROR_ENV, "").split()
-    return [m.rstrip("/") for m in [*cli_mirrors, *from_env] if m.strip()]
+    bases = [m.rstrip("/") for m in [*cli_mirrors, *from_env] if m.strip()]
+    for base in bases:
+        if base.startswith("http://") and not _is_loopback(base):
+            progress.warn(f"mirror {base} is plain HTTP: only the sha256 check (and "
+                          f"--verify-signature) protects what it serves")
+    return bases
+
+
+def _is_loopback(url: str) -> bool:
+    host = urllib.parse.urlsplit(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def locations(release: Release, cli_mirrors: Sequence[str] = (), *,
@@ -81,15 +97,79 @@ def fetch_openssl(
     mirrors: Sequence[str] = (),
     upstream: bool = True,
     local_source: Optional[Path] = None,
+    verify_signature: bool = False,
 ) -> VerifiedTarball:
-    """The release's tarball, verified: a local file, the cache, or the first good location."""
+    """The release's tarball, verified: a local file, the cache, or the first good location;
+    with `verify_signature` also by OpenSSL's signature. A release the table does not list
+    (no sha256) is vouched for by its signature alone."""
+    urls = [] if local_source is not None else locations(release, mirrors, upstream=upstream)
+    if not release.sha256:
+        return _fetch_unlisted(release, cache, urls, local_source)
     expected = Expected(sha256=release.sha256, size=release.size)
     if local_source is not None:
-        return _verified_local(release, local_source, expected)
-    entry = cache / "downloads" / release.tarball_name
-    origin, reused = cached_download(entry, locations(release, mirrors, upstream=upstream),
-                                     expected, label=release.tarball_name)
-    return VerifiedTarball(release, entry, origin=origin, reused=reused)
+        tarball = _verified_local(release, local_source, expected)
+    else:
+        entry = cache / "downloads" / release.tarball_name
+        origin, reused = cached_download(entry, urls, expected, label=release.tarball_name)
+        tarball = VerifiedTarball(release, entry, origin=origin, reused=reused)
+    if verify_signature:
+        tarball = dataclasses.replace(tarball, signature=_signature_of(tarball.path, urls))
+    return tarball
+
+
+def _signature_of(tarball: Path, urls: Sequence[str]) -> GoodSignature:
+    """Verify against the `.asc` beside the tarball (a local one, or cached), else fetch the
+    first `.asc` from the tarball's locations that verifies; it is kept only then."""
+    beside = tarball.with_name(tarball.name + ".asc")
+    if beside.is_file() or not urls:
+        if not beside.is_file():
+            raise VerificationError(f"no signature {beside.name} beside {tarball}; put "
+                                    f"OpenSSL's .asc file there")
+        return signatures.verify(tarball, beside)
+    failures = []
+    for url in (f"{u}.asc" for u in urls):
+        try:
+            with publishing(beside, directory=False) as temp:
+                temp.write_bytes(_small_download(url))
+                return signatures.verify(tarball, temp)
+        except (_Unavailable, VerificationError) as exc:
+            failures.append(f"{url}: {exc}")
+    raise VerificationError(f"no good signature for {tarball.name} ({'; '.join(failures)})")
+
+
+def _fetch_unlisted(release: Release, cache: Path, urls: Sequence[str],
+                    local_source: Optional[Path]) -> VerifiedTarball:
+    """A release missing from the table: accepted only with OpenSSL's good signature, and
+    nothing enters the cache before that signature verified."""
+    if local_source is not None:
+        if not local_source.is_file():
+            raise InputError(f"--openssl-source {local_source} does not exist or is not a file")
+        path, origin, reused = local_source.resolve(), str(local_source.resolve()), False
+        signature = _signature_of(path, [])
+    else:
+        path = cache / "downloads" / release.tarball_name
+        with locked(path):
+            reused = path.is_file()
+            if reused:
+                signature = _signature_of(path, [])
+                origin_note = path.with_name(path.name + ".origin")
+                origin = origin_note.read_text().strip() if origin_note.is_file() else str(path)
+            else:
+                signature, origin = _download_signed(path, urls, release.tarball_name)
+    vouched = dataclasses.replace(release, sha256=sha256_file(path), size=path.stat().st_size)
+    return VerifiedTarball(vouched, path, origin=origin, reused=reused, signature=signature)
+
+
+def _download_signed(dest: Path, urls: Sequence[str], label: str) -> Tuple[GoodSignature, str]:
+    with tempfile.TemporaryDirectory(prefix=".unverified-", dir=dest.parent) as scratch:
+        unverified = Path(scratch) / dest.name
+        origin = download_first(urls, unverified, Expected(sha256=None), label=label)
+        signature = _signature_of(unverified, [origin])
+        os.replace(unverified.with_name(unverified.name + ".asc"),
+                   dest.with_name(dest.name + ".asc"))
+        os.replace(unverified, dest)
+        dest.with_name(dest.name + ".origin").write_text(origin + "\n")
+    return signature, origin
 
 
 def cached_download(entry: Path, urls: Sequence[str], expected: Expected, *,
@@ -158,6 +238,20 @@ def fetch_text(url: str, *, advice: str) -> str:
     return response.text
 
 
+def _small_download(url: str, limit: int = 1 << 20) -> bytes:
+    """A small file (a signature) whose bytes are checked by other means."""
+    try:
+        response = requests.get(url, timeout=_TIMEOUT,
+                                headers={"User-Agent": f"builder/{__version__}"})
+    except requests.RequestException as exc:
+        raise _Unavailable(_reason(exc)) from exc
+    if response.status_code != 200:
+        raise _Unavailable(f"HTTP {response.status_code}")
+    if len(response.content) > limit:
+        raise _Unavailable(f"larger than {limit} bytes")
+    return response.content
+
+
 class _Unavailable(Exception):
     """A location that could not be reached or did not have the file."""
 
@@ -214,7 +308,7 @@ def check_file(path: Path, expected: Expected, where: str) -> None:
 def _check_digest(size: int, sha256: str, expected: Expected) -> None:
     if expected.size is not None and size != expected.size:
         raise VerificationError(f"got {size} bytes, the release is {expected.size} bytes")
-    if sha256 != expected.sha256:
+    if expected.sha256 is not None and sha256 != expected.sha256:
         raise VerificationError(f"sha256 mismatch: expected {expected.sha256}, got {sha256}")
 
 
@@ -229,6 +323,10 @@ def _int_or_none(text: Optional[str]) -> Optional[int]:
 
 
 def _reason(exc: requests.RequestException) -> str:
+    if isinstance(exc, requests.exceptions.SSLError):
+        # Never retried without verification: an internal CA is trusted explicitly.
+        return ("its TLS certificate is not trusted; for a mirror with an internal CA set "
+                "REQUESTS_CA_BUNDLE to that CA's certificate")
     if isinstance(exc, requests.ConnectionError):
         return "could not connect"
     if isinstance(exc, requests.Timeout):

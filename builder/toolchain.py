@@ -14,7 +14,7 @@ from typing import Dict, Iterable, Optional, Tuple
 from builder.cache import locked, publishing
 from builder.errors import BuilderError, InputError
 from builder.index import DEFAULT_INDEX, index_files
-from builder.policy import policy_for
+from builder.policy import Policy, policy_for
 from builder.runner import capture
 from builder.sources import Expected, cached_download
 
@@ -188,17 +188,28 @@ def target_arch(plat: Optional[str]) -> str:
 def for_platform(plat: Optional[str], cache: Path) -> Toolchain:
     """The host's compiler, or zig where --plat asks for an older glibc than the host's or
     another architecture (aarch64 from x86_64)."""
+    policy = _zig_policy(plat)
+    return native() if policy is None else zig(cache, policy.glibc, policy.arch)
+
+
+def require_build_tools(plat: Optional[str]) -> None:
+    """Before any download: perl and make, and the host's C compiler unless zig will be used."""
+    require_tools(["perl", "make"])
+    if _zig_policy(plat) is None:
+        native()
+
+
+def _zig_policy(plat: Optional[str]) -> Optional[Policy]:
+    """The policy zig must build for; None where the host's compiler serves."""
     policy = policy_for(plat) if plat else None
     if policy is None:
-        return native()
+        return None
     machine = platform.machine()
     if policy.arch != machine:
         if machine != "x86_64" or policy.arch not in OPENSSL_TARGETS:
             raise InputError(f"--plat {plat}: building for {policy.arch} on this {machine} "
                              f"host is not supported; build on a {policy.arch} host")
-        return zig(cache, policy.glibc, policy.arch)
+        return policy
     wanted = tuple(int(n) for n in policy.glibc.split("."))
     host = host_glibc()
-    if host is not None and wanted >= host:
-        return native()
-    return zig(cache, policy.glibc, policy.arch)
+    return None if host is not None and wanted >= host else policy

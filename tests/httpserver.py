@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import ssl
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,17 +32,23 @@ def _answering(routes: Dict[str, Callable[["http.server.BaseHTTPRequestHandler"]
 
 @contextmanager
 def serve(directory: Optional[Path] = None,
-          routes: Optional[Dict[str, Callable]] = None) -> Iterator[str]:
-    """Serve `directory`, or answer `routes` (path -> handler(request)); yield the base URL."""
+          routes: Optional[Dict[str, Callable]] = None,
+          tls: Optional[Tuple[Path, Path]] = None) -> Iterator[str]:
+    """Serve `directory`, or answer `routes` (path -> handler(request)); yield the base URL.
+    With `tls` (certificate, key) it speaks HTTPS."""
     if directory is not None:
         handler = functools.partial(_QuietHandler, directory=str(directory))
     else:
         handler = _answering(routes if routes is not None else {})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(tls[0]), str(tls[1]))
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

@@ -2,6 +2,7 @@ import gzip
 import hashlib
 import os
 import socket
+import subprocess
 
 import pytest
 
@@ -138,3 +139,39 @@ def test_local_source_is_verified_against_the_table(tmp_path):
 def test_missing_local_source_is_bad_input(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         fetch_openssl(release(), tmp_path, local_source=tmp_path / "nope.tar.gz")
+
+
+@pytest.fixture(scope="module")
+def self_signed(tmp_path_factory):
+    """A certificate for 127.0.0.1 that no CA vouches for."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
+def test_a_mirror_whose_certificate_is_not_trusted_is_refused(tmp_path, self_signed,
+                                                             monkeypatch):
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    with serve(routes={"/openssl-3.0.22.tar.gz": answer(200, GOOD)}, tls=self_signed) as url:
+        with pytest.raises(BuilderError, match="its TLS certificate is not trusted"):
+            fetch_openssl(release(), tmp_path, mirrors=[url], upstream=False)
+    assert downloads(tmp_path) == []
+
+
+def test_a_mirror_with_an_internal_ca_is_trusted_only_when_told(tmp_path, self_signed,
+                                                              monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(self_signed[0]))
+    with serve(routes={"/openssl-3.0.22.tar.gz": answer(200, GOOD)}, tls=self_signed) as url:
+        got = fetch_openssl(release(), tmp_path, mirrors=[url], upstream=False)
+    assert got.path.read_bytes() == GOOD
+
+
+def test_a_plain_http_mirror_elsewhere_than_loopback_is_warned_about(capsys):
+    from builder.sources import mirror_bases
+
+    mirror_bases(["http://mirror.example/pub", "http://127.0.0.1:8080"])
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "plain HTTP" in line]
+    assert len(warnings) == 1 and "http://mirror.example/pub" in warnings[0]
