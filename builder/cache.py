@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from filelock import FileLock
 
 CACHE_ENV = "BUILDER_CACHE_DIR"
 _TEMP_MARK = ".tmp-"
+_PROCESS_GROUP = "process-group"
 
 
 def cache_root(explicit: Optional[str] = None) -> Path:
@@ -32,8 +34,29 @@ def locked(entry: Path) -> Iterator[None]:
     entry.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(entry.parent / f".{entry.name}.lock")):
         for stale in entry.parent.glob(f".{entry.name}{_TEMP_MARK}*"):
+            _stop_processes_of(stale)
             _remove(stale)
         yield
+
+
+def note_process_group(scratch: Path, pgid: int) -> None:
+    """Record the process group working in `scratch`, so that after a SIGKILL of the builder
+    the next holder of the lock can stop its orphans (make and the compilers) too."""
+    (scratch / _PROCESS_GROUP).write_text(str(pgid))
+
+
+def _stop_processes_of(stale: Path) -> None:
+    try:
+        pgid = int((stale / _PROCESS_GROUP).read_text())
+        # Only a group whose leader still works in this very directory: never a reused pid.
+        leader = Path(f"/proc/{pgid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except (OSError, ValueError):
+        return
+    if str(stale).encode() in leader:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def temp_sibling(entry: Path, *, directory: bool) -> Path:

@@ -211,6 +211,21 @@ def build_env(build: OpenSSLBuild, base: Optional[Dict[str, str]] = None, *,
     return _put_in_front(env, openssl_env(build, toolchain, scratch))
 
 
+# The wheel's file times when the user sets no SOURCE_DATE_EPOCH: the zip format's epoch.
+DEFAULT_SOURCE_DATE_EPOCH = "315532800"
+
+
+def source_date_epoch() -> str:
+    return os.environ.get("SOURCE_DATE_EPOCH") or DEFAULT_SOURCE_DATE_EPOCH
+
+
+def reproducible_env(scratch: Path) -> Dict[str, str]:
+    """What makes two builds of the same inputs byte-identical: fixed file times in the
+    wheel, and the random build directory mapped to a fixed name in debug info and __FILE__."""
+    return {"SOURCE_DATE_EPOCH": source_date_epoch(),
+            "CFLAGS": f"-ffile-prefix-map={scratch}=/builder"}
+
+
 def _put_in_front(env: Dict[str, str], settings: Dict[str, str]) -> Dict[str, str]:
     env = dict(env)
     for name, value in settings.items():
@@ -268,8 +283,10 @@ def build_wheel(
     frontend = build_frontend(interpreter, ctx)
     log = ctx.log(f"wheel-{sdist.name}-py{interpreter.short_version}")
     call([frontend, "-m", "build", "--wheel", "--outdir", outdir, source.path],
-         log=log, env={**build_env(build, toolchain=toolchain, scratch=outdir.parent,
-                                   target_python=target_python),
+         log=log, env={**_put_in_front(build_env(build, toolchain=toolchain,
+                                                  scratch=outdir.parent,
+                                                  target_python=target_python),
+                                        reproducible_env(outdir.parent)),
                        **source.env},
          what=f"building {sdist.name} {sdist.version} for Python {interpreter.short_version}")
     wheels = sorted(outdir.glob("*.whl"))

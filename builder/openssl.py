@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import FrozenSet, List, Optional, Tuple
 
 from builder import progress
-from builder.cache import locked, publishing, temp_sibling
+from builder.cache import locked, note_process_group, publishing, temp_sibling
 from builder.context import RunContext
 from builder.errors import InputError
 from builder.runner import call, capture
@@ -172,7 +172,8 @@ def _build_into(
                 "--jobs", str(ctx.jobs), "--workdir", str(scratch / "src"),
                 "--destdir", str(scratch / "dest")]
         call([*args, version, str(entry)], log=log, what=f"building OpenSSL {version}",
-             env=_build_env(toolchain), on_line=_show_recipe_stage)
+             env=_build_env(toolchain), on_line=_show_recipe_stage,
+             on_start=lambda pgid: note_process_group(scratch, pgid))
         installed = Path(str(scratch / "dest") + str(entry))
         with publishing(entry, directory=True) as temp:
             for child in installed.iterdir():

@@ -188,12 +188,26 @@ def _target_python(toolchain: Toolchain, interpreter: Interpreter, request: Whee
 @contextmanager
 def _staging(wheelhouse: Path) -> Iterator[Path]:
     """A hidden directory inside the wheelhouse (same filesystem, so publishing is a rename)
-    that pip's --find-links never lists; removed however the run ends."""
-    path = Path(tempfile.mkdtemp(prefix=".staging-", dir=wheelhouse))
+    that pip's --find-links never lists; removed however the run ends, and by the next run
+    when a killed one could not."""
+    for stale in wheelhouse.glob(".staging-*-*"):
+        if not _alive(stale.name.split("-")[1]):
+            shutil.rmtree(stale, ignore_errors=True)
+    path = Path(tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-", dir=wheelhouse))
     try:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (ValueError, PermissionError):
+        return True  # not ours to judge: leave it
+    return True
 
 
 def _publish(staged: Path, record: dict, wheelhouse: Path) -> Path:

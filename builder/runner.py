@@ -24,12 +24,14 @@ def call(
     cwd: Optional[StrPath] = None,
     env: Optional[Mapping[str, str]] = None,
     on_line: Optional[Callable[[str], None]] = None,
+    on_start: Optional[Callable[[int], None]] = None,
 ) -> List[str]:
     """Run `args`, appending the command and all of its output to `log`; return the last
     lines of output.
 
     `what` names the step for the error message ("building OpenSSL 3.0.22").
-    `on_line` sees every output line as it arrives (for stage markers).
+    `on_line` sees every output line as it arrives (for stage markers); `on_start` gets
+    the process id, which is also its process group's (each command runs in its own session).
     """
     argv = [str(a) for a in args]
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -54,6 +56,8 @@ def call(
         except FileNotFoundError as exc:
             raise InputError(f"{argv[0]} is not installed or not on PATH ({what})") from exc
         try:
+            if on_start is not None:
+                on_start(proc.pid)
             assert proc.stdout is not None
             for line in proc.stdout:
                 out.write(line)

@@ -12,7 +12,7 @@ import tempfile
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Set, Tuple
 
 import requests
 
@@ -201,18 +201,25 @@ def download_first(urls: Iterable[str], dest: Path, expected: Expected, *, label
                    advice: str = _OPENSSL_ADVICE) -> str:
     """Download from the first location that serves the expected bytes; return its URL.
 
-    Each location is tried once; a location that serves wrong bytes is not asked again.
+    Each location is tried once. A source (scheme, host and port) that served wrong bytes is
+    not asked again for its other locations: the next try goes to a different source.
     The file appears at `dest` only once verified.
     """
     failures = []
     mismatch = False
+    distrusted: Set[str] = set()
     for url in urls:
+        source = _source_of(url)
+        if source in distrusted:
+            failures.append(f"{url}: skipped, the same source served wrong bytes")
+            continue
         try:
             with publishing(dest, directory=False) as temp:
                 download(url, temp, expected, label=label)
             return url
         except VerificationError as exc:
             mismatch = True
+            distrusted.add(source)
             failures.append(f"{url}: {exc.message}")
         except _Unavailable as exc:
             failures.append(f"{url}: {exc}")
@@ -224,6 +231,11 @@ def download_first(urls: Iterable[str], dest: Path, expected: Expected, *, label
     raise BuilderError(
         f"could not download {label} from any location ({listing}); {advice}"
     )
+
+
+def _source_of(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def fetch_text(url: str, *, advice: str) -> str:

@@ -91,6 +91,21 @@ configure_args() {  # $1: path of the release's Configure script
   printf '%s\n' "${args[@]}" ${extra_args[@]+"${extra_args[@]}"}
 }
 
+# Refuse, before anything is unpacked, every member that could land outside $name/: absolute
+# paths, `..`, and links (OpenSSL's release tarballs hold none).
+check_members() {
+  local member
+  if tar -tvzf "$1" | grep -q '^[lh]'; then
+    die "$1 holds links; an OpenSSL release tarball has none, so it is refused"
+  fi
+  while IFS= read -r member; do
+    case "$member" in
+      "$name"/*|"$name") case "/$member/" in */../*) die "$1 holds an unsafe member: $member" ;; esac ;;
+      *) die "$1 holds a member outside $name/: $member" ;;
+    esac
+  done < <(tar -tzf "$1")
+}
+
 cleanup_workdir=0
 if [ -z "$workdir" ]; then workdir="$(mktemp -d)"; cleanup_workdir=1; fi
 mkdir -p "$workdir"
@@ -148,6 +163,9 @@ if [ -n "$sha256" ]; then
 else
   echo "warning: no --sha256 given for a local tarball; it is not verified" >&2
 fi
+
+stage "check the members of $tarball"
+check_members "$tarball"
 
 stage "unpack"
 rm -rf "${workdir:?}/$name"

@@ -4,6 +4,7 @@ cache that every end-to-end test shares."""
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ from typing import Callable, Dict, List, Optional
 
 import pytest
 
-from tests.conftest import mirror_args, run_builder
+from tests.conftest import SHARED, mirror_args, run_builder
 
 
 @pytest.fixture(scope="session")
@@ -94,3 +95,43 @@ def cpython(version: str) -> Path:
     for candidate in filter(None, candidates):
         return Path(candidate)
     pytest.fail(f"this test needs a CPython {version} on PATH or under pyenv")
+
+
+CRATES = SHARED / "crates" / "cryptography-50.0.2"
+
+
+def offline_crate_args(relock=True):
+    if not (CRATES / "vendor").is_dir():
+        pytest.fail(f"needs {CRATES} (a cargo directory source in the shared test material): "
+                    f"crates.io is not reachable from this machine")
+    args = ["--cargo-vendor", str(CRATES / "vendor"),
+            "--patch", str(CRATES / "cargo-toml-debian-crates.patch")]
+    return args + (["--cargo-relock"] if relock else [])
+
+
+@pytest.fixture(scope="session")
+def cryptography_wheelhouse(session_cache, openssl_mirror, openssl_prefix, tmp_path_factory):
+    """`cryptography_wheelhouse("3.5.7")`: run once per OpenSSL version in a test run."""
+    runs = {}
+
+    def get(openssl):
+        if openssl not in runs:
+            openssl_prefix(openssl)
+            wheelhouse = tmp_path_factory.mktemp(f"wheelhouse-cryptography-{openssl}")
+            done = run_builder("wheel", "cryptography==50.0.2", "--openssl", openssl,
+                               *mirror_args(openssl_mirror), *offline_crate_args(),
+                               "--smoke", "full", "--cache-dir", str(session_cache),
+                               "--wheelhouse", str(wheelhouse))
+            runs[openssl] = (done, wheelhouse)
+        return runs[openssl]
+
+    return get
+
+
+
+def built(cryptography_wheelhouse, openssl):
+    done, wheelhouse = cryptography_wheelhouse(openssl)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [wheel] = [w for w in wheels_in(wheelhouse) if w.name.startswith("cryptography-")]
+    record = json.loads(Path(f"{wheel}.provenance.json").read_text())
+    return wheelhouse, wheel, record

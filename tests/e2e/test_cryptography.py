@@ -1,58 +1,15 @@
 """cryptography 50.0.2 from its PyPI sdist, offline crates, static OpenSSL 3.0, 3.5 and 4.0,
 proven by the functional checks and by its own test suite."""
 
-import json
-from pathlib import Path
-
 import pytest
 
 from builder.repair import inspect_wheel
-from tests.conftest import SHARED, mirror_args, run_builder
-from tests.e2e.conftest import fresh_venv, python_says, wheels_in
-
-pytestmark = pytest.mark.slow
-
-CRATES = SHARED / "crates" / "cryptography-50.0.2"
-
-
-def offline_crate_args(relock=True):
-    if not (CRATES / "vendor").is_dir():
-        pytest.fail(f"needs {CRATES} (a cargo directory source in the shared test material): "
-                    f"crates.io is not reachable from this machine")
-    args = ["--cargo-vendor", str(CRATES / "vendor"),
-            "--patch", str(CRATES / "cargo-toml-debian-crates.patch")]
-    return args + (["--cargo-relock"] if relock else [])
-
-
-@pytest.fixture(scope="session")
-def cryptography_wheelhouse(session_cache, openssl_mirror, openssl_prefix, tmp_path_factory):
-    """`cryptography_wheelhouse("3.5.7")`: run once per OpenSSL version in a test run."""
-    runs = {}
-
-    def get(openssl):
-        if openssl not in runs:
-            openssl_prefix(openssl)
-            wheelhouse = tmp_path_factory.mktemp(f"wheelhouse-cryptography-{openssl}")
-            done = run_builder("wheel", "cryptography==50.0.2", "--openssl", openssl,
-                               *mirror_args(openssl_mirror), *offline_crate_args(),
-                               "--smoke", "full", "--cache-dir", str(session_cache),
-                               "--wheelhouse", str(wheelhouse))
-            runs[openssl] = (done, wheelhouse)
-        return runs[openssl]
-
-    return get
-
+from tests.conftest import mirror_args, run_builder
+from tests.e2e.conftest import built, fresh_venv, offline_crate_args, python_says, wheels_in
 
 VERSIONS = ["3.0.22", "3.5.7", "4.0.2"]
 
-
-def built(cryptography_wheelhouse, openssl):
-    done, wheelhouse = cryptography_wheelhouse(openssl)
-    assert done.returncode == 0, done.stderr[-3000:]
-    [wheel] = [w for w in wheels_in(wheelhouse) if w.name.startswith("cryptography-")]
-    record = json.loads(Path(f"{wheel}.provenance.json").read_text())
-    return wheelhouse, wheel, record
-
+pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize("openssl", VERSIONS)
 def test_cryptography_becomes_an_abi3_manylinux_wheel(cryptography_wheelhouse, openssl):

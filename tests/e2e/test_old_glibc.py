@@ -13,8 +13,8 @@ import pytest
 from builder.emulation import emulated_python
 from builder.repair import inspect_wheel
 from tests.conftest import FIXTURES, run_builder
-from tests.e2e.conftest import cpython, wheels_in
-from tests.e2e.test_cryptography import offline_crate_args
+from tests.e2e.conftest import cpython, offline_crate_args, wheels_in
+
 
 pytestmark = pytest.mark.slow
 

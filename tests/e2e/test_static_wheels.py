@@ -105,6 +105,8 @@ def test_target_that_does_not_compile_fails_with_its_log_and_leaves_no_wheel(
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert "error: building sslfixture 1.0" in done.stderr
+    tail = [line for line in done.stderr.splitlines() if line.startswith("  | ")]
+    assert any("error" in line for line in tail)  # the compiler's own words, on screen
     log_line = [line for line in done.stderr.splitlines() if line.startswith("full log: ")][0]
     assert "this is not C" in open(log_line[len("full log: "):]).read()
     wheelhouse = tmp_path / "wheelhouse"

@@ -2,6 +2,9 @@
 follows from them."""
 
 import dataclasses
+import io
+import tarfile
+from pathlib import Path
 import subprocess
 
 import pytest
@@ -114,3 +117,42 @@ def test_recipe_refuses_a_file_that_is_not_gzip(tmp_path):
     done = subprocess.run(["bash", str(recipe_path()), "--tarball", str(page), "3.0.22",
                            str(tmp_path / "prefix")], capture_output=True, text=True)
     assert done.returncode != 0 and "not a gzip file" in done.stderr
+
+
+def crafted_tarball(path, members):
+    """A tarball holding `members`: (name, kind, link target)."""
+    with tarfile.open(path, "w:gz") as archive:
+        for name, kind, target in members:
+            info = tarfile.TarInfo(name)
+            if kind == "file":
+                info.size = 1
+                archive.addfile(info, io.BytesIO(b"x"))
+            else:
+                info.type = tarfile.SYMTYPE if kind == "symlink" else tarfile.LNKTYPE
+                info.linkname = target
+                archive.addfile(info)
+    return path
+
+
+CONFIGURE = ("openssl-3.0.99/Configure", "file", None)
+
+
+@pytest.mark.parametrize("member,refusal", [
+    (("openssl-3.0.99/../../escaped", "file", None), "holds an unsafe member"),
+    (("/tmp/escaped-absolutely", "file", None), "holds a member outside openssl-3.0.99/"),
+    (("escaped-beside", "file", None), "holds a member outside openssl-3.0.99/"),
+    (("openssl-3.0.99/etc", "symlink", "/etc"), "holds links"),
+    (("openssl-3.0.99/passwd", "hardlink", "/etc/passwd"), "holds links"),
+])
+def test_recipe_refuses_a_tarball_member_that_could_land_outside_before_unpacking(
+        tmp_path, member, refusal):
+    tarball = crafted_tarball(tmp_path / "openssl-3.0.99.tar.gz", [CONFIGURE, member])
+    work = tmp_path / "deep" / "work"
+    done = subprocess.run(["bash", str(recipe_path()), "--tarball", str(tarball),
+                           "--workdir", str(work), "3.0.99", str(tmp_path / "prefix")],
+                          capture_output=True, text=True)
+    assert done.returncode != 0
+    assert refusal in done.stderr
+    assert not (work / "openssl-3.0.99").exists()  # nothing unpacked at all
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "deep" / "escaped").exists()
+    assert not Path("/tmp/escaped-absolutely").exists()

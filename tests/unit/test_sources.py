@@ -2,6 +2,7 @@ import gzip
 import hashlib
 import os
 import socket
+import struct
 import subprocess
 
 import pytest
@@ -107,13 +108,58 @@ def test_truncated_transfer_is_not_kept_and_the_next_location_is_tried(tmp_path)
     assert downloads(tmp_path) == ["openssl-3.0.22.tar.gz", "openssl-3.0.22.tar.gz.origin"]
 
 
-def test_wrong_bytes_at_one_mirror_fall_through_to_a_good_one(tmp_path):
-    routes = {"/bad/openssl-3.0.22.tar.gz": answer(200, gzip.compress(b"other")),
-              "/good/openssl-3.0.22.tar.gz": answer(200, GOOD)}
+def test_wrong_bytes_at_one_mirror_fall_through_to_another_source(tmp_path):
+    with serve(routes={"/openssl-3.0.22.tar.gz": answer(200, gzip.compress(b"other"))}) as bad, \
+            serve(routes={"/openssl-3.0.22.tar.gz": answer(200, GOOD)}) as good:
+        got = fetch_openssl(release(size=None), tmp_path, mirrors=[bad, good], upstream=False)
+    assert got.origin == f"{good}/openssl-3.0.22.tar.gz"
+
+
+def test_a_source_that_served_wrong_bytes_is_not_asked_again_for_another_path(tmp_path):
+    asked = []
+
+    def wrong(request):
+        asked.append(request.path)
+        send(request, 200, gzip.compress(b"other"))
+
+    routes = {"/a/openssl-3.0.22.tar.gz": wrong, "/b/openssl-3.0.22.tar.gz": wrong}
     with serve(routes=routes) as url:
-        got = fetch_openssl(release(size=None), tmp_path,
-                            mirrors=[f"{url}/bad", f"{url}/good"], upstream=False)
-    assert got.origin.endswith("/good/openssl-3.0.22.tar.gz")
+        with pytest.raises(VerificationError) as caught:
+            fetch_openssl(release(size=None), tmp_path, mirrors=[f"{url}/a", f"{url}/b"],
+                          upstream=False)
+    assert asked == ["/a/openssl-3.0.22.tar.gz"]
+    assert f"{url}/b/openssl-3.0.22.tar.gz: skipped, the same source served wrong bytes" \
+        in caught.value.message
+    assert downloads(tmp_path) == []
+
+
+def test_an_html_page_at_one_source_falls_through_to_the_next_and_is_never_kept(tmp_path):
+    page = b"<!DOCTYPE html><html><body>Not here</body></html>"
+    with serve(routes={"/openssl-3.0.22.tar.gz": answer(200, page)}) as html, \
+            serve(routes={"/openssl-3.0.22.tar.gz": answer(200, GOOD)}) as good:
+        got = fetch_openssl(release(), tmp_path, mirrors=[html, good], upstream=False)
+    assert got.path.read_bytes() == GOOD
+    assert downloads(tmp_path) == ["openssl-3.0.22.tar.gz", "openssl-3.0.22.tar.gz.origin"]
+
+
+def test_a_connection_reset_mid_transfer_moves_on_to_the_next_location(tmp_path):
+    def reset(request):
+        request.send_response(200)
+        request.send_header("Content-Length", str(len(GOOD)))
+        request.end_headers()
+        request.wfile.write(GOOD[:50_000])
+        request.wfile.flush()
+        # SO_LINGER 0: close with a TCP reset instead of an orderly shutdown.
+        request.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                      struct.pack("ii", 1, 0))
+        request.connection.close()
+        request.close_connection = True
+
+    with serve(routes={"/openssl-3.0.22.tar.gz": reset}) as broken, \
+            serve(routes={"/openssl-3.0.22.tar.gz": answer(200, GOOD)}) as good:
+        got = fetch_openssl(release(), tmp_path, mirrors=[broken, good], upstream=False)
+    assert got.origin == f"{good}/openssl-3.0.22.tar.gz"
+    assert got.path.read_bytes() == GOOD
 
 
 def test_when_every_location_fails_one_message_lists_each_and_why(tmp_path):
