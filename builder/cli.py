@@ -67,6 +67,10 @@ def _openssl_options(parser: argparse.ArgumentParser, *, version_flag: bool) -> 
                              f"(default {DEFAULT_OPENSSLDIR}; RHEL: /etc/pki/tls)")
     parser.add_argument("--configure-arg", action="append", default=[], metavar="ARG",
                         help="one more ./Configure argument (repeatable)")
+    parser.add_argument("--no-namespace", dest="namespace", action="store_false",
+                        help="keep the names of OpenSSL's internal symbols in the static "
+                             "archives (default: prefixed, so a package's own names cannot "
+                             "collide with them)")
     parser.add_argument("--jobs", "-j", type=int, metavar="N",
                         help="compile parallelism (default: all cores)")
 
@@ -172,7 +176,8 @@ def _openssl_request(args: argparse.Namespace) -> OpenSSLRequest:
         verify_signature=args.verify_signature,
         allow_unlisted=args.allow_unlisted,
         options=BuildOptions(openssldir=args.openssldir,
-                             configure_args=tuple(args.configure_arg)),
+                             configure_args=tuple(args.configure_arg),
+                             namespace=args.namespace),
     )
 
 

@@ -150,7 +150,8 @@ EXCLUDE_OPENSSL = "-Wl,--exclude-libs,libcrypto.a:libssl.a"
 
 def prefix_env(prefix: PurePath, hide: str = EXCLUDE_OPENSSL) -> Dict[str, str]:
     """How every common build system is pointed at a static OpenSSL prefix: C flags, pkg-config,
-    and the variables of openssl-sys (Rust), CMake's FindOpenSSL and setup.py files."""
+    and the variables of openssl-sys (Rust), CMake's FindOpenSSL and setup.py files (M2Crypto
+    reads OPENSSL_PATH; without it, it hands SWIG the system's /usr/include/openssl)."""
     include, lib = str(prefix / "include"), str(prefix / "lib")
     return {
         "CFLAGS": f"-I{include}",
@@ -159,6 +160,7 @@ def prefix_env(prefix: PurePath, hide: str = EXCLUDE_OPENSSL) -> Dict[str, str]:
         "PKG_CONFIG_PATH": f"{lib}/pkgconfig",
         "OPENSSL_DIR": str(prefix),
         "OPENSSL_ROOT_DIR": str(prefix),
+        "OPENSSL_PATH": str(prefix),
         "OPENSSL_INCLUDE_DIR": include,
         "OPENSSL_LIB_DIR": lib,
         "OPENSSL_STATIC": "1",

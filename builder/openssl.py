@@ -32,10 +32,15 @@ def recipe_path() -> Path:
     return Path(str(resources.files("builder").joinpath("recipe/build_openssl.sh")))
 
 
+# The recipe's prefix for OpenSSL's internal symbols (scripts/build_openssl.sh).
+NAMESPACE_PREFIX = "builder_"
+
+
 @dataclass(frozen=True)
 class BuildOptions:
     openssldir: str = DEFAULT_OPENSSLDIR
     configure_args: Tuple[str, ...] = ()
+    namespace: bool = True  # rename OpenSSL's non-public globals in the static archives
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class CacheKey:
     recipe: str  # sha256 of the recipe script
     compiler: str
     target: str
+    namespace: str = NAMESPACE_PREFIX  # "" when the internals keep their names
 
     def digest(self) -> str:
         blob = json.dumps(asdict(self), sort_keys=True).encode()
@@ -68,6 +74,7 @@ class OpenSSLBuild:
     reused: bool
     log: Path
     signature: Optional[dict] = None  # OpenSSL's signature of the tarball, when checked
+    renamed_symbols: int = 0  # internal globals given the namespace prefix
 
     @property
     def include_dir(self) -> Path:
@@ -93,6 +100,8 @@ class OpenSSLBuild:
             "compiler": self.key.compiler,
             "target": self.key.target,
             "cache_key": self.key.digest(),
+            "namespace": {"prefix": self.key.namespace, "renamed_symbols": self.renamed_symbols}
+            if self.key.namespace else None,
             **({"signature": self.signature} if self.signature else {}),
         }
 
@@ -104,6 +113,8 @@ def recipe_options(options: BuildOptions, toolchain: Toolchain) -> List[str]:
         args += ["--configure-arg", extra]
     if toolchain.openssl_target:
         args += ["--target", toolchain.openssl_target]
+    if not options.namespace:
+        args.append("--no-namespace")
     return args
 
 
@@ -124,6 +135,7 @@ def cache_key(tarball: VerifiedTarball, toolchain: Toolchain, options: BuildOpti
         recipe=hashlib.sha256(recipe_path().read_bytes()).hexdigest(),
         compiler=toolchain.identity,
         target=toolchain.triple,
+        namespace=NAMESPACE_PREFIX if options.namespace else "",
     )
 
 
@@ -142,7 +154,8 @@ def build_openssl(
     options: BuildOptions = BuildOptions(),
 ) -> OpenSSLBuild:
     """The static build for this tarball and toolchain: from the cache, or built now."""
-    require_tools(["perl", "make", toolchain.cc])
+    require_tools(["perl", "make", toolchain.cc,
+                   *([toolchain.nm, toolchain.objcopy] if options.namespace else [])])
     key = cache_key(tarball, toolchain, options)
     entry = ctx.cache / "openssl" / key.entry_name()
     log = ctx.log(f"openssl-{key.version}")
@@ -179,12 +192,15 @@ def _build_into(
             for child in installed.iterdir():
                 shutil.move(str(child), str(temp / child.name))
             shutil.copyfile(log, temp / "build.log")
-            (temp / SYMBOLS).write_text("\n".join(sorted(archive_symbols(temp / "lib"))) + "\n")
+            symbols = archive_symbols(temp / "lib")
+            (temp / SYMBOLS).write_text("\n".join(sorted(symbols)) + "\n")
+            renamed = len([n for n in symbols if key.namespace and n.startswith(key.namespace)])
             (temp / RECORD).write_text(json.dumps({
                 "key": asdict(key),
                 "configure_args": configure_args(tarball, str(entry), options, toolchain),
                 "source": tarball.origin,
                 "build_seconds": round(time.monotonic() - started, 1),
+                "renamed_symbols": renamed,
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }, indent=2) + "\n")
     finally:
@@ -204,6 +220,7 @@ def _from_record(entry: Path, key: CacheKey, tarball: VerifiedTarball,
         reused=reused,
         log=entry / "build.log",
         signature=tarball.signature.record() if tarball.signature else None,
+        renamed_symbols=int(record.get("renamed_symbols", 0)),
     )
 
 

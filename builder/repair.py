@@ -20,7 +20,7 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection, GNUVerSymSection
 
 from builder.context import RunContext
-from builder.errors import BuilderError, CheckFailed
+from builder.errors import BuilderError, CheckFailed, InputError
 from builder.extension import source_date_epoch
 from builder.openssl import OpenSSLBuild
 from builder.policy import Policy, policy_for
@@ -146,6 +146,40 @@ def check_policy(elves: List[ElfFacts], platform_tag: str, when: str, wheel: str
         raise CheckFailed(f"{wheel} {when}: {'; '.join(dict.fromkeys(broken))}")
 
 
+# A package that opens a shared OpenSSL itself (dlopen, ctypes) at run time: the names it asks
+# for, in an ELF's strings or a Python file's source.
+_LOADS_IN_ELF = re.compile(rb"\blib(?:crypto|ssl)\.so(?:\.[\d.]+)?\b")
+_LOADS_IN_PYTHON = re.compile(
+    r"""(?:find_library|CDLL|cdll\.LoadLibrary|LoadLibrary|dlopen)\(\s*['"]"""
+    r"""(?:lib)?(?:crypto|ssl|eay32|ssleay32)\b""")
+
+
+def shared_openssl_loads(wheel: Path) -> List[str]:
+    """Where a wheel's own code loads a shared libcrypto/libssl by name at run time, which no
+    static build can serve."""
+    found = []
+    with zipfile.ZipFile(wheel) as archive:
+        for member in archive.namelist():
+            data = archive.read(member)
+            if data[:4] == b"\x7fELF":
+                needed = set(inspect_elf(member, data).needed)
+                names = {m.group(0).decode() for m in _LOADS_IN_ELF.finditer(data)} - needed
+                found += [f"{member} opens {name}" for name in sorted(names)]
+            elif member.endswith(".py"):
+                match = _LOADS_IN_PYTHON.search(data.decode("utf-8", "replace"))
+                if match:
+                    found.append(f"{member} loads it with {match.group(0)}...")
+    return found
+
+
+def refuse_shared_openssl_loads(wheel: Path) -> None:
+    loads = shared_openssl_loads(wheel)
+    if loads:
+        raise InputError(f"{wheel.name} loads a shared OpenSSL at run time ({'; '.join(loads)})"
+                         f": a static wheel cannot serve it; build this package against the "
+                         f"system's OpenSSL instead")
+
+
 def check_wheel(wheel: Path, openssl_version: str, when: str,
                 openssl_symbols: FrozenSet[str] = frozenset()) -> List[ElfFacts]:
     elves = inspect_wheel(wheel)
@@ -159,6 +193,7 @@ def repair(wheel: Path, openssl: OpenSSLBuild, ctx: RunContext, outdir: Path,
            plat: Optional[str] = None) -> RepairedWheel:
     """Check, run `auditwheel repair` (for the host, or --plat), check again."""
     symbols = openssl.defined_symbols()
+    refuse_shared_openssl_loads(wheel)
     elves = check_wheel(wheel, openssl.version, "before repair", symbols)
     if plat:
         check_policy(elves, plat, f"cannot be {plat}", wheel.name)

@@ -161,11 +161,13 @@ def _emulated_install(site: Path, wheel: Path, find_links: Path, interpreter: In
                       env={**os.environ, "PYTHONPATH": str(site)})
 
 
-def _isolated_script(source: Path, scratch: Path) -> Path:
-    """A copy in a folder of its own: before 3.11 a script's directory leads sys.path, and
-    the builder's modules must not shadow the wheel's."""
+def _isolated_script(source: Path, scratch: Path, *companions: Path) -> Path:
+    """A copy in a folder of its own (with the modules it imports): before 3.11 a script's
+    directory leads sys.path, and the builder's modules must not shadow the wheel's."""
     folder = scratch / f"run-{source.stem}"
     folder.mkdir()
+    for companion in companions:
+        shutil.copy(companion, folder)
     return Path(shutil.copy(source, folder))
 
 
@@ -184,7 +186,8 @@ def _run_checks(python: _Installed, checks: Optional[str], expected: str, scratc
     """The recipe's functional checks, alone and after the interpreter's own ssl."""
     if checks is None:
         return {}, []
-    script = _isolated_script(Path(__file__).parent / "checks" / f"{checks}.py", scratch)
+    folder = Path(__file__).parent / "checks"
+    script = _isolated_script(folder / f"{checks}.py", scratch, folder / "harness.py")
     reports: Dict[str, dict] = {}
     failures = []
     for name, extra in (("alone", []), ("system_ssl_first", ["--system-ssl-first"])):

@@ -26,6 +26,12 @@ _PACKAGES: Dict[str, str] = {
     "cargo": "Rust (rustup, or apt-get install cargo rustc / dnf install cargo rustc)",
     "rustc": "Rust (rustup, or apt-get install cargo rustc / dnf install cargo rustc)",
     "patch": "patch (apt-get install patch / dnf install patch)",
+    "objcopy": "binutils (apt-get install binutils / dnf install binutils)",
+    "nm": "binutils (apt-get install binutils / dnf install binutils)",
+    "llvm-objcopy": "llvm (apt-get install llvm / dnf install llvm)",
+    "aarch64-linux-gnu-objcopy": "llvm (apt-get install llvm / dnf install llvm) or "
+                                 "binutils-aarch64-linux-gnu",
+    "swig": "swig (apt-get install swig / dnf install swig)",
 }
 
 
@@ -38,6 +44,8 @@ class Toolchain:
     exclude_libs: bool = True  # the linker knows --exclude-libs (lld does not)
     arch: str = platform.machine()  # the machine its output runs on
     openssl_target: Optional[str] = None  # ./Configure target of a cross build
+    objcopy: str = "objcopy"  # renames symbols in the target's objects
+    nm: str = "nm"  # GNU nm reads any ELF; objcopy only the host's architectures
 
     @property
     def cross(self) -> bool:
@@ -45,7 +53,7 @@ class Toolchain:
         return self.arch != platform.machine()
 
     def env(self) -> Dict[str, str]:
-        return {"CC": self.cc, **dict(self.tools)}
+        return {"CC": self.cc, "OBJCOPY": self.objcopy, "NM": self.nm, **dict(self.tools)}
 
 
 def require_tools(names: Iterable[str]) -> None:
@@ -151,7 +159,18 @@ def zig(cache: Path, glibc: str, arch: str = "x86_64") -> Toolchain:
         exclude_libs=False,
         arch=arch,
         openssl_target=OPENSSL_TARGETS[arch] if arch != platform.machine() else None,
+        objcopy=_objcopy_for(arch),
     )
+
+
+def _objcopy_for(arch: str) -> str:
+    """The host's objcopy knows only its own architectures: another one needs llvm-objcopy
+    (any architecture) or binutils for that target."""
+    if arch == platform.machine():
+        return "objcopy"
+    if shutil.which("llvm-objcopy"):
+        return "llvm-objcopy"
+    return f"{arch}-linux-gnu-objcopy"
 
 
 def _installed_zig(cache: Path) -> Path:

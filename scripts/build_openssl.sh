@@ -28,6 +28,10 @@ options:
   --jobs N              make parallelism (default: number of cores)
   --destdir DIR         stage the installation under DIR (make DESTDIR=DIR)
   --workdir DIR         unpack and build in DIR (default: a temporary directory)
+  --no-namespace        keep the names of OpenSSL's internal symbols (by default every
+                        global symbol of the archives that is not public API gets the
+                        prefix builder_, so no package that defines one of those names
+                        collides with it)
   --print-flags         print the ./Configure arguments, one per line, and exit
                         (needs --tarball or an already unpacked source in --workdir)
   -h, --help            show this help
@@ -38,6 +42,7 @@ stage() { echo "==> $*"; }
 die() { echo "build_openssl.sh: error: $*" >&2; exit 1; }
 
 sha256=""; tarball=""; openssldir="/etc/ssl"; destdir=""; workdir=""; target=""; print_flags=0
+namespace="builder_"
 jobs="$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)"
 mirrors=(); extra_args=(); positional=()
 while [ $# -gt 0 ]; do
@@ -48,6 +53,7 @@ while [ $# -gt 0 ]; do
     --openssldir) openssldir="$2"; shift 2 ;;
     --configure-arg) extra_args+=("$2"); shift 2 ;;
     --target) target="$2"; shift 2 ;;
+    --no-namespace) namespace=""; shift ;;
     --jobs) jobs="$2"; shift 2 ;;
     --destdir) destdir="$2"; shift 2 ;;
     --workdir) workdir="$2"; shift 2 ;;
@@ -186,5 +192,25 @@ stage "build libraries (make -j$jobs build_libs)"
 
 stage "install development files into ${destdir}${prefix}"
 (cd "$src" && make install_dev ${destdir:+DESTDIR="$destdir"})
+
+# Static archives define every internal global too, where a shared library exports only the
+# public API (util/libcrypto.num, util/libssl.num). Renaming the internals alike in both
+# archives keeps OpenSSL's own references resolved and frees their names for the package.
+namespace_internals() {  # $1: the installed lib directory
+  local public="$workdir/public-api.txt" renames="$workdir/renames.txt" archive
+  awk '{print $1}' "$src/util/libcrypto.num" "$src/util/libssl.num" | LC_ALL=C sort -u >"$public"
+  "${NM:-nm}" -g --defined-only --format=posix "$1/libcrypto.a" "$1/libssl.a" |
+    awk 'NF >= 2 && $1 !~ /:$/ {print $1}' | LC_ALL=C sort -u |
+    LC_ALL=C comm -23 - "$public" | awk -v p="$namespace" '{print $1 " " p $1}' >"$renames"
+  for archive in "$1/libcrypto.a" "$1/libssl.a"; do
+    "${OBJCOPY:-objcopy}" --redefine-syms="$renames" "$archive"
+  done
+  echo "renamed $(wc -l <"$renames") internal symbols"
+}
+
+if [ -n "$namespace" ]; then
+  stage "namespace OpenSSL's internal symbols with the prefix $namespace"
+  namespace_internals "${destdir}${prefix}/lib"
+fi
 
 stage "done: ${destdir}${prefix}"

@@ -39,8 +39,8 @@ def tools_path(tmp_path: Path, without: str) -> str:
     """A PATH holding this host's build tools except one."""
     folder = tmp_path / f"path-without-{without}"
     folder.mkdir()
-    for tool in ("cc", "gcc", "perl", "make", "tar", "gzip", "nm", "ar", "cargo", "rustc",
-                 "bash", "sh", "patch", "ld", "as"):
+    for tool in ("cc", "gcc", "perl", "make", "tar", "gzip", "nm", "objcopy", "ar", "cargo",
+                 "rustc", "bash", "sh", "patch", "ld", "as", "swig"):
         found = subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True,
                                text=True).stdout.strip()
         if found and tool != without:
@@ -69,4 +69,15 @@ def test_missing_rust_for_a_rust_sdist_is_refused_up_front(tmp_path):
                        str(tmp_path / "cache"), env={"PATH": tools_path(tmp_path, "cargo")})
     assert done.returncode == 2, done.stderr
     assert "cargo: install Rust" in done.stderr
+    assert not (tmp_path / "cache" / "downloads").exists()
+
+
+def test_missing_swig_for_m2crypto_is_refused_up_front_naming_its_package(tmp_path):
+    from tests.unit.test_recipes_and_preflight import fake_sdist
+
+    sdist = fake_sdist(tmp_path, "m2crypto", "0.51.0")
+    done = run_builder("wheel", str(sdist), "--openssl", "3.0.22", "--cache-dir",
+                       str(tmp_path / "cache"), env={"PATH": tools_path(tmp_path, "swig")})
+    assert done.returncode == 2, done.stderr
+    assert "swig: install swig (apt-get install swig" in done.stderr
     assert not (tmp_path / "cache" / "downloads").exists()

@@ -9,7 +9,8 @@ import subprocess
 
 import pytest
 
-from builder.openssl import BuildOptions, CacheKey, cache_key, configure_args, recipe_path
+from builder.openssl import (BuildOptions, CacheKey, cache_key, configure_args, recipe_options,
+                             recipe_path)
 from builder.releases import load_table
 from builder.sources import VerifiedTarball
 from builder.toolchain import Toolchain
@@ -70,6 +71,14 @@ def test_cache_key_of_a_cross_build_differs_from_the_native_one():
     assert cache_key(tarball("3.0.22"), cross, BuildOptions()).digest() != native.digest()
 
 
+def test_without_namespace_the_recipe_is_told_and_the_key_differs():
+    plain = BuildOptions(namespace=False)
+    assert "--no-namespace" in recipe_options(plain, GCC)
+    assert "--no-namespace" not in recipe_options(BuildOptions(), GCC)
+    assert cache_key(tarball("3.0.22"), GCC, plain).digest() != \
+        cache_key(tarball("3.0.22"), GCC, BuildOptions()).digest()
+
+
 def test_cache_key_leaves_out_the_prefix_but_keeps_every_other_flag():
     key = cache_key(tarball("3.0.22"), GCC, BuildOptions())
     assert not any(f.startswith("--prefix") for f in key.flags)
@@ -79,7 +88,8 @@ def test_cache_key_leaves_out_the_prefix_but_keeps_every_other_flag():
 def test_cache_key_changes_with_each_thing_a_build_depends_on():
     key = cache_key(tarball("3.0.22"), GCC, BuildOptions())
     changes = dict(version="3.0.21", sha256="0" * 64, flags=key.flags + ("no-idea",),
-                   recipe="1" * 64, compiler="clang 16", target="aarch64-linux-gnu")
+                   recipe="1" * 64, compiler="clang 16", target="aarch64-linux-gnu",
+                   namespace="")
     digests = {dataclasses.replace(key, **{name: value}).digest()
                for name, value in changes.items()}
     assert key.digest() not in digests and len(digests) == len(changes)

@@ -5,9 +5,10 @@ import zipfile
 
 import pytest
 
-from builder.errors import CheckFailed
+from builder.errors import CheckFailed, InputError
 from builder.policy import policy_for
 from builder.repair import (check_policy, check_tag_within, check_wheel, inspect_elf,
+                            refuse_shared_openssl_loads, shared_openssl_loads,
                             platform_tag, problems)
 
 EXTENSION = r"""
@@ -174,3 +175,38 @@ def test_an_inferred_tag_newer_than_asked_or_for_another_architecture_is_refused
     with pytest.raises(CheckFailed, match=f"tagged {tag}, which manylinux_2_28_aarch64 does "
                                           f"not cover"):
         check_tag_within(tag, "manylinux_2_28_aarch64", "w.whl")
+
+
+DLOPENER = EXTENSION % "OpenSSL 3.0.22 25 Aug 2026" + r"""
+#include <dlfcn.h>
+void *load(void) { return dlopen("libcrypto.so.3", RTLD_NOW); }
+"""
+
+
+def wheel_of(tmp_path, files):
+    wheel = tmp_path / "pkg-1.0-cp311-cp311-linux_x86_64.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return wheel
+
+
+def test_an_extension_that_dlopens_libcrypto_is_refused_naming_what_it_opens(tmp_path):
+    so = compile_so(tmp_path, "ext", DLOPENER, "-ldl")
+    wheel = wheel_of(tmp_path, {"ext.so": so.read_bytes()})
+    assert shared_openssl_loads(wheel) == ["ext.so opens libcrypto.so.3"]
+    with pytest.raises(InputError, match="loads a shared OpenSSL at run time"):
+        refuse_shared_openssl_loads(wheel)
+
+
+def test_python_code_that_loads_libssl_with_ctypes_is_refused(tmp_path):
+    wheel = wheel_of(tmp_path, {"pkg/_native.py": "import ctypes.util\n"
+                                "lib = ctypes.CDLL(ctypes.util.find_library('ssl'))\n"})
+    [found] = shared_openssl_loads(wheel)
+    assert found.startswith("pkg/_native.py loads it with find_library('ssl")
+
+
+def test_an_extension_that_only_links_the_static_openssl_loads_nothing(tmp_path):
+    wheel = wheel_of(tmp_path, {"ext.so": extension(tmp_path).read_bytes(),
+                                "pkg/__init__.py": "import ssl\n"})
+    assert shared_openssl_loads(wheel) == []

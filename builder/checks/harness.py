@@ -1,0 +1,31 @@
+"""What every functional-checks script shares; copied beside it into the smoke test's folder.
+
+usage of a checks script: python <name>_checks.py EXPECTED_OPENSSL_VERSION REPORT_JSON
+                          [--system-ssl-first]
+"""
+
+import json
+
+
+def check_system_ssl():
+    import hashlib
+    import ssl
+
+    assert hashlib.sha256(b"abc").hexdigest().startswith("ba7816bf")
+    ssl.create_default_context()
+    return ssl.OPENSSL_VERSION
+
+
+def run(argv, checks):
+    """Run `checks(expected) -> report`; with --system-ssl-first, the interpreter's own ssl
+    and hashlib (the system OpenSSL) are used before and must keep working after."""
+    expected, report_path = argv[0], argv[1]
+    system_first = "--system-ssl-first" in argv
+    before = check_system_ssl() if system_first else None
+    report = checks(expected)
+    if system_first:
+        assert check_system_ssl() == before, "the system ssl changed beside the wheel"
+        report.update(system_ssl_before=before, system_ssl_after="works")
+    print(json.dumps(report))
+    with open(report_path, "w") as out:
+        json.dump(report, out)

@@ -1,0 +1,71 @@
+"""Functional checks of a static M2Crypto wheel, run inside the smoke-test virtualenv.
+
+usage: python m2crypto_checks.py EXPECTED_OPENSSL_VERSION REPORT_JSON [--system-ssl-first]
+
+M2Crypto names only the header's version text (m2.OPENSSL_VERSION_TEXT); the version text
+linked into its extension is checked by the import probe. Here: that header text is the
+pinned version, a digest and an HMAC come out right, an RSA key signs and verifies, and a TLS
+context is made. With --system-ssl-first the interpreter's own `ssl` and `hashlib` (the
+system OpenSSL) are imported first and must keep working beside it.
+"""
+
+import hashlib
+import hmac
+import os
+import re
+import sys
+
+# Run isolated (-I), so its own folder, where the smoke test copied harness.py, is not on the
+# path by itself; that folder holds nothing else.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+
+def check_version(expected):
+    from M2Crypto import m2
+
+    text = m2.OPENSSL_VERSION_TEXT
+    text = text.decode() if isinstance(text, bytes) else text
+    match = re.search(r"OpenSSL (\d+\.\d+\.\d+[a-z]?)", text)
+    assert match and match.group(1) == expected, f"compiled against {text!r}, expected {expected}"
+    return text
+
+
+def check_digests():
+    from M2Crypto import EVP
+
+    digest = EVP.MessageDigest("sha256")
+    digest.update(b"abc")
+    assert digest.final() == hashlib.sha256(b"abc").digest(), "SHA-256 differs"
+    mac = EVP.HMAC(b"key", "sha256")
+    mac.update(b"message")
+    assert mac.final() == hmac.new(b"key", b"message", "sha256").digest(), "HMAC differs"
+
+
+def check_rsa():
+    from M2Crypto import RSA
+
+    key = RSA.gen_key(2048, 65537, callback=lambda *args: None)
+    signature = key.sign(hashlib.sha256(b"data").digest(), "sha256")
+    assert key.verify(hashlib.sha256(b"data").digest(), signature, "sha256"), "RSA verify"
+
+
+def check_tls_context():
+    from M2Crypto import SSL
+
+    context = SSL.Context("tls")
+    context.set_options(SSL.op_no_sslv2 | SSL.op_no_sslv3)
+    connection = SSL.Connection(context)
+    connection.close()
+
+
+def all_checks(expected):
+    report = {"compiled": check_version(expected)}
+    check_digests()
+    check_rsa()
+    check_tls_context()
+    return report
+
+
+if __name__ == "__main__":
+    harness.run(sys.argv[1:], all_checks)
