@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
+import urllib.request
 import time
 import zipfile
 from pathlib import Path
+from typing import Optional
+
+
+from machine import machine  # benchmarks/machine.py, beside this script
 
 HERE = Path(__file__).resolve().parent
 TARGET_RATIO = 0.95
@@ -73,6 +76,26 @@ def venv_with(wheel: Path, folder: Path) -> Path:
     return python
 
 
+def official_size(package: str, built_name: str) -> Optional[dict]:
+    """The size of the index's own wheel of the same version, abi and CPU (what users would
+    otherwise install), from the index's JSON API."""
+    name, _, version = package.partition("==")
+    python_tag, abi = built_name.split("-")[2:4]
+    try:
+        with urllib.request.urlopen(f"https://pypi.org/pypi/{name}/{version}/json",
+                                    timeout=30) as answer:
+            files = json.load(answer)["urls"]
+    except OSError:
+        return None
+    arch = built_name.rsplit("_", 1)[-1].replace(".whl", "")
+    for entry in files:
+        parts = entry["filename"].split("-")
+        if len(parts) >= 5 and parts[2:4] == [python_tag, abi] and "manylinux" in parts[4] \
+                and parts[4].endswith(f"{arch}.whl"):
+            return {"name": entry["filename"], "size": entry["size"]}
+    return None
+
+
 def largest_extension_size(wheel: Path) -> int:
     with zipfile.ZipFile(wheel) as archive:
         return max(i.file_size for i in archive.infolist() if ".so" in i.filename)
@@ -117,7 +140,11 @@ def main() -> int:
     for variant, size in sizes.items():
         print(f"{variant:<7} {size['name']}: wheel {size['wheel']:,} B, "
               f"extension {size['extension']:,} B")
-    report = {"machine": {"cpu": _cpu(), "cores": os.cpu_count(), "system": platform.platform()},
+    official = official_size(args.package, wheels["native"].name)
+    if official is not None:
+        print(f"the index's own {official['name']}: {official['size']:,} B")
+        sizes["official"] = official
+    report = {"machine": machine(),
               "package": args.package, "openssl": args.openssl, "plat": args.plat,
               "bytes_per_operation": args.size, "measured_at": time.strftime("%Y-%m-%d"),
               "throughput": rows, "sizes": sizes}
@@ -126,15 +153,6 @@ def main() -> int:
     print(f"\nwritten: {args.json}")
     return 0 if all(r["within_target"] for r in rows) else 1
 
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 if __name__ == "__main__":

@@ -90,7 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="NAME or NAME==VERSION on the package index, an sdist file, or a "
                             "source directory")
     _openssl_options(wheel, version_flag=True)
-    wheel.add_argument("--python", metavar="PATH", help="target interpreter (default: this one)")
+    wheel.add_argument("--python", action="append", default=[], metavar="PYTHON",
+                       help="target interpreter: a path, a version such as 3.9, or `all` "
+                            "(every CPython on PATH, under pyenv or in /opt/python); "
+                            "repeatable (default: the one running the builder)")
     wheel.add_argument("--plat", metavar="TAG",
                        help="auditwheel platform tag, e.g. manylinux_2_34_x86_64 "
                             "(default: the most compatible one the wheel qualifies for)")
@@ -190,7 +193,7 @@ def _cmd_wheel(args: argparse.Namespace) -> int:
     run_wheel(WheelRequest(
         target=args.target,
         openssl=_openssl_request(args),
-        python=args.python,
+        pythons=tuple(args.python),
         plat=args.plat,
         wheelhouse=args.wheelhouse,
         index_url=args.index_url,

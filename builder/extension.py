@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tarfile
 import zipfile
@@ -12,6 +13,7 @@ from pathlib import Path, PurePath
 from typing import Dict, List, Optional, Tuple
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
 from packaging.version import InvalidVersion, Version
 
@@ -70,6 +72,29 @@ def get_sdist(target: str, ctx: RunContext, index_url: Optional[str] = None) -> 
         raise InputError(f"{target} does not exist; give a PyPI project name, an sdist file "
                          f"or a source directory")
     return _index_sdist(target, ctx, index_url or os.environ.get(INDEX_ENV) or DEFAULT_INDEX)
+
+
+def requires_python(sdist: Path) -> Optional[SpecifierSet]:
+    """The sdist's Requires-Python (from its PKG-INFO); None where it names none."""
+    try:
+        if sdist.name.endswith(".zip"):
+            with zipfile.ZipFile(sdist) as archive:
+                name = next(n for n in archive.namelist() if n.count("/") == 1
+                            and n.endswith("/PKG-INFO"))
+                text = archive.read(name).decode("utf-8", "replace")
+        else:
+            with tarfile.open(sdist) as archive:
+                member = next(m for m in archive.getmembers() if m.name.count("/") == 1
+                              and m.name.endswith("/PKG-INFO"))
+                text = archive.extractfile(member).read().decode(  # type: ignore[union-attr]
+                    "utf-8", "replace")
+    except (StopIteration, OSError, tarfile.TarError, zipfile.BadZipFile):
+        return None
+    found = re.search(r"^Requires-Python:\s*(.+)$", text, re.M)
+    try:
+        return SpecifierSet(found.group(1).strip()) if found else None
+    except InvalidSpecifier:
+        return None
 
 
 def _local_sdist(path: Path) -> Sdist:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
+import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from builder import progress
 from builder.cache import locked, publishing
@@ -50,6 +53,56 @@ def find_interpreter(spec: Optional[str]) -> Interpreter:
         implementation=data["implementation"],
         platform=data["platform"],
     )
+
+
+def find_interpreters(specs: Sequence[str]) -> List[Interpreter]:
+    """--python, repeatable: paths, commands, versions like 3.9, or `all` (every CPython on
+    this machine). None given: the running interpreter. Oldest first, without duplicates."""
+    if not specs:
+        return [find_interpreter(None)]
+    found: Dict[Tuple[int, int], Interpreter] = {}
+    for spec in specs:
+        if spec == "all":
+            chosen = discover()
+            if not chosen:
+                raise InputError("--python all found no CPython on PATH or under pyenv")
+        elif re.fullmatch(r"\d+\.\d+", spec):
+            chosen = [i for i in discover() if i.short_version == spec][:1]
+            if not chosen:
+                raise InputError(f"--python {spec}: no CPython {spec} on PATH, under pyenv or "
+                                 f"in /opt/python; pass its path instead")
+        else:
+            chosen = [find_interpreter(spec)]
+        for interpreter in chosen:
+            found.setdefault(interpreter.version[:2], interpreter)  # type: ignore[index]
+    return sorted(found.values(), key=lambda i: i.version)
+
+
+def discover() -> List[Interpreter]:
+    """Every CPython 3 on this machine, one per minor version: PATH first, then pyenv's, then
+    the manylinux layout (/opt/python/cp3*), oldest first."""
+    candidates: List[str] = []
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        if os.path.basename(folder) != "shims":  # pyenv's shims: its versions are read below
+            candidates += sorted(glob.glob(os.path.join(folder, "python3.[0-9]*")))
+    pyenv_root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    candidates += sorted(glob.glob(os.path.join(pyenv_root, "versions", "3.*", "bin", "python3")))
+    candidates += sorted(glob.glob("/opt/python/cp3*/bin/python3"))
+    found: Dict[Tuple[int, int], Interpreter] = {}
+    seen = set()
+    for candidate in candidates:
+        real = os.path.realpath(candidate)
+        if real in seen or not re.search(r"python3(\.\d+)?$", candidate) or \
+                not os.access(real, os.X_OK):
+            continue
+        seen.add(real)
+        try:
+            interpreter = find_interpreter(candidate)
+        except InputError:
+            continue
+        if interpreter.implementation == "cpython":
+            found.setdefault(interpreter.version[:2], interpreter)  # type: ignore[index]
+    return sorted(found.values(), key=lambda i: i.version)
 
 
 def build_frontend(interpreter: Interpreter, ctx: RunContext) -> Path:

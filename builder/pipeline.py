@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import shutil
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, List, Optional, Tuple
+
+from packaging.utils import parse_wheel_filename
 
 from builder import progress
 from builder.context import RunContext
 from builder.cargo import check_rust_target, check_toolchain, rust_version_of_sdist
 from builder.emulation import EmulatedPython, emulated_python
 from builder.errors import InputError
-from builder.extension import (Sdist, SourceOptions, build_wheel, download_dependencies,
-                               get_sdist, prepare_source)
-from builder.interpreters import Interpreter, find_interpreter
+from builder.extension import (BuiltWheel, PreparedSource, Sdist, SourceOptions, build_wheel,
+                               download_dependencies, get_sdist, prepare_source,
+                               requires_python)
+from builder.interpreters import Interpreter, find_interpreters
 from builder.openssl import BuildOptions, OpenSSLBuild, build_openssl
 from builder.recipes import Recipe, recipe_for
 from builder.releases import Release, load_table
-from builder.repair import repair
+from builder.repair import RepairedWheel, repair
 from builder.report import make_provenance, provenance_path, summary, write_json_atomically
-from builder.smoke import SmokePlan, require_passed, smoke_test
+from builder.smoke import SmokePlan, SmokeResult, require_passed, smoke_test
 from builder.sources import fetch_openssl
 from builder.toolchain import (Toolchain, for_platform, native, require_build_tools,
                                require_tools, target_arch)
@@ -45,7 +50,7 @@ class OpenSSLRequest:
 class WheelRequest:
     target: str
     openssl: OpenSSLRequest = OpenSSLRequest()
-    python: Optional[str] = None
+    pythons: Tuple[str, ...] = ()  # paths, versions (3.9) or "all"; none: this interpreter
     plat: Optional[str] = None
     wheelhouse: Path = Path("wheelhouse")
     index_url: Optional[str] = None
@@ -112,45 +117,129 @@ def prepare_openssl(request: OpenSSLRequest, ctx: RunContext,
 def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
     # Input first: a bad version, interpreter or target must not cost a download or a build.
     release = request_release(request.openssl)
-    interpreter = find_interpreter(request.python)
+    interpreters = find_interpreters(request.pythons)
     require_build_tools(request.plat)
     with progress.stage(f"{request.target}: get the sdist"):
         sdist = get_sdist(request.target, ctx, request.index_url)
         progress.say(f"    {sdist.name} {sdist.version} from {sdist.origin}")
+    interpreters = _supported(interpreters, sdist)
     recipe = recipe_for(sdist.name)
     preflight(sdist, release, recipe, request.source, target_arch(request.plat))
     toolchain = for_platform(request.plat, ctx.cache)
     plan = SmokePlan.from_recipe(recipe, probe=request.runtime_probe, full=request.full_smoke,
                                  sdist=sdist.path, version=sdist.version, jobs=ctx.jobs)
-    target_python = _target_python(toolchain, interpreter, request, ctx)
+    target_python = _target_python(toolchain, interpreters, request, ctx)
     wheelhouse = request.wheelhouse.resolve()
     wheelhouse.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="builder-") as scratch, \
+    with tempfile.TemporaryDirectory(prefix="builder-") as scratch_dir, \
             _staging(wheelhouse) as staging:
+        scratch = Path(scratch_dir)
         with progress.stage(f"{sdist.name}: prepare the source"):
-            source = prepare_source(sdist, Path(scratch), ctx, request.source)
+            source = prepare_source(sdist, scratch, ctx, request.source)
         openssl = prepare_openssl(request.openssl, ctx, release, toolchain)
         result = WheelResult(openssl)
-        with progress.stage(f"{sdist.name}: build the wheel with {interpreter.describe()}"):
-            built = build_wheel(source, openssl, interpreter, ctx, Path(scratch) / "dist",
-                                toolchain, target_python)
-        with progress.stage(f"{built.path.name}: repair and check"):
-            repaired = repair(built.path, openssl, ctx, staging, request.plat)
-        with progress.stage(f"{repaired.path.name}: dependencies"):
-            dependencies = download_dependencies(repaired.path, staging, interpreter, ctx,
-                                                 target_python)
-            progress.say(f"    {', '.join(d.name for d in dependencies) or 'none needed'}")
-        with progress.stage(f"{repaired.path.name}: smoke test"):
-            smoke = smoke_test(repaired.path, staging, interpreter, openssl.version, ctx, plan,
-                               target_python)
-            require_passed(smoke)
-        record = make_provenance(built, repaired, openssl, smoke)
-        result.wheels.append(_publish(repaired.path, record, wheelhouse))
-        result.records.append(record)
-        for dependency in dependencies:
-            os.replace(dependency, wheelhouse / dependency.name)
+        wheels: List[_Wheel] = []
+        # Compiles run one after another here; the smoke tests of finished wheels (and their
+        # dependency downloads) run beside them in one light lane.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="smoke") as light:
+            for interpreter in interpreters:
+                wheel = next((w for w in wheels if w.serves(interpreter)), None)
+                if wheel is None:
+                    wheel = _build_and_repair(source, openssl, interpreter, ctx, scratch,
+                                              staging, request, toolchain, target_python,
+                                              len(wheels))
+                    wheels.append(wheel)
+                else:
+                    progress.say(f"    {wheel.repaired.path.name} serves "
+                                 f"{interpreter.describe()} too")
+                wheel.smokes.append(light.submit(
+                    _dependencies_and_smoke, wheel.repaired.path, staging, interpreter,
+                    openssl.version, ctx, plan, target_python))
+        outcomes = [[future.result() for future in wheel.smokes] for wheel in wheels]
+        for _, smoke in (pair for pairs in outcomes for pair in pairs):
+            require_passed(smoke)  # every wheel passed on every interpreter, or none is kept
+        for wheel, pairs in zip(wheels, outcomes):
+            record = make_provenance(wheel.built, wheel.repaired, openssl, pairs[0][1],
+                                     [smoke for _, smoke in pairs])
+            result.wheels.append(_publish(wheel.repaired.path, record, wheelhouse))
+            result.records.append(record)
+            for dependency in {d for dependencies, _ in pairs for d in dependencies}:
+                if dependency.exists():
+                    os.replace(dependency, wheelhouse / dependency.name)
     progress.say(summary(result.records, openssl, progress.elapsed()))
     return result
+
+
+@dataclass
+class _Wheel:
+    """A built and repaired wheel, and the smoke tests of every interpreter it serves."""
+
+    built: BuiltWheel
+    repaired: RepairedWheel
+    smokes: List["Future[Tuple[List[Path], SmokeResult]]"] = field(default_factory=list)
+
+    def serves(self, interpreter: Interpreter) -> bool:
+        """An abi3 wheel serves newer interpreters too, but one built below 3.11 not those
+        3.11 and newer: code compiled only for 3.11+ (pyca's floors) would be missing."""
+        floor = abi3_floor(self.repaired.path)
+        if floor is None:
+            return False
+        version = tuple(interpreter.version[:2])
+        return version >= floor and (floor >= (3, 11) or version < (3, 11))
+
+
+def abi3_floor(wheel: Path) -> Optional[Tuple[int, int]]:
+    """(3, 11) for a cp311-abi3 wheel; None for a wheel of one interpreter."""
+    _, _, _, tags = parse_wheel_filename(wheel.name)
+    floors = [(int(t.interpreter[2]), int(t.interpreter[3:])) for t in tags
+              if t.abi == "abi3" and t.interpreter.startswith("cp")]
+    return min(floors) if floors else None
+
+
+def _build_and_repair(source: PreparedSource, openssl: OpenSSLBuild, interpreter: Interpreter,
+                      ctx: RunContext, scratch: Path, staging: Path, request: WheelRequest,
+                      toolchain: Toolchain, target_python: Optional[EmulatedPython],
+                      number: int) -> _Wheel:
+    name = source.sdist.name
+    with progress.stage(f"{name}: build the wheel with {interpreter.describe()}"):
+        built = build_wheel(source, openssl, interpreter, ctx, scratch / f"dist-{number}",
+                            toolchain, target_python)
+    with progress.stage(f"{built.path.name}: repair and check"):
+        # Repaired alone, then moved beside the others: the light lane downloads into staging.
+        repaired = repair(built.path, openssl, ctx, scratch / f"repaired-{number}", request.plat)
+        moved = Path(shutil.move(str(repaired.path), str(staging / repaired.path.name)))
+    return _Wheel(built, dataclasses.replace(repaired, path=moved))
+
+
+def _dependencies_and_smoke(wheel: Path, staging: Path, interpreter: Interpreter,
+                            expected: str, ctx: RunContext, plan: SmokePlan,
+                            target_python: Optional[EmulatedPython]
+                            ) -> Tuple[List[Path], SmokeResult]:
+    where = target_python.describe() if target_python else interpreter.describe()
+    with progress.stage(f"{wheel.name}: dependencies and smoke test with {where}"):
+        dependencies = download_dependencies(wheel, staging, interpreter, ctx, target_python)
+        if dependencies:
+            progress.say(f"    dependencies: {', '.join(d.name for d in dependencies)}")
+        return dependencies, smoke_test(wheel, staging, interpreter, expected, ctx, plan,
+                                        target_python)
+
+
+def _supported(interpreters: List[Interpreter], sdist: Sdist) -> List[Interpreter]:
+    """The interpreters the package's Requires-Python admits; each other one is skipped with
+    a line saying why."""
+    requires = requires_python(sdist.path)
+    chosen = []
+    for interpreter in interpreters:
+        version = ".".join(map(str, interpreter.version))
+        if requires is not None and not requires.contains(version, prereleases=True):
+            progress.say(f"    skipping {interpreter.describe()}: {sdist.name} {sdist.version} "
+                         f"requires Python {requires}")
+        else:
+            chosen.append(interpreter)
+    if not chosen:
+        raise InputError(f"{sdist.name} {sdist.version} requires Python {requires}, which none "
+                         f"of the chosen interpreters is; pass --python with one that is")
+    return chosen
 
 
 def preflight(sdist: Sdist, release: Release, recipe: Recipe, source: SourceOptions,
@@ -168,12 +257,16 @@ def preflight(sdist: Sdist, release: Release, recipe: Recipe, source: SourceOpti
             check_rust_target(package, f"{arch}-unknown-linux-gnu")
 
 
-def _target_python(toolchain: Toolchain, interpreter: Interpreter, request: WheelRequest,
-                   ctx: RunContext) -> Optional[EmulatedPython]:
+def _target_python(toolchain: Toolchain, interpreters: List[Interpreter],
+                   request: WheelRequest, ctx: RunContext) -> Optional[EmulatedPython]:
     """For another architecture: the emulated interpreter the wheel is built for and smoke-
     tested in; the build interpreter must be the same CPython version."""
     if not toolchain.cross:
         return None
+    if len(interpreters) != 1:
+        raise InputError(f"{toolchain.arch} wheels are built for one emulated interpreter: "
+                         f"pass a single --python")
+    interpreter = interpreters[0]
     if request.full_smoke:
         raise InputError(f"--smoke full runs the package's test suite natively; for "
                          f"{toolchain.arch} wheels built here use --smoke basic")

@@ -6,7 +6,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 from builder import __version__
 from builder.extension import BuiltWheel
@@ -23,7 +23,9 @@ def provenance_path(wheel: Path) -> Path:
 
 
 def make_provenance(built: BuiltWheel, repaired: RepairedWheel, openssl: OpenSSLBuild,
-                    smoke: SmokeResult) -> dict:
+                    smoke: SmokeResult, smoked_on: Sequence[SmokeResult] = ()) -> dict:
+    """`smoke`: the test with the interpreter that built it; `smoked_on`: every interpreter
+    it was tested with (an abi3 wheel serves several)."""
     return {
         "package": built.sdist.name,
         "version": built.sdist.version,
@@ -39,6 +41,8 @@ def make_provenance(built: BuiltWheel, repaired: RepairedWheel, openssl: OpenSSL
         "openssl": openssl.record(),
         "compiler": openssl.key.compiler,
         "smoke": smoke.record(),
+        "smoked_on": [{"python": s.python, "passed": s.passed, "seconds": s.seconds,
+                       "runtime_version": s.runtime_version} for s in (smoked_on or [smoke])],
         "builder": __version__,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -61,11 +65,12 @@ def summary(rows: List[dict], openssl: OpenSSLBuild, elapsed: str) -> str:
     lines = [
         "",
         f"OpenSSL {openssl.version} ({reuse}): {openssl.prefix}",
-        f"{'wheel':<60} {'smoke':<8} {'time':>6}",
+        f"{'wheel':<60} {'smoke':<8} {'time':>6}  python",
     ]
     for row in rows:
-        smoke = row["smoke"]
-        verdict = "passed" if smoke["passed"] else "FAILED"
-        lines.append(f"{row['wheel']:<60} {verdict:<8} {smoke['seconds']:>5.1f}s")
+        for smoke in row.get("smoked_on") or [row["smoke"]]:
+            verdict = "passed" if smoke["passed"] else "FAILED"
+            python = smoke["python"].split(" (")[0]
+            lines.append(f"{row['wheel']:<60} {verdict:<8} {smoke['seconds']:>5.1f}s  {python}")
     lines.append(f"total {elapsed}")
     return "\n".join(lines)
