@@ -105,6 +105,23 @@ def discover() -> List[Interpreter]:
     return sorted(found.values(), key=lambda i: i.version)
 
 
+# pip learnt manylinux_x_y tags (PEP 600) in 20.3; Python 3.6 bundles pip 18.1. pip 21.3 is
+# the newest that runs on 3.6, and only interpreters that old bundle a pip this old.
+_PIP_WITH_PEP_600 = (20, 3)
+_PIP_UPGRADE = "pip>=20.3,<22"
+
+
+def upgrade_old_pip(python: Path, log: Path) -> None:
+    """A venv whose bundled pip cannot install a manylinux_x_y wheel (nor skip releases that
+    need a newer Python) gets a newer pip from the index first."""
+    text = capture([python, "-m", "pip", "--version"])
+    found = re.match(r"pip (\d+)\.(\d+)", text)
+    if found and tuple(int(n) for n in found.groups()) < _PIP_WITH_PEP_600:
+        call([python, "-m", "pip", "install", "--disable-pip-version-check", "--upgrade",
+              _PIP_UPGRADE], log=log,
+             what=f"upgrading the virtualenv's {text.split(' from')[0]}")
+
+
 def build_frontend(interpreter: Interpreter, ctx: RunContext) -> Path:
     """A Python for `interpreter` that can run `python -m build`: itself where `build` is
     installed, else a venv of it in the cache holding `build`."""
@@ -124,6 +141,7 @@ def build_frontend(interpreter: Interpreter, ctx: RunContext) -> Path:
         with publishing(entry, directory=True) as temp:
             call([interpreter.executable, "-m", "venv", temp], log=log,
                  what=f"creating a venv for {interpreter.describe()}")
+            upgrade_old_pip(temp / "bin" / "python", log)
             call([temp / "bin" / "python", "-m", "pip", "install", "--quiet", "build"],
                  log=log, what="installing the `build` frontend")
         # Renaming the venv leaves its script shebangs stale; only `python -m` is used.

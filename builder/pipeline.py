@@ -224,6 +224,11 @@ def _dependencies_and_smoke(wheel: Path, staging: Path, interpreter: Interpreter
                                         target_python)
 
 
+# The oldest target interpreter: Python 3.6's bundled pip 18.1 cannot set up the isolated
+# build environments of `build` (it installs pip releases that no longer run on 3.6).
+OLDEST_TARGET = (3, 7)
+
+
 def _supported(interpreters: List[Interpreter], sdist: Sdist) -> List[Interpreter]:
     """The interpreters the package's Requires-Python admits; each other one is skipped with
     a line saying why."""
@@ -231,14 +236,20 @@ def _supported(interpreters: List[Interpreter], sdist: Sdist) -> List[Interprete
     chosen = []
     for interpreter in interpreters:
         version = ".".join(map(str, interpreter.version))
-        if requires is not None and not requires.contains(version, prereleases=True):
+        if tuple(interpreter.version[:2]) < OLDEST_TARGET:
+            progress.say(f"    skipping {interpreter.describe()}: the builder builds for CPython "
+                         f"{'.'.join(map(str, OLDEST_TARGET))} and newer (PEP 517 isolated "
+                         f"builds need a newer pip than that interpreter bundles)")
+        elif requires is not None and not requires.contains(version, prereleases=True):
             progress.say(f"    skipping {interpreter.describe()}: {sdist.name} {sdist.version} "
                          f"requires Python {requires}")
         else:
             chosen.append(interpreter)
     if not chosen:
-        raise InputError(f"{sdist.name} {sdist.version} requires Python {requires}, which none "
-                         f"of the chosen interpreters is; pass --python with one that is")
+        raise InputError(f"none of the chosen interpreters can build {sdist.name} "
+                         f"{sdist.version} (see the lines above); pass --python with CPython "
+                         f"{'.'.join(map(str, OLDEST_TARGET))}+ that meets its Requires-Python "
+                         f"({requires or 'any'})")
     return chosen
 
 

@@ -19,7 +19,7 @@ from builder.context import RunContext
 from builder.emulation import EmulatedPython
 from builder.errors import CheckFailed, CommandFailed, InputError
 from builder.extension import unpack_sdist
-from builder.interpreters import Interpreter
+from builder.interpreters import Interpreter, upgrade_old_pip
 from builder.recipes import Recipe
 from builder.runner import call
 
@@ -142,6 +142,7 @@ def _fresh_venv(venv: Path, wheel: Path, find_links: Path, interpreter: Interpre
     call([interpreter.executable, "-m", "venv", venv], log=log,
          what=f"creating a virtualenv with {interpreter.describe()}")
     python = venv / "bin" / "python"
+    upgrade_old_pip(python, log)
     call([python, "-m", "pip", "install", "--no-index", "--no-cache-dir",
           "--disable-pip-version-check", "--find-links", find_links, wheel],
          log=log, what=f"installing {wheel.name} with no index")

@@ -64,8 +64,15 @@ def test_interpreters_the_package_does_not_support_are_skipped_with_a_reason(tmp
 
 
 def test_no_supported_interpreter_at_all_is_bad_input(tmp_path):
-    with pytest.raises(InputError, match="requires Python >=3.14"):
+    with pytest.raises(InputError, match="meets its Requires-Python \\(>=3.14\\)"):
         _supported([interpreter("3.9")], sdist_requiring(tmp_path, ">=3.14"))
+
+
+def test_interpreters_older_than_the_builders_oldest_target_are_skipped(tmp_path, capsys):
+    chosen = _supported([interpreter("3.6"), interpreter("3.7")], sdist_requiring(tmp_path, ">=3"))
+    assert [i.short_version for i in chosen] == ["3.7"]
+    assert "skipping cpython 3.6.0 (/x/python3.6): the builder builds for CPython 3.7" in \
+        capsys.readouterr().err
 
 
 def test_requires_python_is_read_from_pkg_info(tmp_path):
