@@ -54,7 +54,7 @@ def check_tls_context():
     from M2Crypto import SSL
 
     context = SSL.Context("tls")
-    context.set_options(SSL.op_no_sslv2 | SSL.op_no_sslv3)
+    assert context.set_cipher_list("HIGH:!aNULL") == 1, "no TLS cipher suite"
     connection = SSL.Connection(context)
     connection.close()
 
