@@ -14,6 +14,7 @@ from typing import Callable, Dict, List, Optional
 
 import pytest
 
+from builder.interpreters import discover
 from tests.conftest import SHARED, mirror_args, run_builder
 
 
@@ -86,14 +87,13 @@ def other_python() -> Path:
 
 
 def cpython(version: str) -> Path:
-    """A CPython of this minor version (e.g. "3.11"): the running one, PATH, or pyenv's."""
+    """A CPython of this minor version (e.g. "3.11"): the running one, else the one the
+    builder's own discovery finds (PATH, pyenv, /opt/python)."""
     if f"{sys.version_info[0]}.{sys.version_info[1]}" == version:
         return Path(sys.executable)
-    pyenv_root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-    candidates = [shutil.which(f"python{version}"),
-                  *sorted(glob.glob(f"{pyenv_root}/versions/{version}.*/bin/python3"))]
-    for candidate in filter(None, candidates):
-        return Path(candidate)
+    for interpreter in discover():
+        if interpreter.short_version == version:
+            return interpreter.executable
     pytest.fail(f"this test needs a CPython {version} on PATH or under pyenv")
 
 
