@@ -90,6 +90,7 @@ def naive(tarball: Path, package: str, scratch: Path) -> Dict[str, Cost]:
 
 
 def floor(tarball: Path, jobs: int, scratch: Path) -> Cost:
+    (scratch / "floor").mkdir()
     source = unpack(tarball, scratch / "floor")
     flags = subprocess.run(["bash", str(RECIPE), "--print-flags", "--tarball", str(tarball),
                             "--workdir", str(scratch / "flags"), tarball.name[8:-7],

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import errno
+import shutil
+import tempfile
 import datetime as dt
 import os
 import sys
@@ -18,7 +20,7 @@ from builder.cibuildwheel import DEFAULT_PREFIX, CibuildwheelConfig
 from builder.cargo import VENDOR_ENV, CargoOptions, vendor_from
 from builder.context import RunContext
 from builder.errors import DISK_FULL_ADVICE, BuilderError, InputError
-from builder.extension import SourceOptions
+from builder.extension import SourceOptions, download_dependencies
 from builder.interpreters import find_interpreter
 from builder.openssl import DEFAULT_OPENSSLDIR, BuildOptions, copy_prefix, find_cached
 from builder.pipeline import OpenSSLRequest, WheelRequest, prepare_openssl, run_wheel
@@ -247,10 +249,15 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
         if not expected:
             raise InputError(f"no provenance record beside {wheel.name}; pass --openssl VERSION")
         probe = args.version_probe or record.get("smoke", {}).get("runtime_probe")
-        with progress.stage(f"{wheel.name}: smoke test"):
+        with progress.stage(f"{wheel.name}: smoke test"), \
+                tempfile.TemporaryDirectory(prefix="builder-links-") as links:
             plan = SmokePlan.from_recipe(recipe_for(wheel.name.split("-")[0]), probe=probe)
-            result = smoke_test(wheel.resolve(), wheel.resolve().parent, interpreter,
-                                load_table().resolve(expected).version, ctx, plan)
+            # The wheel's folder may not hold its dependencies (a cibuildwheel test step):
+            # they are fetched beside a copy of it, and the wheel installed from there.
+            copy = Path(shutil.copy(wheel, links))
+            download_dependencies(copy, Path(links), interpreter, ctx)
+            result = smoke_test(copy, Path(links), interpreter, _expected_version(expected),
+                                ctx, plan)
         try:
             require_passed(result)
             progress.say(f"    passed: OpenSSL {expected} ({result.seconds}s)")
@@ -258,6 +265,16 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
             failed += 1
             _render(exc, verbose=args.verbose)
     return 1 if failed else 0
+
+
+def _expected_version(spec: str) -> str:
+    """A release or series the table knows, or an exact version it does not (a wheel built
+    with --allow-unlisted)."""
+    table = load_table()
+    try:
+        return table.resolve(spec).version
+    except InputError:
+        return table.unlisted(spec).version
 
 
 def _cmd_cibuildwheel_config(args: argparse.Namespace) -> int:

@@ -216,16 +216,24 @@ def parse_packages(text: str) -> Dict[str, Dict[str, str]]:
 
 def unpack_deb(deb: Path, dest: Path) -> None:
     """Extract a .deb's data archive (an `ar` archive holding data.tar.*) into `dest`."""
-    member = _ar_member(deb.read_bytes(), "data.tar")
+    try:
+        member = _ar_member(deb.read_bytes(), "data.tar")
+    except ValueError as exc:
+        raise BuilderError(f"{deb.name} is not a readable Debian package ({exc})") from exc
     if member is None:
         raise BuilderError(f"{deb.name} has no data archive")
     dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(member)) as archive:
-        if hasattr(tarfile, "data_filter"):
-            # Debian's absolute symlinks (/lib/...) are meant for the emulated root itself.
-            archive.extractall(dest, filter="tar")
-        else:
-            archive.extractall(dest)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(member)) as archive:
+            if hasattr(tarfile, "data_filter"):
+                # Debian's absolute symlinks (/lib/...) are meant for the emulated root itself.
+                archive.extractall(dest, filter="tar")
+            else:
+                archive.extractall(dest)
+    except tarfile.FilterError:
+        raise  # a member that would land outside the root: refused as such
+    except (tarfile.TarError, lzma.LZMAError, EOFError) as exc:
+        raise BuilderError(f"{deb.name} does not unpack ({exc})") from exc
 
 
 def _ar_member(data: bytes, prefix: str) -> Optional[bytes]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 import tarfile
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -377,10 +379,19 @@ def download_dependencies(wheel: Path, dest: Path, interpreter: Interpreter,
                           ctx: RunContext, target_python: Optional[EmulatedPython] = None
                           ) -> List[Path]:
     """Put the wheels `wheel` needs at install time beside it, so that the wheelhouse alone
-    installs it (`pip install --no-index --find-links`). Returns the ones added."""
-    before = set(dest.glob("*.whl"))
+    installs it (`pip install --no-index --find-links`). Returns the ones added.
+
+    pip downloads into a private folder first: other wheels may arrive in `dest` meanwhile,
+    and must not be taken for dependencies."""
     for_target = target_python.pip_target_args() if target_python is not None else []
-    call([build_frontend(interpreter, ctx), "-m", "pip", "download", "--disable-pip-version-check",
-          "--only-binary", ":all:", *for_target, "--dest", dest, wheel],
-         log=ctx.log(f"dependencies-{wheel.name}"), what=f"fetching the dependencies of {wheel.name}")
-    return sorted(set(dest.glob("*.whl")) - before)
+    with tempfile.TemporaryDirectory(prefix=".dependencies-", dir=dest) as private:
+        call([build_frontend(interpreter, ctx), "-m", "pip", "download",
+              "--disable-pip-version-check", "--only-binary", ":all:", *for_target,
+              "--dest", private, wheel],
+             log=ctx.log(f"dependencies-{wheel.name}"),
+             what=f"fetching the dependencies of {wheel.name}")
+        added = []
+        for path in sorted(Path(private).glob("*.whl")):
+            if path.name != wheel.name and not (dest / path.name).exists():
+                added.append(Path(shutil.move(str(path), str(dest / path.name))))
+    return added

@@ -18,8 +18,9 @@ from packaging.utils import parse_wheel_filename
 from builder import progress
 from builder.context import RunContext
 from builder.cargo import check_rust_target, check_toolchain, rust_version_of_sdist
-from builder.emulation import EmulatedPython, emulated_python
+from builder.emulation import EmulatedPython, emulated_python, find_qemu
 from builder.errors import InputError
+from builder.signatures import require_gpgv
 from builder.extension import (BuiltWheel, PreparedSource, Sdist, SourceOptions, build_wheel,
                                download_dependencies, get_sdist, prepare_source,
                                requires_python)
@@ -69,6 +70,8 @@ class WheelResult:
 def resolve_release(spec: Optional[str], *, allow_unlisted: bool = False,
                     verify_signature: bool = False) -> Release:
     table = load_table()
+    if verify_signature:
+        require_gpgv()
     if allow_unlisted and not verify_signature:
         raise InputError("--allow-unlisted needs --verify-signature: a version the table does "
                          "not list is trusted only through OpenSSL's signature")
@@ -119,6 +122,8 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
     release = request_release(request.openssl)
     interpreters = find_interpreters(request.pythons)
     require_build_tools(request.plat)
+    if target_arch(request.plat) != platform.machine():
+        find_qemu(target_arch(request.plat))  # the smoke test's emulator, before any download
     with progress.stage(f"{request.target}: get the sdist"):
         sdist = get_sdist(request.target, ctx, request.index_url)
         progress.say(f"    {sdist.name} {sdist.version} from {sdist.origin}")
@@ -141,7 +146,8 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
         wheels: List[_Wheel] = []
         # Compiles run one after another here; the smoke tests of finished wheels (and their
         # dependency downloads) run beside them in one light lane.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="smoke") as light:
+        light = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smoke")
+        try:
             for interpreter in interpreters:
                 wheel = next((w for w in wheels if w.serves(interpreter)), None)
                 if wheel is None:
@@ -155,6 +161,11 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
                 wheel.smokes.append(light.submit(
                     _dependencies_and_smoke, wheel.repaired.path, staging, interpreter,
                     openssl.version, ctx, plan, target_python))
+        except BaseException:
+            # A failed compile or Ctrl-C: the smoke tests not yet started are dropped.
+            light.shutdown(wait=True, cancel_futures=True)
+            raise
+        light.shutdown(wait=True)
         outcomes = [[future.result() for future in wheel.smokes] for wheel in wheels]
         for _, smoke in (pair for pairs in outcomes for pair in pairs):
             require_passed(smoke)  # every wheel passed on every interpreter, or none is kept

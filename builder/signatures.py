@@ -48,11 +48,16 @@ def dearmor(text: str) -> bytes:
     return packets
 
 
-def verify(tarball: Path, signature: Path) -> GoodSignature:
-    """A good signature of `tarball` by one of OpenSSL's release keys, or VerificationError."""
+def require_gpgv() -> str:
     gpgv = shutil.which("gpgv")
     if gpgv is None:
         raise InputError(f"--verify-signature needs gpgv: {_GPGV_ADVICE}")
+    return gpgv
+
+
+def verify(tarball: Path, signature: Path) -> GoodSignature:
+    """A good signature of `tarball` by one of OpenSSL's release keys, or VerificationError."""
+    gpgv = require_gpgv()
     if not signature.is_file():
         raise VerificationError(f"no signature {signature.name} for {tarball.name}")
     with tempfile.TemporaryDirectory(prefix="builder-gpgv-") as scratch:

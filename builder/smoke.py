@@ -19,7 +19,7 @@ from builder.context import RunContext
 from builder.emulation import EmulatedPython
 from builder.errors import CheckFailed, CommandFailed, InputError
 from builder.extension import unpack_sdist
-from builder.interpreters import Interpreter, upgrade_old_pip
+from builder.interpreters import Interpreter, build_frontend, upgrade_old_pip
 from builder.recipes import Recipe
 from builder.runner import call
 
@@ -114,7 +114,7 @@ def smoke_test(
             python = _fresh_venv(scratch / "venv", wheel, find_links, interpreter, log)
         else:
             python = _emulated_install(scratch / "site", wheel, find_links, interpreter,
-                                       target_python, log)
+                                       target_python, log, ctx)
         report = _probe(python, scratch, modules, plan.runtime_probe, log)
         checks, failures = _run_checks(python, plan.checks, expected_openssl, scratch, log)
         suite = None
@@ -150,9 +150,9 @@ def _fresh_venv(venv: Path, wheel: Path, find_links: Path, interpreter: Interpre
 
 
 def _emulated_install(site: Path, wheel: Path, find_links: Path, interpreter: Interpreter,
-                      target_python: EmulatedPython, log: Path) -> _Installed:
+                      target_python: EmulatedPython, log: Path, ctx: RunContext) -> _Installed:
     # The host's pip installs for the target's tags; the wheel then runs under emulation.
-    call([interpreter.executable, "-m", "pip", "install", "--no-index", "--no-cache-dir",
+    call([build_frontend(interpreter, ctx), "-m", "pip", "install", "--no-index", "--no-cache-dir",
           "--disable-pip-version-check", "--target", site,
           *target_python.pip_target_args(), "--find-links", find_links, wheel],
          log=log, what=f"installing {wheel.name} for {target_python.describe()}")

@@ -101,7 +101,8 @@ configure_args() {  # $1: path of the release's Configure script
 # paths, `..`, and links (OpenSSL's release tarballs hold none).
 check_members() {
   local member
-  if tar -tvzf "$1" | grep -q '^[lh]'; then
+  # awk reads the whole listing: grep -q would stop early and, under pipefail, hide a match.
+  if tar -tvzf "$1" | awk '/^[lh]/ {found = 1} END {exit !found}'; then
     die "$1 holds links; an OpenSSL release tarball has none, so it is refused"
   fi
   while IFS= read -r member; do

@@ -82,8 +82,13 @@ def test_requires_python_is_read_from_pkg_info(tmp_path):
 
 def test_versions_name_interpreters_and_duplicates_collapse_oldest_first():
     mine = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    found = find_interpreters([sys.executable, mine])
-    assert [i.short_version for i in found] == [mine]
+    others = [i.short_version for i in discover() if i.short_version != mine]
+    if not others:
+        pytest.fail("this test needs a second CPython on PATH or under pyenv")
+    found = find_interpreters([sys.executable, others[-1], mine, others[0]])
+    versions = [i.short_version for i in found]
+    assert sorted(set(versions)) == sorted({mine, others[0], others[-1]})
+    assert versions == sorted(versions, key=lambda v: tuple(map(int, v.split("."))))
 
 
 def test_all_finds_this_interpreters_version_among_the_machines_cpythons():

@@ -166,3 +166,15 @@ def test_recipe_refuses_a_tarball_member_that_could_land_outside_before_unpackin
     assert not (work / "openssl-3.0.99").exists()  # nothing unpacked at all
     assert not (tmp_path / "escaped").exists() and not (tmp_path / "deep" / "escaped").exists()
     assert not Path("/tmp/escaped-absolutely").exists()
+
+
+def test_recipe_refuses_a_link_listed_early_in_a_long_tarball(tmp_path):
+    # A listing longer than a pipe's buffer: the check must read it all, whatever it finds.
+    members = [("openssl-3.0.99/etc", "symlink", "/etc"), CONFIGURE,
+               *((f"openssl-3.0.99/file-{n:05d}-{'x' * 60}", "file", None) for n in range(3000))]
+    tarball = crafted_tarball(tmp_path / "openssl-3.0.99.tar.gz", members)
+    done = subprocess.run(["bash", str(recipe_path()), "--tarball", str(tarball),
+                           "--workdir", str(tmp_path / "work"), "3.0.99", str(tmp_path / "p")],
+                          capture_output=True, text=True)
+    assert done.returncode != 0 and "holds links" in done.stderr
+    assert not (tmp_path / "work" / "openssl-3.0.99").exists()
