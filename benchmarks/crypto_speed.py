@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -78,22 +79,29 @@ def venv_with(wheel: Path, folder: Path) -> Path:
 
 def official_size(package: str, built_name: str) -> Optional[dict]:
     """The size of the index's own wheel of the same version, abi and CPU (what users would
-    otherwise install), from the index's JSON API."""
+    otherwise install), from the simple index's JSON form (PEP 691, sizes per PEP 700)."""
     name, _, version = package.partition("==")
     python_tag, abi = built_name.split("-")[2:4]
+    request = urllib.request.Request(f"https://pypi.org/simple/{name}/",
+                                     headers={"Accept": "application/vnd.pypi.simple.v1+json"})
     try:
-        with urllib.request.urlopen(f"https://pypi.org/pypi/{name}/{version}/json",
-                                    timeout=30) as answer:
-            files = json.load(answer)["urls"]
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            files = json.load(answer)["files"]
     except OSError:
         return None
-    arch = built_name.rsplit("_", 1)[-1].replace(".whl", "")
+    platform_tag = built_name[:-len(".whl")].split("-")[-1].split(".")[-1]
+    arch = re.search(r"(x86_64|aarch64|i686|ppc64le|s390x|armv7l)$", platform_tag)
+    candidates = []
     for entry in files:
-        parts = entry["filename"].split("-")
-        if len(parts) >= 5 and parts[2:4] == [python_tag, abi] and "manylinux" in parts[4] \
-                and parts[4].endswith(f"{arch}.whl"):
-            return {"name": entry["filename"], "size": entry["size"]}
-    return None
+        parts = entry["filename"][:-len(".whl")].split("-")
+        if len(parts) >= 5 and parts[1] == version and parts[2:4] == [python_tag, abi] \
+                and "manylinux" in parts[4] and arch and parts[4].endswith(arch.group(1)):
+            # The same manylinux tag first, else the index's wheel for that CPU.
+            candidates.append((platform_tag not in parts[4].split("."), entry))
+    if not candidates:
+        return None
+    entry = sorted(candidates, key=lambda c: c[0])[0][1]
+    return {"name": entry["filename"], "size": entry.get("size")}
 
 
 def largest_extension_size(wheel: Path) -> int:
