@@ -147,6 +147,12 @@ def find_cached(cache: Path, version: str) -> List[Path]:
     return sorted(p for p in root.glob(f"openssl-{version}-*") if (p / RECORD).is_file())
 
 
+def tools_needed(toolchain: Toolchain, options: BuildOptions) -> List[str]:
+    """What the recipe runs: checked before the tarball is fetched, and again before a build."""
+    return ["perl", "make", toolchain.cc,
+            *([toolchain.nm, toolchain.objcopy] if options.namespace else [])]
+
+
 def build_openssl(
     tarball: VerifiedTarball,
     toolchain: Toolchain,
@@ -154,8 +160,7 @@ def build_openssl(
     options: BuildOptions = BuildOptions(),
 ) -> OpenSSLBuild:
     """The static build for this tarball and toolchain: from the cache, or built now."""
-    require_tools(["perl", "make", toolchain.cc,
-                   *([toolchain.nm, toolchain.objcopy] if options.namespace else [])])
+    require_tools(tools_needed(toolchain, options))
     key = cache_key(tarball, toolchain, options)
     entry = ctx.cache / "openssl" / key.entry_name()
     log = ctx.log(f"openssl-{key.version}")

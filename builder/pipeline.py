@@ -25,7 +25,7 @@ from builder.extension import (BuiltWheel, PreparedSource, Sdist, SourceOptions,
                                download_dependencies, get_sdist, prepare_source,
                                requires_python)
 from builder.interpreters import Interpreter, find_interpreters
-from builder.openssl import BuildOptions, OpenSSLBuild, build_openssl
+from builder.openssl import BuildOptions, OpenSSLBuild, build_openssl, tools_needed
 from builder.recipes import Recipe, recipe_for
 from builder.releases import Release, load_table
 from builder.repair import RepairedWheel, repair
@@ -100,7 +100,7 @@ def prepare_openssl(request: OpenSSLRequest, ctx: RunContext,
     """Fetch, verify and build (or reuse) the pinned OpenSSL."""
     release = release or request_release(request)
     toolchain = toolchain or native()
-    require_tools(["perl", "make"])
+    require_tools(tools_needed(toolchain, request.options))
     with progress.stage(f"OpenSSL {release.version}: fetch and verify"):
         tarball = fetch_openssl(release, ctx.cache, mirrors=request.mirrors,
                                 upstream=request.upstream, local_source=request.local_source,
@@ -122,14 +122,15 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
     release = request_release(request.openssl)
     interpreters = find_interpreters(request.pythons)
     require_build_tools(request.plat)
-    if target_arch(request.plat) != platform.machine():
-        find_qemu(target_arch(request.plat))  # the smoke test's emulator, before any download
+    arch = target_arch(request.plat)
+    if arch != platform.machine():
+        find_qemu(arch)  # the smoke test's emulator, before any download
     with progress.stage(f"{request.target}: get the sdist"):
         sdist = get_sdist(request.target, ctx, request.index_url)
         progress.say(f"    {sdist.name} {sdist.version} from {sdist.origin}")
     interpreters = _supported(interpreters, sdist)
     recipe = recipe_for(sdist.name)
-    preflight(sdist, release, recipe, request.source, target_arch(request.plat))
+    preflight(sdist, release, recipe, request.source, arch)
     toolchain = for_platform(request.plat, ctx.cache)
     plan = SmokePlan.from_recipe(recipe, probe=request.runtime_probe, full=request.full_smoke,
                                  sdist=sdist.path, version=sdist.version, jobs=ctx.jobs)
