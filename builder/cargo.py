@@ -114,3 +114,27 @@ def prepare_sources(source: Path, options: CargoOptions, env: Dict[str, str], lo
             f"the crates in {options.vendor} do not satisfy {package}'s Cargo.lock "
             f"({reason.strip()}); pass --cargo-relock to re-resolve the lock against them",
             log=exc.log) from exc
+
+
+# What cargo prints when it cannot reach a registry (curl's and cargo's own words).
+_UNREACHABLE = re.compile(r"Could not resolve host|failed to download from|Couldn't connect|"
+                          r"failed to get `|spurious network error|failed to query replaced "
+                          r"source registry|Connection refused|timed out")
+
+
+def fetch_crates(source: Path, log: Path, package: str) -> None:
+    """Download the crates of a Rust sdist with the user's cargo configuration before any
+    compile (`cargo fetch`), so that a host that cannot reach the registry is told in seconds.
+
+    Raises InputError naming --cargo-vendor when cargo cannot reach the registry;
+    CommandFailed for any other failure of cargo."""
+    try:
+        call(["cargo", "fetch"], cwd=source, log=log, what=f"fetching the crates of {package}")
+    except CommandFailed as exc:
+        reason = next((line.strip() for line in exc.tail if _UNREACHABLE.search(line)), None)
+        if reason is None:
+            raise
+        raise InputError(f"cargo cannot download the crates {package} needs ({reason}): "
+                         f"pass --cargo-vendor DIR with a directory source (`cargo vendor` "
+                         f"makes one) or let this host reach the registry", log=exc.log,
+                         tail=exc.tail) from exc

@@ -27,7 +27,7 @@ from builder.pipeline import OpenSSLRequest, WheelRequest, prepare_openssl, run_
 from builder.releases import load_table
 from builder.report import read_provenance
 from builder.recipes import recipe_for
-from builder.smoke import SmokePlan, require_passed, smoke_test
+from builder.smoke import SmokePlan, check_is_wheel, require_passed, smoke_test
 from builder.toolchain import for_platform
 from builder.sources import MIRROR_ENV
 
@@ -73,8 +73,18 @@ def _openssl_options(parser: argparse.ArgumentParser, *, version_flag: bool) -> 
                         help="keep the names of OpenSSL's internal symbols in the static "
                              "archives (default: prefixed, so a package's own names cannot "
                              "collide with them)")
-    parser.add_argument("--jobs", "-j", type=int, metavar="N",
+    parser.add_argument("--jobs", "-j", type=_positive_int, metavar="N",
                         help="compile parallelism (default: all cores)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -242,8 +252,8 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
     interpreter = find_interpreter(args.python)
     failed = 0
     for wheel in args.wheels:
-        if not wheel.is_file():
-            raise InputError(f"{wheel} does not exist")
+        check_is_wheel(wheel)
+    for wheel in args.wheels:
         record = read_provenance(wheel) or {}
         expected = args.openssl or record.get("openssl", {}).get("version")
         if not expected:

@@ -21,7 +21,7 @@ from packaging.version import InvalidVersion, Version
 
 from builder import progress
 from builder.context import RunContext
-from builder.cargo import CargoOptions, offline_env, prepare_sources
+from builder.cargo import CargoOptions, fetch_crates, offline_env, prepare_sources
 from builder.emulation import EmulatedPython
 from builder.errors import BuilderError, CommandFailed, InputError
 from builder.index import DEFAULT_INDEX, SDIST_SUFFIXES, index_files
@@ -68,6 +68,11 @@ def get_sdist(target: str, ctx: RunContext, index_url: Optional[str] = None) -> 
     path = Path(target)
     if path.is_file() and target.endswith(SDIST_SUFFIXES):
         return _local_sdist(path)
+    if path.is_file():
+        kind = "a wheel, already built (`builder smoke` tests one)" if target.endswith(".whl") \
+            else "not an sdist (NAME-VERSION.tar.gz or .zip)"
+        raise InputError(f"{target} is {kind}; give an sdist, a source directory or a name on "
+                         f"the package index")
     if path.is_dir():
         return _sdist_from_tree(path, ctx)
     if os.sep in target or target.endswith(SDIST_SUFFIXES):
@@ -294,6 +299,8 @@ def prepare_source(sdist: Sdist, scratch: Path, ctx: RunContext,
                         f"{sdist.name} {sdist.version}")
         changes["cargo"] = {"vendor": str(options.cargo.vendor),
                             "relocked": options.cargo.relock}
+    elif (source / "Cargo.toml").is_file():
+        fetch_crates(source, log, f"{sdist.name} {sdist.version}")
     return PreparedSource(sdist, source, env, changes)
 
 

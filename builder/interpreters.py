@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,18 +42,28 @@ class Interpreter:
 
 
 def find_interpreter(spec: Optional[str]) -> Interpreter:
-    """--python PATH (or a command on PATH); the running interpreter when not given."""
+    """--python PATH (or a command on PATH); the running interpreter when not given.
+
+    Raises InputError when `spec` names no executable file, or one that does not answer as a
+    Python interpreter (`/bin/true`, a text file)."""
     executable = spec or sys.executable
+    advice = ("give the path of a CPython (such as /usr/bin/python3.11) or a version such as "
+              "3.11")
+    found = shutil.which(executable)
+    if found is None or not os.path.isfile(found):
+        raise InputError(f"--python {executable} is not a Python interpreter (no executable "
+                         f"file of that name); {advice}")
     try:
-        data = json.loads(capture([executable, "-c", _QUERY]))
-    except (InputError, BuilderError) as exc:
-        raise InputError(f"--python {executable} is not a working Python interpreter") from exc
-    return Interpreter(
-        executable=Path(data["executable"]),
-        version=tuple(data["version"]),  # type: ignore[arg-type]
-        implementation=data["implementation"],
-        platform=data["platform"],
-    )
+        data = json.loads(capture([found, "-c", _QUERY]))
+        return Interpreter(
+            executable=Path(data["executable"]),
+            version=tuple(int(n) for n in data["version"]),  # type: ignore[arg-type]
+            implementation=str(data["implementation"]),
+            platform=str(data["platform"]),
+        )
+    except (BuilderError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"--python {executable} is not a Python interpreter (it does not "
+                         f"answer as one); {advice}") from exc
 
 
 def find_interpreters(specs: Sequence[str]) -> List[Interpreter]:

@@ -22,9 +22,13 @@ from builder.sources import VerifiedTarball
 from builder.toolchain import Toolchain, require_tools
 
 DEFAULT_OPENSSLDIR = "/etc/ssl"
+# Every build is configured for this prefix and installed by DESTDIR into its cache entry.
+# OpenSSL compiles the prefix in (MODULESDIR, ENGINESDIR): a fixed, documented directory that
+# only root can create on a server (as pyca's /opt/pyca/cryptography/openssl), never the build
+# host's cache, and wheels that do not differ by where the cache is.
+INSTALL_PREFIX = "/opt/builder/openssl"
 RECORD = "build.json"
 SYMBOLS = "defined-symbols.txt"
-_PREFIX_PLACEHOLDER = "/PREFIX"
 
 
 def recipe_path() -> Path:
@@ -38,9 +42,82 @@ NAMESPACE_PREFIX = "builder_"
 
 @dataclass(frozen=True)
 class BuildOptions:
+    """What the user may change of a build; refused (InputError) when it would defeat a
+    guarantee of the builder (see `refuse_configure_arg`)."""
+
     openssldir: str = DEFAULT_OPENSSLDIR
     configure_args: Tuple[str, ...] = ()
     namespace: bool = True  # rename OpenSSL's non-public globals in the static archives
+
+    def __post_init__(self) -> None:
+        check_openssldir(self.openssldir)
+        for arg in self.configure_args:
+            refuse_configure_arg(arg)
+
+
+# The features whose state the builder guarantees, with the guarantee each one's `enable-`
+# (or bare) form would break. Configure also takes `disable-X` for `no-X`.
+_GUARANTEED_OFF = {
+    "shared": "the libraries are static (no-shared): a wheel must not need a shared libcrypto",
+    "pic": "the libraries are position-independent (-fPIC), as an extension module needs",
+    "ssl2": "SSLv2 is off",
+    "ssl3": "SSLv3 is off (no-ssl3)",
+    "ssl3-method": "SSLv3 is off (no-ssl3)",
+    "comp": "TLS compression is off (no-comp)",
+    "zlib": "TLS compression is off (no-comp)",
+    "zlib-dynamic": "nothing is loaded at run time: zlib-dynamic opens libz.so",
+    "module": "providers live inside libcrypto.a (no-module): a static wheel cannot load them",
+    "fips": "providers live inside libcrypto.a (no-module): the FIPS provider is a module",
+    "dynamic-engine": "nothing is loaded at run time: dynamic engines are shared objects",
+}
+# Options the recipe sets itself; the user's would replace the builder's.
+_OWNED_OPTIONS = {
+    "--prefix": f"the prefix is fixed ({INSTALL_PREFIX}) so that no wheel names the build host",
+    "--libdir": "the libraries go to lib/, where the builder points every build",
+    "--openssldir": "pass --openssldir DIR (an absolute directory) instead",
+    "--cross-compile-prefix": "the target comes from --plat",
+}
+_OWNED_VARIABLES = ("CC", "CXX", "AR", "RANLIB", "LD", "NM", "CROSS_COMPILE")
+# Bare words Configure takes as options; any other bare word is a target.
+_BARE_OPTIONS = {"threads", "386", "sctp"}
+
+
+def refuse_configure_arg(arg: str) -> None:
+    """Raise InputError for a ./Configure argument that would break what the builder
+    guarantees (static, PIC, no SSLv2/SSLv3, no compression, nothing loaded at run time, the
+    fixed prefix) or that the recipe owns (prefix, libdir, openssldir, target, compiler).
+    Everything else (no-X, enable-X of other features, -D/-O/-f compiler flags, --with-*)
+    passes. Source of the feature names: Configure's @disablables of each release."""
+    if not arg or arg != arg.strip() or "\n" in arg:
+        raise InputError(f"--configure-arg {arg!r} is empty or holds white space at its ends")
+    name = arg.split("=", 1)[0]
+    for form in ("enable-", ""):
+        if arg.startswith(form) and arg[len(form):] in _GUARANTEED_OFF:
+            raise InputError(f"--configure-arg {arg} is refused: "
+                             f"{_GUARANTEED_OFF[arg[len(form):]]}, and the builder guarantees it")
+    if arg in ("no-pic", "disable-pic"):
+        raise InputError(f"--configure-arg {arg} is refused: {_GUARANTEED_OFF['pic']}")
+    if name in _OWNED_OPTIONS:
+        raise InputError(f"--configure-arg {arg} is refused: the recipe sets {name} itself ("
+                         f"{_OWNED_OPTIONS[name]})")
+    if "=" in arg and name in _OWNED_VARIABLES:
+        raise InputError(f"--configure-arg {arg} is refused: the compiler and tools come from "
+                         f"the toolchain the builder chose for --plat")
+    bare = not arg.startswith(("-", "+", "no-", "enable-", "disable-")) and "=" not in arg
+    if bare and arg not in _BARE_OPTIONS:
+        raise InputError(f"--configure-arg {arg} is refused: a bare word is a ./Configure "
+                         f"target (or an option that would override the recipe); the target "
+                         f"comes from --plat")
+
+
+def check_openssldir(openssldir: str) -> None:
+    """--openssldir must be a plain absolute directory: OpenSSL compiles it in, and a relative
+    one is taken inside the build's prefix (the trust store would be looked up there)."""
+    if not openssldir.startswith("/") or any(c.isspace() or c in "\"'$`\\" for c in openssldir) \
+            or "/../" in f"{openssldir}/":
+        raise InputError(f"--openssldir {openssldir!r} is refused: give a plain absolute "
+                         f"directory such as /etc/ssl or /etc/pki/tls (OpenSSL compiles it "
+                         f"in; a relative one would point into the build host's cache)")
 
 
 @dataclass(frozen=True)
@@ -118,20 +195,21 @@ def recipe_options(options: BuildOptions, toolchain: Toolchain) -> List[str]:
     return args
 
 
-def configure_args(tarball: VerifiedTarball, prefix: str, options: BuildOptions,
+def configure_args(tarball: VerifiedTarball, options: BuildOptions,
                    toolchain: Toolchain) -> List[str]:
-    """Ask the recipe which ./Configure arguments it uses for this release."""
+    """Ask the recipe which ./Configure arguments it uses for this release (one per item,
+    `--prefix=INSTALL_PREFIX` among them)."""
     args = [str(recipe_path()), "--print-flags", "--tarball", str(tarball.path),
             *recipe_options(options, toolchain)]
-    return capture(["bash", *args, tarball.release.version, prefix]).split("\n")[:-1]
+    return capture(["bash", *args, tarball.release.version, INSTALL_PREFIX]).split("\n")[:-1]
 
 
 def cache_key(tarball: VerifiedTarball, toolchain: Toolchain, options: BuildOptions) -> CacheKey:
-    flags = configure_args(tarball, _PREFIX_PLACEHOLDER, options, toolchain)
+    flags = configure_args(tarball, options, toolchain)
     return CacheKey(
         version=tarball.release.version,
         sha256=tarball.release.sha256,
-        flags=tuple(f for f in flags if not f.startswith("--prefix=")),
+        flags=tuple(flags),
         recipe=hashlib.sha256(recipe_path().read_bytes()).hexdigest(),
         compiler=toolchain.identity,
         target=toolchain.triple,
@@ -189,20 +267,23 @@ def _build_into(
                 "--sha256", tarball.release.sha256, *recipe_options(options, toolchain),
                 "--jobs", str(ctx.jobs), "--workdir", str(scratch / "src"),
                 "--destdir", str(scratch / "dest")]
-        call([*args, version, str(entry)], log=log, what=f"building OpenSSL {version}",
+        call([*args, version, INSTALL_PREFIX], log=log, what=f"building OpenSSL {version}",
              env=_build_env(toolchain), on_line=_show_recipe_stage,
              on_start=lambda pgid: note_process_group(scratch, pgid))
-        installed = Path(str(scratch / "dest") + str(entry))
+        installed = Path(str(scratch / "dest") + INSTALL_PREFIX)
         with publishing(entry, directory=True) as temp:
             for child in installed.iterdir():
                 shutil.move(str(child), str(temp / child.name))
+            # pkg-config must find the headers and archives where they are, in the cache;
+            # what OpenSSL compiled in stays INSTALL_PREFIX.
+            _point_pkgconfig(temp / "lib" / "pkgconfig", INSTALL_PREFIX, entry)
             shutil.copyfile(log, temp / "build.log")
             symbols = archive_symbols(temp / "lib")
             (temp / SYMBOLS).write_text("\n".join(sorted(symbols)) + "\n")
             renamed = len([n for n in symbols if key.namespace and n.startswith(key.namespace)])
             (temp / RECORD).write_text(json.dumps({
                 "key": asdict(key),
-                "configure_args": configure_args(tarball, str(entry), options, toolchain),
+                "configure_args": list(key.flags),
                 "source": tarball.origin,
                 "build_seconds": round(time.monotonic() - started, 1),
                 "renamed_symbols": renamed,
@@ -252,5 +333,10 @@ def copy_prefix(build: OpenSSLBuild, destination: Path) -> None:
         raise InputError(f"--prefix {destination} exists and is not empty; choose a new "
                          f"directory")
     shutil.copytree(build.prefix, destination, dirs_exist_ok=True)
-    for pc in (destination / "lib" / "pkgconfig").glob("*.pc"):
-        pc.write_text(pc.read_text().replace(str(build.prefix), str(destination)))
+    _point_pkgconfig(destination / "lib" / "pkgconfig", str(build.prefix), destination)
+
+
+def _point_pkgconfig(folder: Path, old: str, new: Path) -> None:
+    """Rewrite the `prefix=` (and any other mention of `old`) in the pkg-config files."""
+    for pc in folder.glob("*.pc"):
+        pc.write_text(pc.read_text().replace(old, str(new)))

@@ -26,6 +26,7 @@ from builder.extension import (BuiltWheel, PreparedSource, Sdist, SourceOptions,
                                requires_python)
 from builder.interpreters import Interpreter, find_interpreters
 from builder.openssl import BuildOptions, OpenSSLBuild, build_openssl, tools_needed
+from builder.sdist_facts import refuse_what_cannot_carry_openssl, scan_sdist
 from builder.recipes import Recipe, recipe_for
 from builder.releases import Release, load_table
 from builder.repair import RepairedWheel, repair
@@ -120,6 +121,7 @@ def prepare_openssl(request: OpenSSLRequest, ctx: RunContext,
 def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
     # Input first: a bad version, interpreter or target must not cost a download or a build.
     release = request_release(request.openssl)
+    check_wheelhouse(request.wheelhouse)
     interpreters = find_interpreters(request.pythons)
     require_build_tools(request.plat)
     arch = target_arch(request.plat)
@@ -128,6 +130,7 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
     with progress.stage(f"{request.target}: get the sdist"):
         sdist = get_sdist(request.target, ctx, request.index_url)
         progress.say(f"    {sdist.name} {sdist.version} from {sdist.origin}")
+        refuse_what_cannot_carry_openssl(sdist.name, scan_sdist(sdist.path))
     interpreters = _supported(interpreters, sdist)
     recipe = recipe_for(sdist.name)
     preflight(sdist, release, recipe, request.source, arch)
@@ -299,6 +302,20 @@ def _target_python(toolchain: Toolchain, interpreters: List[Interpreter],
                          f"--python with a CPython {target.short_version} for the build "
                          f"(got {interpreter.describe()})")
     return target
+
+
+def check_wheelhouse(wheelhouse: Path) -> None:
+    """Raise InputError unless the wheelhouse is a directory, or can be made as one: its
+    nearest existing ancestor a writable directory."""
+    if wheelhouse.exists() and not wheelhouse.is_dir():
+        raise InputError(f"--wheelhouse {wheelhouse} exists and is not a directory; name a "
+                         f"directory (new or existing)")
+    existing = wheelhouse.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"--wheelhouse {wheelhouse} cannot be made: {existing} is not a "
+                         f"writable directory")
 
 
 @contextmanager

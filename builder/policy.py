@@ -71,6 +71,14 @@ def policy_for(platform_tag: str) -> Optional[Policy]:
     return None
 
 
+def manylinux_tags(arch: str) -> List[str]:
+    """Every manylinux platform tag auditwheel knows for `arch`, aliases included
+    (manylinux2014_x86_64 beside manylinux_2_17_x86_64), oldest glibc first."""
+    return [f"{name}_{arch}" for entry in _manylinux_policies()
+            if entry["name"] != "linux" and arch in entry["symbol_versions"]
+            for name in [entry["name"], *entry.get("aliases", [])]]
+
+
 @lru_cache(maxsize=1)
 def _manylinux_policies() -> List[dict]:
     # auditwheel's own policy data, so the two checks cannot disagree on what a tag allows.

@@ -97,9 +97,12 @@ class ReleaseTable:
         spec means the newest patch of the newest supported LTS series.
         """
         today = today or dt.date.today()
-        if not spec:
+        if spec is None:
             return self.newest_lts(today)
         spec = spec.strip()
+        if not spec:
+            raise InputError("--openssl is empty; give a release (3.0.22) or a series (3.5), "
+                             "or leave the option out for the newest LTS release")
         if spec.lower().startswith("openssl-"):
             spec = spec[len("openssl-"):]
         release = self.get(spec)

@@ -55,6 +55,8 @@ def call(
             )
         except FileNotFoundError as exc:
             raise InputError(f"{argv[0]} is not installed or not on PATH ({what})") from exc
+        except OSError as exc:  # not executable, not a program, a directory
+            raise InputError(f"{argv[0]} cannot be run ({exc.strerror}; {what})") from exc
         try:
             if on_start is not None:
                 on_start(proc.pid)
@@ -90,6 +92,8 @@ def capture(args: Sequence[StrPath], *, env: Optional[Mapping[str, str]] = None)
         )
     except FileNotFoundError as exc:
         raise InputError(f"{argv[0]} is not installed or not on PATH") from exc
+    except OSError as exc:  # not executable, not a program, a directory
+        raise InputError(f"{argv[0]} cannot be run ({exc.strerror})") from exc
     if done.returncode != 0:
         lines = (done.stderr or done.stdout).strip().splitlines()[-TAIL_LINES:]
         raise CommandFailed(f"{shlex.join(argv)} failed (exit {done.returncode})", tail=lines)

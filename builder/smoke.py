@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
 from builder import probe
 from builder.context import RunContext
 from builder.emulation import EmulatedPython
@@ -45,6 +47,25 @@ class SmokeResult:
 
     def record(self) -> dict:
         return asdict(self)
+
+
+def check_is_wheel(path: Path) -> None:
+    """Raise InputError unless `path` is a wheel: a NAME-VERSION-TAGS.whl file name and a zip
+    archive holding `<name>.dist-info/WHEEL`."""
+    if not path.is_file():
+        raise InputError(f"{path} does not exist (or is not a file); give a .whl file")
+    try:
+        parse_wheel_filename(path.name)
+    except InvalidWheelFilename as exc:
+        raise InputError(f"{path.name} is not a wheel: its name is not "
+                         f"NAME-VERSION-PYTHON-ABI-PLATFORM.whl ({exc})") from exc
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(f"{path.name} is not a wheel: it is not a zip archive") from exc
+    if not any(n.count("/") == 1 and n.endswith(".dist-info/WHEEL") for n in names):
+        raise InputError(f"{path.name} is not a wheel: it holds no .dist-info/WHEEL")
 
 
 def top_level_modules(wheel: Path) -> List[str]:

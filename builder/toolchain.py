@@ -9,12 +9,12 @@ import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from builder.cache import locked, publishing
 from builder.errors import BuilderError, InputError
 from builder.index import DEFAULT_INDEX, index_files
-from builder.policy import Policy, policy_for
+from builder.policy import Policy, manylinux_tags, policy_for
 from builder.runner import capture
 from builder.sources import Expected, cached_download
 
@@ -218,8 +218,35 @@ def require_build_tools(plat: Optional[str]) -> None:
         native()
 
 
+def supported_plats() -> List[str]:
+    """Every --plat this host builds for: manylinux tags (auditwheel's policies and their
+    aliases) of the host's architecture, and of those zig cross-builds from it."""
+    machine = platform.machine()
+    arches = [machine, *([a for a in OPENSSL_TARGETS if a != machine]
+                         if machine == "x86_64" else [])]
+    return [f"linux_{machine}", *(tag for arch in arches for tag in manylinux_tags(arch))]
+
+
+def check_plat(plat: Optional[str]) -> None:
+    """Raise InputError, before any download, for a --plat this host cannot build for
+    (musllinux, Windows, macOS, an unknown tag), listing what it can."""
+    if plat is None or plat in supported_plats():
+        return
+    by_arch: Dict[str, List[str]] = {}
+    for tag in supported_plats():
+        if tag.startswith("manylinux_"):
+            policy = policy_for(tag)
+            if policy is not None:
+                by_arch.setdefault(policy.arch, []).append(policy.name)
+    ranges = [f"{names[0]}_{arch} to {names[-1]}_{arch}" for arch, names in by_arch.items()]
+    raise InputError(f"--plat {plat} is not supported here; this {platform.machine()} host "
+                     f"builds {' and '.join(ranges)} (and the aliases manylinux1, 2010 and "
+                     f"2014 of the older ones)")
+
+
 def _zig_policy(plat: Optional[str]) -> Optional[Policy]:
     """The policy zig must build for; None where the host's compiler serves."""
+    check_plat(plat)
     policy = policy_for(plat) if plat else None
     if policy is None:
         return None

@@ -49,3 +49,32 @@ def run_builder(*args: str, cwd: Optional[Path] = None,
 
 def mirror_args(mirror: Optional[str]) -> List[str]:
     return ["--mirror", mirror] if mirror else []
+
+
+PACKAGES = Path(__file__).resolve().parent / "packages"
+
+
+def package_sdist(name: str, folder: Path) -> Path:
+    """tests/packages/NAME packed as the sdist `build` would make of it (PKG-INFO from its
+    [project] table), without running a build backend."""
+    import io
+    import tarfile
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+    source = PACKAGES / name
+    project = tomllib.loads((source / "pyproject.toml").read_text())["project"]
+    base = f"{project['name'].replace('-', '_')}-{project['version']}"
+    pkg_info = "".join([f"Metadata-Version: 2.1\nName: {project['name']}\n",
+                        f"Version: {project['version']}\n",
+                        *(f"Requires-Dist: {r}\n" for r in project.get("dependencies", []))])
+    sdist = folder / f"{base}.tar.gz"
+    with tarfile.open(sdist, "w:gz") as archive:
+        for path in sorted(source.rglob("*")):
+            archive.add(path, f"{base}/{path.relative_to(source)}", recursive=False)
+        info = tarfile.TarInfo(f"{base}/PKG-INFO")
+        info.size = len(pkg_info.encode())
+        archive.addfile(info, io.BytesIO(pkg_info.encode()))
+    return sdist

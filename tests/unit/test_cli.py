@@ -118,4 +118,4 @@ def test_smoke_of_a_missing_wheel_is_bad_input(tmp_path):
 def test_not_a_python_interpreter_is_bad_input(tmp_path):
     done = run_builder("wheel", "scrypt", "--python", str(tmp_path / "python9"),
                        "--cache-dir", str(tmp_path))
-    assert_one_clear_error(done, 2, "is not a working Python interpreter")
+    assert_one_clear_error(done, 2, "is not a Python interpreter")

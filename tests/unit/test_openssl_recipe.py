@@ -9,7 +9,10 @@ import subprocess
 
 import pytest
 
-from builder.openssl import (BuildOptions, CacheKey, cache_key, configure_args, recipe_options,
+from builder.errors import InputError
+
+from builder.openssl import (INSTALL_PREFIX, BuildOptions, CacheKey, cache_key, configure_args,
+                             refuse_configure_arg, recipe_options,
                              recipe_path)
 from builder.releases import load_table
 from builder.sources import VerifiedTarball
@@ -29,39 +32,39 @@ def test_the_packaged_recipe_is_the_scripts_directory_recipe():
 
 @pytest.mark.parametrize("version", ["1.1.1w", "3.0.22", "3.5.7", "4.0.2"])
 def test_every_build_is_static_pic_without_ssl3_compression_or_tests(version):
-    flags = configure_args(tarball(version), "/p", BuildOptions(), GCC)
+    flags = configure_args(tarball(version), BuildOptions(), GCC)
     assert flags[:5] == ["no-shared", "-fPIC", "no-ssl3", "no-comp", "no-tests"]
-    assert "--prefix=/p" in flags and "--libdir=lib" in flags
+    assert f"--prefix={INSTALL_PREFIX}" in flags and "--libdir=lib" in flags
     assert "--openssldir=/etc/ssl" in flags
 
 
 def test_1_1_1_has_no_module_option_and_knows_neither_apps_nor_docs():
-    flags = configure_args(tarball("1.1.1w"), "/p", BuildOptions(), GCC)
+    flags = configure_args(tarball("1.1.1w"), BuildOptions(), GCC)
     assert not {"no-module", "no-apps", "no-docs"} & set(flags)
 
 
 def test_3_0_builds_providers_into_libcrypto_but_knows_no_apps_option():
-    flags = configure_args(tarball("3.0.22"), "/p", BuildOptions(), GCC)
+    flags = configure_args(tarball("3.0.22"), BuildOptions(), GCC)
     assert "no-module" in flags
     assert "no-apps" not in flags and "no-docs" not in flags
 
 
 @pytest.mark.parametrize("version", ["3.5.7", "4.0.2"])
 def test_newer_releases_also_skip_apps_and_docs(version):
-    flags = configure_args(tarball(version), "/p", BuildOptions(), GCC)
+    flags = configure_args(tarball(version), BuildOptions(), GCC)
     assert {"no-module", "no-apps", "no-docs"} <= set(flags)
 
 
 def test_openssldir_and_extra_configure_args_reach_the_flags():
     options = BuildOptions(openssldir="/etc/pki/tls", configure_args=("no-idea", "-DPURIFY"))
-    flags = configure_args(tarball("3.0.22"), "/p", options, GCC)
+    flags = configure_args(tarball("3.0.22"), options, GCC)
     assert "--openssldir=/etc/pki/tls" in flags
     assert flags[-2:] == ["no-idea", "-DPURIFY"]
 
 
 def test_a_cross_build_names_its_configure_target_first():
     cross = dataclasses.replace(GCC, arch="aarch64", openssl_target="linux-aarch64")
-    flags = configure_args(tarball("3.0.22"), "/p", BuildOptions(), cross)
+    flags = configure_args(tarball("3.0.22"), BuildOptions(), cross)
     assert flags[:2] == ["linux-aarch64", "no-shared"]
 
 
@@ -79,9 +82,9 @@ def test_without_namespace_the_recipe_is_told_and_the_key_differs():
         cache_key(tarball("3.0.22"), GCC, BuildOptions()).digest()
 
 
-def test_cache_key_leaves_out_the_prefix_but_keeps_every_other_flag():
+def test_cache_key_holds_the_fixed_prefix_and_every_other_flag_but_no_cache_path():
     key = cache_key(tarball("3.0.22"), GCC, BuildOptions())
-    assert not any(f.startswith("--prefix") for f in key.flags)
+    assert f"--prefix={INSTALL_PREFIX}" in key.flags
     assert "no-module" in key.flags
 
 
@@ -178,3 +181,35 @@ def test_recipe_refuses_a_link_listed_early_in_a_long_tarball(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode != 0 and "holds links" in done.stderr
     assert not (tmp_path / "work" / "openssl-3.0.99").exists()
+
+
+# What the builder guarantees cannot be undone by a --configure-arg: refused before any
+# download, naming the guarantee.
+@pytest.mark.parametrize("arg, guarantee", [
+    ("enable-ssl3", "SSLv3"), ("enable-ssl3-method", "SSLv3"), ("enable-ssl2", "SSLv2"),
+    ("shared", "static"), ("enable-shared", "static"), ("no-pic", "position-independent"),
+    ("zlib-dynamic", "loaded at run time"), ("enable-zlib", "compression"),
+    ("enable-comp", "compression"), ("enable-module", "no-module"), ("enable-fips", "module"),
+    ("enable-dynamic-engine", "loaded at run time"),
+    ("--prefix=/usr/local", "fixed"), ("--libdir=lib64", "lib/"), ("--openssldir=etc/ssl", "--openssldir DIR"),
+    ("--cross-compile-prefix=aarch64-linux-gnu-", "--plat"), ("CC=clang", "toolchain"),
+    ("linux-aarch64", "target"), ("mingw64", "target"), ("", "empty"), (" no-idea", "white space"),
+])
+def test_a_configure_arg_that_defeats_a_guarantee_is_refused(arg, guarantee):
+    with pytest.raises(InputError, match="refused|empty") as refused:
+        BuildOptions(configure_args=("no-idea", arg))
+    assert guarantee in str(refused.value)
+
+
+@pytest.mark.parametrize("arg", ["no-idea", "disable-ssl3", "no-ssl3-method", "enable-md2",
+                                 "enable-ktls", "-DPURIFY", "-O2", "--with-rand-seed=os",
+                                 "enable-ec_nistp_64_gcc_128", "threads", "no-asm", "--debug"])
+def test_configure_args_that_keep_the_guarantees_pass(arg):
+    refuse_configure_arg(arg)
+
+
+@pytest.mark.parametrize("openssldir", ["etc/ssl", "./ssl", "", "/etc/ssl dir", "/etc/$(x)",
+                                        "/etc/../tmp"])
+def test_openssldir_must_be_a_plain_absolute_directory(openssldir):
+    with pytest.raises(InputError, match="absolute directory"):
+        BuildOptions(openssldir=openssldir)
