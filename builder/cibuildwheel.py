@@ -6,11 +6,13 @@ Generated from the same code the builder uses, so the flags cannot drift apart."
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import List
 
+from builder.errors import InputError
 from builder.extension import prefix_env
 from builder.releases import Release
 from builder.sources import MIRROR_ENV
@@ -21,11 +23,29 @@ CONTAINER_PYTHON = "/opt/python/cp312-cp312/bin/python"
 DEFAULT_PREFIX = "/opt/openssl-static"
 
 
+# A plain absolute directory: what a shell, TOML and cibuildwheel's environment parser all
+# read as it is written.
+_PLAIN_DIRECTORY = re.compile(r"/(?:[A-Za-z0-9._+-]+/?)*")
+
+
 @dataclass(frozen=True)
 class CibuildwheelConfig:
+    """Raises InputError at construction for a prefix that is not a plain absolute directory
+    or a builder requirement holding white space or control characters."""
+
     release: Release
     builder_requirement: str = "builder"  # how pip gets the builder: a name, URL or path
     prefix: str = DEFAULT_PREFIX
+
+    def __post_init__(self) -> None:
+        if not _PLAIN_DIRECTORY.fullmatch(self.prefix) or "/../" in f"{self.prefix}/":
+            raise InputError(f"--prefix {self.prefix!r} is refused: give a plain absolute "
+                             f"directory (letters, digits, . _ + - and /), such as "
+                             f"{DEFAULT_PREFIX}")
+        if not self.builder_requirement or any(
+                c.isspace() or not c.isprintable() for c in self.builder_requirement):
+            raise InputError(f"--builder-requirement {self.builder_requirement!r} is refused: "
+                             f"give one requirement, URL or path without white space")
 
     def before_all(self) -> List[str]:
         # OpenSSL 3's Configure needs perl's IPC::Cmd, which the RHEL-based images lack.
@@ -56,9 +76,16 @@ class CibuildwheelConfig:
             f"environment-pass = [{_quote(MIRROR_ENV)}, \"BUILDER_INDEX_URL\"]",
             "",
             "[tool.cibuildwheel.linux.environment]",
-            *(f"{name} = {_quote(value)}" for name, value in env.items()),
+            *(f"{name} = {_quote(environment_value(value))}" for name, value in env.items()),
         ]
         return "\n".join(lines) + "\n"
+
+
+def environment_value(value: str) -> str:
+    """A value for [tool.cibuildwheel.*.environment]: cibuildwheel puts each inside double
+    quotes and evaluates it as bash would ($VAR, $(...), `...`), so those characters and the
+    escape character itself are escaped to stand for themselves."""
+    return re.sub(r'([\\"$`])', r"\\\1", value)
 
 
 def _quote(text: str) -> str:

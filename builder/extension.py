@@ -26,7 +26,7 @@ from builder.emulation import EmulatedPython
 from builder.errors import BuilderError, CommandFailed, InputError
 from builder.index import DEFAULT_INDEX, SDIST_SUFFIXES, index_files
 from builder.interpreters import Interpreter, build_frontend
-from builder.openssl import OpenSSLBuild
+from builder.openssl import INSTALL_PREFIX, OpenSSLBuild
 from builder.runner import call
 from builder.sources import Expected, cached_download, sha256_file
 from builder.toolchain import Toolchain
@@ -218,13 +218,19 @@ def openssl_env(build: OpenSSLBuild, toolchain: Optional[Toolchain] = None,
         hide = (f"-Wl,--version-script={_local_symbols_script(build, scratch)} "
                 f"-Wl,--undefined-version")
     env = prefix_env(build.prefix, hide)
+    # setuptools links with the interpreter's LDSHARED, which for a Python built with
+    # --enable-shared names its lib directory as -rpath: a build host's path in every wheel.
+    env["LDSHARED"] = f"{toolchain.cc if toolchain is not None else _host_cc()} -shared"
     if toolchain is not None and not toolchain.exclude_libs:
         # A compiler for another glibc: setuptools must compile and link with it, and libdl
         # and libpthread are still libraries of their own before glibc 2.34.
         env.update(toolchain.env())
-        env["LDSHARED"] = f"{toolchain.cc} -shared"
         env["LDFLAGS"] += " -ldl -lpthread"
     return env
+
+
+def _host_cc() -> str:
+    return os.environ.get("CC") or "cc"
 
 
 def _local_symbols_script(build: OpenSSLBuild, scratch: Path) -> Path:
@@ -253,11 +259,32 @@ def source_date_epoch() -> str:
     return os.environ.get("SOURCE_DATE_EPOCH") or DEFAULT_SOURCE_DATE_EPOCH
 
 
-def reproducible_env(scratch: Path) -> Dict[str, str]:
-    """What makes two builds of the same inputs byte-identical: fixed file times in the
-    wheel, and the random build directory mapped to a fixed name in debug info and __FILE__."""
+def build_host_paths(scratch: Path, cache: Path) -> List[Tuple[Path, str]]:
+    """The build host's directories that compilers would write into a wheel (debug info,
+    __FILE__, panic messages), each with the fixed name it is recorded as instead; the most
+    general first, since the last matching -ffile-prefix-map wins (GCC and clang alike)."""
+    home = Path.home()
+    return [(home, "~"), (cache, "/builder-cache"), (scratch, "/builder")]
+
+
+def reproducible_env(scratch: Path, cache: Path, openssl: Optional[OpenSSLBuild] = None,
+                     vendor: Optional[Path] = None) -> Dict[str, str]:
+    """What makes two builds of the same inputs byte-identical wherever they run, and keeps
+    the build host's paths out of the wheel: fixed file times; the home, cache, OpenSSL prefix
+    and build directories recorded under fixed names in C debug info and __FILE__
+    (-ffile-prefix-map) and in Rust's (--remap-path-prefix), cargo's registry and a vendor
+    directory included."""
+    maps = build_host_paths(scratch, cache)
+    if openssl is not None:
+        maps.append((openssl.prefix, INSTALL_PREFIX))
+    rust = [*maps, (Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo"), "/cargo")]
+    if vendor is not None:
+        rust.append((vendor.resolve(), "/vendor"))
+    rustflags = " ".join(f"--remap-path-prefix={old}={new}" for old, new in rust)
     return {"SOURCE_DATE_EPOCH": source_date_epoch(),
-            "CFLAGS": f"-ffile-prefix-map={scratch}=/builder"}
+            "CFLAGS": " ".join(f"-ffile-prefix-map={old}={new}" for old, new in maps),
+            "RUSTFLAGS": f"{os.environ['RUSTFLAGS']} {rustflags}" if os.environ.get("RUSTFLAGS")
+            else rustflags}
 
 
 def _put_in_front(env: Dict[str, str], settings: Dict[str, str]) -> Dict[str, str]:
@@ -318,11 +345,13 @@ def build_wheel(
     sdist = source.sdist
     frontend = build_frontend(interpreter, ctx)
     log = ctx.log(f"wheel-{sdist.name}-py{interpreter.short_version}")
+    vendor = source.changes.get("cargo", {}).get("vendor")  # type: ignore[union-attr]
     call([frontend, "-m", "build", "--wheel", "--outdir", outdir, source.path],
          log=log, env={**_put_in_front(build_env(build, toolchain=toolchain,
                                                   scratch=outdir.parent,
                                                   target_python=target_python),
-                                        reproducible_env(outdir.parent)),
+                                        reproducible_env(outdir.parent, ctx.cache, build,
+                                                         Path(vendor) if vendor else None)),
                        **source.env},
          what=f"building {sdist.name} {sdist.version} for Python {interpreter.short_version}")
     wheels = sorted(outdir.glob("*.whl"))

@@ -1,5 +1,7 @@
 """Runs inside a smoke-test virtualenv (any CPython 3.6+, standard library only): imports the
-wheel's top-level modules and reports, as JSON, the OpenSSL the package shows.
+wheel's top-level modules and reports, as JSON, the OpenSSL the package shows, every shared
+OpenSSL the process loaded beside it (loadwatch.py, copied beside this script), and whether the
+interpreter's own ssl still works next to it.
 
 The builder imports it too, for `openssl_versions_in`, so the pattern lives in one place.
 """
@@ -14,7 +16,6 @@ import sys
 VERSION_TEXT = re.compile(
     rb"OpenSSL (\d+\.\d+\.\d+[a-z]?)(?:-[0-9A-Za-z.+-]+)? +\d{1,2} [A-Z][a-z]{2} \d{4}"
 )
-_SHARED_OPENSSL = re.compile(r"/lib(ssl|crypto)[-.][^/]*\.so")
 
 
 def openssl_versions_in(data):
@@ -48,22 +49,37 @@ def _runtime_text(probe):
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _shared_openssl_mapped():
+def exercise_ssl():
+    """Use the interpreter's own ssl beside the package: a context with the default trust
+    store, a TLS client over memory BIOs writing its ClientHello. A package whose static
+    OpenSSL works on the interpreter's SSL objects crashes here rather than in production."""
+    import ssl
+
+    context = ssl.create_default_context()
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
     try:
-        with open("/proc/self/maps") as maps:
-            return sorted({line.split()[-1] for line in maps
-                           if _SHARED_OPENSSL.search(line.split()[-1])})
-    except OSError:
-        return []
+        client.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    hello = outgoing.read()
+    assert hello[:1] == b"\x16", "the interpreter's ssl wrote no TLS handshake record"
+    return {"ssl": ssl.OPENSSL_VERSION, "client_hello_bytes": len(hello)}
 
 
 def main(argv):
     """argv: the JSON report's path, the modules (comma separated), the runtime probe."""
+    # Copied beside this script by the smoke test; -I keeps that folder off sys.path, and it
+    # goes last so that it shadows nothing of the package.
+    sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+    import loadwatch
+
+    watch = loadwatch.LoadWatch()  # before the package is imported
     report_path = argv[0]
     modules = [m for m in argv[1].split(",") if m]
     runtime_probe = argv[2] if len(argv) > 2 else ""
     report = {"imported": [], "errors": {}, "embedded": {}, "runtime_text": None,
-              "shared_openssl_mapped": []}
+              "loads": {}, "ssl_exercise": None}
     for name in modules:
         try:
             module = importlib.import_module(name)
@@ -80,7 +96,12 @@ def main(argv):
             report["runtime_text"] = _runtime_text(runtime_probe)
         except Exception as exc:
             report["errors"][runtime_probe] = "%s: %s" % (type(exc).__name__, exc)
-    report["shared_openssl_mapped"] = _shared_openssl_mapped()
+    # Observed before the interpreter's own ssl is used below, which maps its OpenSSL.
+    report["loads"] = watch.report()
+    try:
+        report["ssl_exercise"] = exercise_ssl()
+    except Exception as exc:
+        report["ssl_exercise"] = {"error": "%s: %s" % (type(exc).__name__, exc)}
     print(json.dumps(report, indent=1))
     with open(report_path, "w") as out:
         json.dump(report, out)

@@ -12,7 +12,7 @@ import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, FrozenSet, List, Optional, Tuple
+from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
@@ -189,6 +189,30 @@ def check_wheel(wheel: Path, openssl_version: str, when: str,
     return elves
 
 
+def build_paths_in(wheel: Path, paths: Sequence[Path]) -> List[str]:
+    """`member holds /path` for every build-host directory (as bytes, with its trailing
+    slash) found in any file of the wheel, compressed or not; empty when none is."""
+    needles = {str(p).rstrip("/") + "/": p for p in paths if len(str(p).rstrip("/")) > 1}
+    found = []
+    with zipfile.ZipFile(wheel) as archive:
+        for member in archive.namelist():
+            data = archive.read(member)
+            found += [f"{member} holds {needle}" for needle in needles
+                      if needle.encode() in data]
+    return found
+
+
+def check_no_build_paths(wheel: Path, paths: Sequence[Path]) -> None:
+    """Raise CheckFailed when the wheel names a directory of the build host (home, cache,
+    scratch): a server would look there, and wheels would differ by where they were built."""
+    found = build_paths_in(wheel, paths)
+    if found:
+        raise CheckFailed(f"{wheel.name} names directories of the build host ("
+                          f"{'; '.join(found[:3])}): they would differ from host to host and "
+                          f"point a server at paths it does not control; see the build log "
+                          f"for the compile flags that put them there")
+
+
 def repair(wheel: Path, openssl: OpenSSLBuild, ctx: RunContext, outdir: Path,
            plat: Optional[str] = None) -> RepairedWheel:
     """Check, run `auditwheel repair` (for the host, or --plat), check again."""
@@ -207,6 +231,7 @@ def repair(wheel: Path, openssl: OpenSSLBuild, ctx: RunContext, outdir: Path,
     if len(made) != 1:
         raise BuilderError(f"auditwheel repair of {wheel.name} made {len(made)} wheels", log=log)
     elves = check_wheel(made[0], openssl.version, "after repair", symbols)
+    check_no_build_paths(made[0], [Path.home(), ctx.cache, outdir.parent])
     tag = platform_tag(made[0])
     check_policy(elves, tag, "after repair", made[0].name)
     if plat:

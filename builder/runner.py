@@ -73,10 +73,19 @@ def call(
         out.write(f"[exit {returncode}]\n")
     if returncode != 0:
         full = f"; {DISK_FULL_ADVICE}" if mentions_full_disk(tail) else ""
-        raise CommandFailed(
-            f"{what} failed (exit {returncode} from {Path(argv[0]).name}){full}", log=log,
-            tail=tail)
+        raise CommandFailed(f"{what} failed ({_how_it_ended(returncode)} from "
+                            f"{Path(argv[0]).name}){full}", log=log, tail=tail)
     return list(tail)
+
+
+def _how_it_ended(returncode: int) -> str:
+    """`exit 1`, or `killed by SIGSEGV` for a process a signal ended (a crash)."""
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit {returncode}"
 
 
 def capture(args: Sequence[StrPath], *, env: Optional[Mapping[str, str]] = None) -> str:

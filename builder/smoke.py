@@ -16,16 +16,17 @@ from typing import Dict, List, Optional, Tuple
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from builder import probe
+from builder import loadwatch, probe
 from builder.context import RunContext
 from builder.emulation import EmulatedPython
 from builder.errors import CheckFailed, CommandFailed, InputError
 from builder.extension import unpack_sdist
 from builder.interpreters import Interpreter, build_frontend, upgrade_old_pip
 from builder.recipes import Recipe
-from builder.runner import call
+from builder.runner import call, capture
 
 _SKIP_DIRS = (".dist-info", ".data", ".libs")
+_LOADWATCH = Path(loadwatch.__file__)
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,10 @@ class SmokeResult:
     seconds: float
     log: str
     failures: List[str] = field(default_factory=list)
-    shared_openssl_mapped: List[str] = field(default_factory=list)
+    # A shared libcrypto/libssl the package opened or mapped (loadwatch.py); empty: none.
+    shared_openssl_loads: List[str] = field(default_factory=list)
+    loads: Dict[str, dict] = field(default_factory=dict)  # what each process observed
+    ssl_beside: Optional[dict] = None  # the interpreter's own ssl, used after the import
     checks: Dict[str, dict] = field(default_factory=dict)  # the recipe's functional checks
     suite: Optional[str] = None  # the closing line of the package's own test suite
 
@@ -136,8 +140,10 @@ def smoke_test(
         else:
             python = _emulated_install(scratch / "site", wheel, find_links, interpreter,
                                        target_python, log, ctx)
+        python = _with_interpreter_openssl(python)
         report = _probe(python, scratch, modules, plan.runtime_probe, log)
         checks, failures = _run_checks(python, plan.checks, expected_openssl, scratch, log)
+        report["loads_of_checks"] = [c.get("loads", {}) for c in checks.values()]
         suite = None
         if plan.suite_sdist is not None:
             suite, suite_failures = _run_suite(python, plan, scratch, log)
@@ -183,6 +189,16 @@ def _emulated_install(site: Path, wheel: Path, find_links: Path, interpreter: In
                       env={**os.environ, "PYTHONPATH": str(site)})
 
 
+def _with_interpreter_openssl(python: _Installed) -> _Installed:
+    """The same interpreter, told which libcrypto/libssl its own ssl and hashlib map, so that
+    the watch inside the probe and the checks can tell those from the package's."""
+    maps = capture([*python.command, "-c", loadwatch.BASELINE], env=python.env)
+    own = os.pathsep.join(loadwatch.mapped_openssl(maps))
+    env = dict(python.env if python.env is not None else os.environ)
+    env[loadwatch.INTERPRETER_ENV] = own
+    return dataclasses.replace(python, env=env)
+
+
 def _isolated_script(source: Path, scratch: Path, *companions: Path) -> Path:
     """A copy in a folder of its own (with the modules it imports): before 3.11 a script's
     directory leads sys.path, and the builder's modules must not shadow the wheel's."""
@@ -196,7 +212,7 @@ def _isolated_script(source: Path, scratch: Path, *companions: Path) -> Path:
 def _probe(python: _Installed, scratch: Path, modules: List[str],
            runtime_probe: Optional[str], log: Path) -> dict:
     report_path = scratch / "probe.json"
-    script = _isolated_script(Path(probe.__file__), scratch)
+    script = _isolated_script(Path(probe.__file__), scratch, _LOADWATCH)
     call([*python.command, script, report_path, ",".join(modules),
           *([runtime_probe] if runtime_probe else [])],
          log=log, cwd=script.parent, env=python.env, what="the import probe of the smoke test")
@@ -209,7 +225,8 @@ def _run_checks(python: _Installed, checks: Optional[str], expected: str, scratc
     if checks is None:
         return {}, []
     folder = Path(__file__).parent / "checks"
-    script = _isolated_script(folder / f"{checks}.py", scratch, folder / "harness.py")
+    script = _isolated_script(folder / f"{checks}.py", scratch, folder / "harness.py",
+                              _LOADWATCH)
     reports: Dict[str, dict] = {}
     failures = []
     for name, extra in (("alone", []), ("system_ssl_first", ["--system-ssl-first"])):
@@ -268,16 +285,33 @@ def _judge(wheel: Path, described: str, expected: str, runtime_probe: Optional[s
         failures.append("nothing in the installed package shows which OpenSSL it carries")
     if not modules:
         failures.append("the wheel has no importable top-level module")
+    exercise = report.get("ssl_exercise") or {}
+    if "error" in exercise:
+        failures.append(f"the interpreter's own ssl failed beside the package: "
+                        f"{exercise['error']}")
+    shared = [problem for loads in [report["loads"], *report.get("loads_of_checks", [])]
+              for problem in loadwatch.problems(loads)]
+    shared = list(dict.fromkeys(shared))
+    if shared:
+        failures.append(f"it loads a shared OpenSSL at run time: {'; '.join(shared)}")
     return SmokeResult(
         wheel=wheel.name, python=described, passed=not failures,
         expected_openssl=expected, runtime_probe=runtime_probe, runtime_version=runtime_version,
         embedded_versions=embedded, imported=report["imported"], seconds=round(seconds, 1),
-        log=str(log), failures=failures,
-        shared_openssl_mapped=report["shared_openssl_mapped"],
+        log=str(log), failures=failures, shared_openssl_loads=shared, ssl_beside=exercise,
+        loads={"probe": report["loads"], **{f"checks_{i}": loads for i, loads
+                                            in enumerate(report.get("loads_of_checks", []))}},
     )
 
 
 def require_passed(result: SmokeResult) -> None:
+    """Raise InputError (exit 2) when the package loads a shared OpenSSL itself: no static
+    build can serve it. Raise CheckFailed for any other failure."""
+    if result.shared_openssl_loads:
+        raise InputError(f"{result.wheel} loads a shared OpenSSL at run time "
+                         f"({'; '.join(result.shared_openssl_loads)}): a static wheel cannot "
+                         f"serve it; build this package against the system's OpenSSL instead",
+                         log=Path(result.log))
     if not result.passed:
         raise CheckFailed(f"smoke test of {result.wheel} failed: {'; '.join(result.failures)}",
                           log=Path(result.log))

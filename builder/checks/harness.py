@@ -5,6 +5,15 @@ usage of a checks script: python <name>_checks.py EXPECTED_OPENSSL_VERSION REPOR
 """
 
 import json
+import os
+import sys
+
+# Copied beside this file by the smoke test; the checks scripts put this folder on sys.path.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import loadwatch  # noqa: E402
+
+# Watching from the checks script's first import of this module, before the package's.
+WATCH = loadwatch.LoadWatch()
 
 
 def check_system_ssl():
@@ -23,6 +32,7 @@ def run(argv, checks):
     system_first = "--system-ssl-first" in argv
     before = check_system_ssl() if system_first else None
     report = checks(expected)
+    report["loads"] = WATCH.report()
     if system_first:
         assert check_system_ssl() == before, "the system ssl changed beside the wheel"
         report.update(system_ssl_before=before, system_ssl_after="works")

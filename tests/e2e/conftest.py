@@ -20,7 +20,9 @@ from tests.conftest import SHARED, mirror_args, run_builder
 
 @pytest.fixture(scope="session")
 def session_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("builder-cache")
+    # The marker in its name is what the build-path check of every wheel looks for, besides
+    # the home and scratch directories.
+    return tmp_path_factory.mktemp("builder-cache-marker-e2e")
 
 
 @pytest.fixture(scope="session")

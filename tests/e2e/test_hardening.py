@@ -4,10 +4,12 @@ interposition by (or of) another libcrypto in the process, and bit-for-bit rebui
 import ctypes.util
 import hashlib
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from builder.repair import build_paths_in
 from tests.conftest import FIXTURES, mirror_args, run_builder
 from tests.e2e.conftest import built, fresh_venv, python_says, wheels_in
 
@@ -132,21 +134,28 @@ def test_cryptography_loaded_globally_first_leaves_the_interpreters_ssl_its_own(
     assert carried.startswith("OpenSSL 3.0.22 ")
 
 
-def test_two_builds_in_different_directories_give_byte_identical_wheels(
+def test_two_builds_in_different_directories_and_cache_roots_give_byte_identical_wheels(
         session_cache, openssl_mirror, openssl_prefix, tmp_path):
+    """The second build has a cache of its own (so OpenSSL is built again there), with a
+    marker in its path that no byte of either wheel may hold."""
     openssl_prefix("3.0.22")
+    marker = "cache-root-7f3a9c"
+    caches = {"first": session_cache, "second/deeper": tmp_path / marker}
     digests = []
-    for place in ("first", "second/deeper"):
+    for place, cache in caches.items():
         source = tmp_path / place / "sslfixture"
         shutil.copytree(FIXTURES / "sslfixture", source, ignore=shutil.ignore_patterns(
             "*.egg-info", "build", "__pycache__"))
         done = run_builder("wheel", str(source), "--openssl", "3.0.22",
                            "--version-probe", PROBE, *mirror_args(openssl_mirror),
-                           "--cache-dir", str(session_cache),
+                           "--cache-dir", str(cache),
                            "--wheelhouse", str(tmp_path / place / "wheelhouse"),
                            cwd=tmp_path / place)
         assert done.returncode == 0, done.stderr[-3000:]
         [wheel] = wheels_in(tmp_path / place / "wheelhouse")
+        assert build_paths_in(wheel, [cache, tmp_path, Path.home()]) == []
+        with zipfile.ZipFile(wheel) as archive:
+            assert not any(marker.encode() in archive.read(n) for n in archive.namelist())
         digests.append(hashlib.sha256(Path(wheel).read_bytes()).hexdigest())
     assert digests[0] == digests[1]
 

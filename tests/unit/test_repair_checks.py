@@ -2,12 +2,13 @@
 
 import subprocess
 import zipfile
+from pathlib import Path
 
 import pytest
 
 from builder.errors import CheckFailed, InputError
 from builder.policy import policy_for
-from builder.repair import (check_policy, check_tag_within, check_wheel, inspect_elf,
+from builder.repair import (build_paths_in, check_no_build_paths, check_policy, check_tag_within, check_wheel, inspect_elf,
                             refuse_shared_openssl_loads, shared_openssl_loads,
                             platform_tag, problems)
 
@@ -210,3 +211,23 @@ def test_an_extension_that_only_links_the_static_openssl_loads_nothing(tmp_path)
     wheel = wheel_of(tmp_path, {"ext.so": extension(tmp_path).read_bytes(),
                                 "pkg/__init__.py": "import ssl\n"})
     assert shared_openssl_loads(wheel) == []
+
+
+def test_a_wheel_naming_a_build_host_directory_is_refused(tmp_path):
+    cache = tmp_path / "cache-root-marker"
+    wheel = tmp_path / "demo-1.0-cp311-cp311-linux_x86_64.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("demo/_ext.so", b"\0\0" + f"{cache}/openssl/include\0".encode())
+        archive.writestr("demo/__init__.py", "PATH = '/opt/builder/openssl'\n")
+    assert build_paths_in(wheel, [cache]) == [f"demo/_ext.so holds {cache}/"]
+    with pytest.raises(CheckFailed, match="names directories of the build host"):
+        check_no_build_paths(wheel, [tmp_path / "elsewhere", cache])
+    # The fixed, documented OpenSSL prefix is no build host's path.
+    check_no_build_paths(wheel, [tmp_path / "elsewhere"])
+
+
+def test_a_directory_is_matched_whole_not_as_a_prefix_of_a_longer_name(tmp_path):
+    wheel = tmp_path / "demo-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("demo/data.txt", "/home/ann-other/file\n")
+    assert build_paths_in(wheel, [Path("/home/ann")]) == []

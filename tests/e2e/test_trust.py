@@ -1,0 +1,71 @@
+"""No false pass: a wheel is published only when it provably carries exactly the pinned
+OpenSSL and nothing else. Each kind of fault, with the input that showed it and another of the
+same kind (the broken projects are in tests/packages/)."""
+
+import json
+
+import pytest
+
+from tests.conftest import PACKAGES, mirror_args, run_builder
+from tests.e2e.conftest import wheels_in
+from tests.unit.test_cli import assert_one_clear_error
+
+pytestmark = pytest.mark.slow
+
+
+def refused_before_openssl(done, cache, *phrases):
+    assert_one_clear_error(done, 2, *phrases)
+    assert not (cache / "openssl").exists()
+
+
+# ------------------------------------------------ packages from the index that cannot carry one
+
+@pytest.mark.parametrize("package, phrases", [
+    ("crcmod==1.7", ["crcmod does not use OpenSSL", "build it with pip"]),
+    ("pyOpenSSL", ["uses the OpenSSL of cryptography: build cryptography"]),
+    ("pyotp", ["builds no extension module (pure Python)"]),
+    ("sslkeylog", ["takes OpenSSL objects out of the interpreter's own ssl module",
+                   "_sslkeylog.c:"]),
+    ("sslpsk==1.0.0", ["takes OpenSSL objects out of the interpreter's own ssl module",
+                       "sslpsk/_sslpsk.c:"]),
+])
+def test_a_package_from_the_index_that_cannot_carry_its_own_openssl_is_refused_up_front(
+        package, phrases, tmp_path):
+    cache = tmp_path / "cache"
+    done = run_builder("wheel", package, "--openssl", "3.0.22", "--cache-dir", str(cache),
+                       "--wheelhouse", str(tmp_path / "wheelhouse"))
+    refused_before_openssl(done, cache, *phrases)
+    assert wheels_in(tmp_path / "wheelhouse") == []
+
+
+# ------------------------------------------------ a shared OpenSSL loaded at run time
+
+@pytest.mark.parametrize("package, how", [
+    ("loads-libcrypto", "ctypes.dlopen('libcrypto.so.3')"),  # the name built by a helper
+    ("cffi-dlopen", "cffi.dlopen('libcrypto.so.3')"),  # oscrypto-style ABI-mode loading
+])
+def test_a_package_that_loads_a_shared_openssl_at_run_time_is_refused_by_the_smoke_test(
+        package, how, builder_cli, tmp_path):
+    done = builder_cli(str(PACKAGES / package), "3.0.22")
+    assert_one_clear_error(done, 2, "loads a shared OpenSSL at run time", how,
+                           "build this package against the system's OpenSSL")
+    assert wheels_in(tmp_path / "wheelhouse") == []
+
+
+def test_every_smoke_test_records_what_the_process_loaded_and_the_ssl_beside_it(
+        builder_cli, tmp_path):
+    done = builder_cli("scrypt", "3.0.22")
+    assert done.returncode == 0, done.stderr[-3000:]
+    [wheel] = [w for w in wheels_in(tmp_path / "wheelhouse") if w.name.startswith("scrypt-")]
+    smoke = json.loads(wheel.with_name(wheel.name + ".provenance.json").read_text())["smoke"]
+    assert smoke["loads"]["probe"]["opened"] == [] and smoke["loads"]["probe"]["foreign"] == []
+    assert smoke["shared_openssl_loads"] == []
+    assert smoke["ssl_beside"]["client_hello_bytes"] > 0
+
+
+def test_a_crash_of_the_interpreters_ssl_beside_the_package_fails_the_run(builder_cli, tmp_path):
+    # What the source scan cannot see: the package hooks ssl at import and hands its objects
+    # to the static copy. The smoke test uses ssl beside it, so the crash happens here.
+    done = builder_cli(str(PACKAGES / "ssl-crash"), "3.0.22")
+    assert_one_clear_error(done, 1, "smoke test", "killed by SIGSEGV")
+    assert wheels_in(tmp_path / "wheelhouse") == []
