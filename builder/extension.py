@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import re
 import shutil
 import sys
@@ -26,6 +27,7 @@ from builder.emulation import EmulatedPython
 from builder.errors import BuilderError, CommandFailed, InputError
 from builder.index import DEFAULT_INDEX, SDIST_SUFFIXES, index_files
 from builder.interpreters import Interpreter, build_frontend
+from builder.link_proof import LinkAudit, compiler_env
 from builder.openssl import INSTALL_PREFIX, OpenSSLBuild
 from builder.runner import call
 from builder.sources import Expected, cached_download, sha256_file
@@ -59,6 +61,7 @@ class BuiltWheel:
     log: Path
     source_changes: Dict[str, object]  # patches applied, crates used: for the provenance
     target_python: Optional[EmulatedPython] = None  # built for it, from another architecture
+    link_audit: Optional[LinkAudit] = None  # what its compiler and linker were seen to use
 
 
 # ---------------------------------------------------------------- what the user asked for
@@ -180,15 +183,24 @@ def _pinned_version(requirement: Requirement) -> Optional[Version]:
 EXCLUDE_OPENSSL = "-Wl,--exclude-libs,libcrypto.a:libssl.a"
 
 
-def prefix_env(prefix: PurePath, hide: str = EXCLUDE_OPENSSL) -> Dict[str, str]:
+def prefix_env(prefix: PurePath, hide: str = EXCLUDE_OPENSSL, *,
+               force_version_text: bool = True) -> Dict[str, str]:
     """How every common build system is pointed at a static OpenSSL prefix: C flags, pkg-config,
     and the variables of openssl-sys (Rust), CMake's FindOpenSSL and setup.py files (M2Crypto
-    reads OPENSSL_PATH; without it, it hands SWIG the system's /usr/include/openssl)."""
+    reads OPENSSL_PATH; without it, it hands SWIG the system's /usr/include/openssl).
+
+    `force_version_text`: `-Wl,-u,OpenSSL_version` on every link, where no compiler wrapper
+    adds it to just the links that take OpenSSL objects (cibuildwheel's containers)."""
     include, lib = str(prefix / "include"), str(prefix / "lib")
+    version_text = " -Wl,-u,OpenSSL_version" if force_version_text else ""
     return {
         "CFLAGS": f"-I{include}",
         "CPPFLAGS": f"-I{include}",
-        "LDFLAGS": f"-L{lib} {hide} -Wl,-u,OpenSSL_version -lcrypto",
+        # Configure-time probes that list the compiler's search path (uwsgi's) find the
+        # pinned headers there first, not the host's.
+        "C_INCLUDE_PATH": include,
+        "CPLUS_INCLUDE_PATH": include,
+        "LDFLAGS": f"-L{lib} {hide}{version_text} -lcrypto",
         "PKG_CONFIG_PATH": f"{lib}/pkgconfig",
         "OPENSSL_DIR": str(prefix),
         "OPENSSL_ROOT_DIR": str(prefix),
@@ -217,7 +229,8 @@ def openssl_env(build: OpenSSLBuild, toolchain: Optional[Toolchain] = None,
         # lld refuses a script naming symbols the link did not pull in, unless told not to.
         hide = (f"-Wl,--version-script={_local_symbols_script(build, scratch)} "
                 f"-Wl,--undefined-version")
-    env = prefix_env(build.prefix, hide)
+    # The compiler wrapper (link_proof) adds -u OpenSSL_version to the links that use OpenSSL.
+    env = prefix_env(build.prefix, hide, force_version_text=False)
     # setuptools links with the interpreter's LDSHARED, which for a Python built with
     # --enable-shared names its lib directory as -rpath: a build host's path in every wheel.
     env["LDSHARED"] = f"{toolchain.cc if toolchain is not None else _host_cc()} -shared"
@@ -346,19 +359,24 @@ def build_wheel(
     frontend = build_frontend(interpreter, ctx)
     log = ctx.log(f"wheel-{sdist.name}-py{interpreter.short_version}")
     vendor = source.changes.get("cargo", {}).get("vendor")  # type: ignore[union-attr]
+    audit = LinkAudit(outdir.parent / f"link-audit-{outdir.name}")
+    native_build = toolchain is None or toolchain.exclude_libs
+    wrappers = compiler_env(outdir.parent, toolchain.cc if toolchain else _host_cc(),
+                            toolchain.arch if toolchain else platform.machine(), audit,
+                            cxx=os.environ.get("CXX") or "c++" if native_build else None)
     call([frontend, "-m", "build", "--wheel", "--outdir", outdir, source.path],
          log=log, env={**_put_in_front(build_env(build, toolchain=toolchain,
                                                   scratch=outdir.parent,
                                                   target_python=target_python),
                                         reproducible_env(outdir.parent, ctx.cache, build,
                                                          Path(vendor) if vendor else None)),
-                       **source.env},
+                       **wrappers, **source.env},
          what=f"building {sdist.name} {sdist.version} for Python {interpreter.short_version}")
     wheels = sorted(outdir.glob("*.whl"))
     if len(wheels) != 1:
         raise BuilderError(f"building {sdist.name} produced {len(wheels)} wheels, expected 1",
                            log=log)
-    return BuiltWheel(wheels[0], sdist, interpreter, log, source.changes, target_python)
+    return BuiltWheel(wheels[0], sdist, interpreter, log, source.changes, target_python, audit)
 
 
 def _apply_patch(patch: Path, source: Path, log: Path, sdist: Sdist) -> Dict[str, str]:

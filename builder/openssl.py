@@ -319,7 +319,15 @@ def archive_symbols(lib_dir: Path) -> FrozenSet[str]:
 
 
 def _build_env(toolchain: Toolchain) -> dict:
-    return {**os.environ, **toolchain.env()}
+    """The recipe's environment. A compiler given by path (zig's wrapper in the cache) is put
+    on PATH and named by its file name: OpenSSL compiles `CC` into its version information
+    (`compiler: ...`), which must not name a directory of the build host."""
+    env = {**os.environ, **toolchain.env()}
+    if os.sep in toolchain.cc:
+        folder, name = os.path.split(toolchain.cc)
+        env["PATH"] = folder + os.pathsep + env.get("PATH", "")
+        env["CC"] = name
+    return env
 
 
 def _show_recipe_stage(line: str) -> None:

@@ -221,7 +221,8 @@ def _build_and_repair(source: PreparedSource, openssl: OpenSSLBuild, interpreter
                             toolchain, target_python)
     with progress.stage(f"{built.path.name}: repair and check"):
         # Repaired alone, then moved beside the others: the light lane downloads into staging.
-        repaired = repair(built.path, openssl, ctx, scratch / f"repaired-{number}", request.plat)
+        repaired = repair(built.path, openssl, ctx, scratch / f"repaired-{number}", request.plat,
+                          built.link_audit)
         moved = Path(shutil.move(str(repaired.path), str(staging / repaired.path.name)))
     return _Wheel(built, dataclasses.replace(repaired, path=moved))
 

@@ -12,7 +12,7 @@ import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
+from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
@@ -22,6 +22,7 @@ from elftools.elf.gnuversions import GNUVerNeedSection, GNUVerSymSection
 from builder.context import RunContext
 from builder.errors import BuilderError, CheckFailed, InputError
 from builder.extension import source_date_epoch
+from builder.link_proof import LinkAudit, prove
 from builder.openssl import OpenSSLBuild
 from builder.policy import Policy, policy_for
 from builder.probe import openssl_versions_in
@@ -108,14 +109,19 @@ def _versions_needed(elf: ELFFile) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
 
 
 def problems(elves: List[ElfFacts], openssl_version: str,
-             openssl_symbols: FrozenSet[str] = frozenset()) -> List[str]:
-    """Every way the wheel's binaries break the static-wheel rules; empty when they hold.
+             openssl_symbols: FrozenSet[str] = frozenset(),
+             uses_openssl: Optional[Mapping[str, bool]] = None) -> List[str]:
+    """Every way the wheel's binaries (extension modules, executables, bundled libraries
+    alike) break the static-wheel rules; empty when they hold.
 
     `openssl_symbols`: the globals the static OpenSSL defines; an ELF exporting any of them
-    could be interposed by (or hijack) another libcrypto in the process."""
+    could be interposed by (or hijack) another libcrypto in the process.
+    `uses_openssl`: for the binaries this build linked, whether the linker took OpenSSL objects
+    (link_proof); such a binary must carry exactly the pinned version text, any other none.
+    A binary not in it (a library auditwheel grafted, or a wheel built elsewhere) is held to
+    what it carries: no version text, or exactly the pinned one."""
+    uses = dict(uses_openssl or {})
     found = []
-    if not any(e.is_extension for e in elves):
-        found.append("the wheel has no extension module, so nothing in it binds OpenSSL")
     for elf in elves:
         shared = [n for n in elf.needed if _SHARED_OPENSSL.match(n)]
         if shared:
@@ -127,10 +133,17 @@ def problems(elves: List[ElfFacts], openssl_version: str,
                          f"({', '.join(leaked[:3])}, ...)")
         if elf.executable_stack:
             found.append(f"{elf.name} asks for an executable stack")
-        if elf.is_extension and list(elf.openssl_versions) != [openssl_version]:
-            carried = ", ".join(elf.openssl_versions) or "none"
+        carried = ", ".join(elf.openssl_versions) or "none"
+        expects_text = uses.get(elf.name, bool(elf.openssl_versions))
+        if expects_text and list(elf.openssl_versions) != [openssl_version]:
             found.append(f"{elf.name} carries OpenSSL version text {carried}, "
                          f"expected {openssl_version}")
+        elif not expects_text and elf.openssl_versions:
+            found.append(f"{elf.name} links no OpenSSL object yet carries OpenSSL version "
+                         f"text {carried}")
+    if not any(uses.get(e.name, bool(e.openssl_versions)) for e in elves):
+        found.append("nothing in the wheel links OpenSSL (no binary carries an OpenSSL "
+                     "version text)")
     return found
 
 
@@ -181,9 +194,12 @@ def refuse_shared_openssl_loads(wheel: Path) -> None:
 
 
 def check_wheel(wheel: Path, openssl_version: str, when: str,
-                openssl_symbols: FrozenSet[str] = frozenset()) -> List[ElfFacts]:
+                openssl_symbols: FrozenSet[str] = frozenset(),
+                uses_openssl: Optional[Mapping[str, bool]] = None) -> List[ElfFacts]:
+    """Inspect every ELF of the wheel and raise CheckFailed naming every broken rule
+    (`problems`); return the facts read."""
     elves = inspect_wheel(wheel)
-    broken = problems(elves, openssl_version, openssl_symbols)
+    broken = problems(elves, openssl_version, openssl_symbols, uses_openssl)
     if broken:
         raise CheckFailed(f"{wheel.name} {when}: {'; '.join(broken)}")
     return elves
@@ -214,11 +230,16 @@ def check_no_build_paths(wheel: Path, paths: Sequence[Path]) -> None:
 
 
 def repair(wheel: Path, openssl: OpenSSLBuild, ctx: RunContext, outdir: Path,
-           plat: Optional[str] = None) -> RepairedWheel:
-    """Check, run `auditwheel repair` (for the host, or --plat), check again."""
+           plat: Optional[str] = None, audit: Optional[LinkAudit] = None) -> RepairedWheel:
+    """Prove from the link audit which OpenSSL each binary holds, check, run `auditwheel
+    repair` (for the host, or --plat), check again. Raises CheckFailed (or InputError for a
+    package that cannot carry a static OpenSSL) naming the rule broken."""
     symbols = openssl.defined_symbols()
     refuse_shared_openssl_loads(wheel)
-    elves = check_wheel(wheel, openssl.version, "before repair", symbols)
+    uses = None
+    if audit is not None:
+        uses = prove(wheel, audit, openssl, outdir.parent, ctx.log(f"link-proof-{wheel.name}"))
+    elves = check_wheel(wheel, openssl.version, "before repair", symbols, uses)
     if plat:
         check_policy(elves, plat, f"cannot be {plat}", wheel.name)
     log = ctx.log(f"repair-{wheel.name}")
@@ -230,7 +251,7 @@ def repair(wheel: Path, openssl: OpenSSLBuild, ctx: RunContext, outdir: Path,
     made = sorted(set(outdir.glob("*.whl")) - before)
     if len(made) != 1:
         raise BuilderError(f"auditwheel repair of {wheel.name} made {len(made)} wheels", log=log)
-    elves = check_wheel(made[0], openssl.version, "after repair", symbols)
+    elves = check_wheel(made[0], openssl.version, "after repair", symbols, uses)
     check_no_build_paths(made[0], [Path.home(), ctx.cache, outdir.parent])
     tag = platform_tag(made[0])
     check_policy(elves, tag, "after repair", made[0].name)

@@ -97,17 +97,23 @@ OPENSSL_TARGETS: Dict[str, str] = {"x86_64": "linux-x86_64", "aarch64": "linux-a
 #   glibc's headers with the target's: those two directories are dropped;
 # - CPython 3.6-3.8 headers include <crypt.h>, which zig's glibc headers lack: a stand-in
 #   declaring crypt() is searched after every other include directory;
+# - zig links its own glibc stubs (libc_nonshared) with debug info naming its lib directory
+#   in the cache: links strip debug info (the wheel's own code has none: -g0);
 # - ar and ranlib are zig's own.
 _CC_WRAPPER = """#!/bin/sh
 for arg in "$@"; do
   case "$arg" in -Wa,-v) echo "GNU assembler version 2.40 (zig cc {zig_version})" >&2; exit 0 ;; esac
+done
+link=-Wl,--strip-debug
+for arg in "$@"; do
+  case "$arg" in -c|-E|-S|-M|-MM) link= ;; esac
 done
 first=1
 for arg in "$@"; do
   if [ "$first" = 1 ]; then set --; first=0; fi
   case "$arg" in --target=*|-target=*|-I/usr/include|-I/usr/local/include) ;; *) set -- "$@" "$arg" ;; esac
 done
-exec "{zig}" cc -target {target} -g0 "$@" -idirafter "{fallback_include}"
+exec "{zig}" cc -target {target} -g0 "$@" $link -idirafter "{fallback_include}"
 """
 _CRYPT_H = """/* Stand-in for glibc's <crypt.h>, which zig's glibc headers lack; CPython 3.6-3.8's
    Python.h includes it. */

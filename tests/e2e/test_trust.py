@@ -3,9 +3,12 @@ OpenSSL and nothing else. Each kind of fault, with the input that showed it and 
 same kind (the broken projects are in tests/packages/)."""
 
 import json
+import zipfile
+from pathlib import Path
 
 import pytest
 
+from builder.repair import inspect_wheel
 from tests.conftest import PACKAGES, mirror_args, run_builder
 from tests.e2e.conftest import wheels_in
 from tests.unit.test_cli import assert_one_clear_error
@@ -68,4 +71,44 @@ def test_a_crash_of_the_interpreters_ssl_beside_the_package_fails_the_run(builde
     # to the static copy. The smoke test uses ssl beside it, so the crash happens here.
     done = builder_cli(str(PACKAGES / "ssl-crash"), "3.0.22")
     assert_one_clear_error(done, 1, "smoke test", "killed by SIGSEGV")
+    assert wheels_in(tmp_path / "wheelhouse") == []
+
+
+# ------------------------------------------------ OpenSSL objects and headers from elsewhere
+
+def test_objects_from_a_second_libcrypto_in_the_link_are_refused_from_the_linker_map(
+        builder_cli, tmp_path):
+    system_archive = Path("/usr/lib/x86_64-linux-gnu/libcrypto.a")
+    if not system_archive.is_file():
+        pytest.fail(f"this test needs {system_archive} (apt-get install libssl-dev)")
+    done = builder_cli(str(PACKAGES / "second-libcrypto"), "3.0.22")
+    assert_one_clear_error(done, 1, "links OpenSSL from elsewhere than the pinned build",
+                           f"{system_archive}(libcrypto-lib-")
+    assert wheels_in(tmp_path / "wheelhouse") == []
+
+
+def test_headers_of_another_openssl_found_first_are_refused(builder_cli, tmp_path):
+    done = builder_cli(str(PACKAGES / "vendored-headers"), "3.0.22")
+    assert_one_clear_error(done, 1, "read OpenSSL headers from outside the pinned prefix",
+                           "openssl/opensslv.h")
+    assert wheels_in(tmp_path / "wheelhouse") == []
+
+
+def test_only_the_modules_that_use_openssl_hold_any_of_it(builder_cli, tmp_path):
+    done = builder_cli(str(PACKAGES / "mixed-modules"), "3.0.22")
+    assert done.returncode == 0, done.stderr[-3000:]
+    [wheel] = wheels_in(tmp_path / "wheelhouse")
+    elves = {Path(e.name).name.split(".")[0]: e for e in inspect_wheel(wheel)}
+    assert elves["_digest"].openssl_versions == ("3.0.22",)
+    assert elves["_plain"].openssl_versions == ()
+    with zipfile.ZipFile(wheel) as archive:
+        [plain] = [i for i in archive.infolist() if "/_plain." in i.filename]
+    assert plain.file_size < 100_000  # no OpenSSL pulled in by a forced symbol
+
+
+def test_a_package_whose_binaries_link_no_openssl_is_refused_after_its_build(
+        builder_cli, tmp_path):
+    # Its setup script names libssl and libcrypto, so only the link shows it uses neither.
+    done = builder_cli(str(PACKAGES / "mentions-openssl"), "3.0.22")
+    assert_one_clear_error(done, 2, "none of its binaries links OpenSSL", "build it with pip")
     assert wheels_in(tmp_path / "wheelhouse") == []

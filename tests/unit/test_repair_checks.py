@@ -1,5 +1,6 @@
 """The builder's own checks of every ELF in a wheel, on small real shared objects."""
 
+import dataclasses
 import subprocess
 import zipfile
 from pathlib import Path
@@ -57,9 +58,18 @@ def test_other_openssl_version_text_is_refused(tmp_path):
     assert "carries OpenSSL version text 3.0.22, expected 3.5.7" in problem
 
 
-def test_extension_without_any_version_text_is_refused(tmp_path):
-    [problem] = problems([facts(extension(tmp_path, "no version here"))], "3.0.22")
-    assert "carries OpenSSL version text none" in problem
+def test_a_binary_the_linker_saw_take_openssl_must_carry_its_version_text(tmp_path):
+    ext = facts(extension(tmp_path, "no version here"))
+    found = problems([ext], "3.0.22", uses_openssl={ext.name: True})
+    assert any("carries OpenSSL version text none, expected 3.0.22" in p for p in found)
+
+
+def test_a_binary_that_links_no_openssl_must_carry_none(tmp_path):
+    ext = facts(extension(tmp_path))
+    other = facts(compile_so(tmp_path, "helper", "int f(void) { return 1; }"))
+    found = problems([ext, other], "3.0.22", uses_openssl={ext.name: False, other.name: True})
+    assert f"{ext.name} links no OpenSSL object yet carries OpenSSL version text 3.0.22" \
+        in found
 
 
 def test_needing_a_shared_libcrypto_is_refused(tmp_path):
@@ -79,9 +89,22 @@ def test_executable_stack_is_refused(tmp_path):
     assert any("executable stack" in p for p in problems([facts(ext)], "3.0.22"))
 
 
-def test_wheel_without_extension_module_is_refused(tmp_path):
+def test_a_wheel_of_which_nothing_links_openssl_is_refused(tmp_path):
     library = compile_so(tmp_path, "plain", "int f(void) { return 1; }")
-    assert "no extension module" in problems([facts(library)], "3.0.22")[0]
+    assert "nothing in the wheel links OpenSSL" in problems([facts(library)], "3.0.22")[0]
+
+
+def test_an_executable_is_judged_like_an_extension_module(tmp_path):
+    # uwsgi's kind: the binary that carries OpenSSL is a program in .data/scripts.
+    program = tmp_path / "tool"
+    source = tmp_path / "tool.c"
+    source.write_text('const char *v = "OpenSSL 3.0.19 27 Jan 2026";\n'
+                      "int main(void) { return v[0] == 0; }\n")
+    subprocess.run(["cc", "-o", str(program), str(source)], check=True)
+    tool = dataclasses.replace(facts(program), name="tool-1.0.data/scripts/tool")
+    [problem] = problems([tool], "3.0.22")
+    assert "tool-1.0.data/scripts/tool carries OpenSSL version text 3.0.19, expected 3.0.22" \
+        in problem
 
 
 def test_check_wheel_reads_every_elf_inside_the_zip(tmp_path):

@@ -40,7 +40,9 @@ def test_build_sees_only_the_static_prefix_and_hides_openssl_symbols():
     ldflags = env["LDFLAGS"].split()
     assert ldflags[0] == "-L/cache/openssl/openssl-3.0.22-abc/lib"
     assert "-Wl,--exclude-libs,libcrypto.a:libssl.a" in ldflags
-    assert "-Wl,-u,OpenSSL_version" in ldflags
+    # The compiler wrapper adds it to the links that take OpenSSL objects, and only to those.
+    assert "-Wl,-u,OpenSSL_version" not in ldflags
+    assert env["C_INCLUDE_PATH"] == "/cache/openssl/openssl-3.0.22-abc/include"
     assert env["OPENSSL_STATIC"] == "1"
     assert env["PKG_CONFIG_PATH"] == "/cache/openssl/openssl-3.0.22-abc/lib/pkgconfig"
 

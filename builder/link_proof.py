@@ -1,0 +1,188 @@
+"""Proof, from the linker itself, of which OpenSSL every binary of a built wheel holds.
+
+Every extension build runs its compiler and linker through `cc_audit.py`, which keeps the
+linker's trace (each archive member it took) and each compile's header list. From those this
+module decides, before repair:
+
+- every OpenSSL object in every binary came from the pinned archives (a second libcrypto.a
+  named by the package, Debian's for example, is refused with the objects it gave);
+- no compile read an OpenSSL header from outside the pinned prefix;
+- which binaries use OpenSSL at all: those must carry exactly the pinned version text, the
+  others carry no OpenSSL; a wheel none of whose binaries uses OpenSSL is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shlex
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, FrozenSet, List, Mapping, Optional, Tuple
+
+from builder import cc_audit
+from builder.errors import CheckFailed, InputError
+from builder.openssl import OpenSSLBuild
+from builder.runner import call
+
+# OpenSSL's unified build names its objects after the library they go into:
+# libcrypto-lib-ts_asn1.o, and for 3.x's providers inside libcrypto.a libdefault-lib-*.o,
+# libcommon-lib-*.o, liblegacy-lib-*.o.
+_OPENSSL_OBJECT = re.compile(
+    r"^lib(?:crypto|ssl|common|default|legacy|fips)-(?:lib|shlib)-.+\.o$")
+_OPENSSL_HEADER = re.compile(r"(?:^|/)openssl/[^/]+\.h$")
+
+
+@dataclass(frozen=True)
+class LinkAudit:
+    """What the wrappers recorded for one build: a directory of link-*.json and deps-*.d."""
+
+    folder: Path
+
+    def links(self) -> List[dict]:
+        return [json.loads(p.read_text()) for p in sorted(self.folder.glob("link-*.json"))]
+
+    def headers(self) -> FrozenSet[str]:
+        """Every header a compile of this build read, as an absolute path."""
+        found = set()
+        for path in self.folder.glob("deps-*.json"):
+            record = json.loads(path.read_text())
+            text = record["deps"].replace("\\\n", " ")
+            for line in text.splitlines():
+                _, _, needed = line.partition(": ")
+                found.update(os.path.normpath(os.path.join(record["cwd"], t))
+                             for t in needed.split() if t.endswith(".h"))
+        return frozenset(found)
+
+
+def compiler_env(scratch: Path, cc: str, arch: str, audit: LinkAudit,
+                 cxx: Optional[str] = None) -> Dict[str, str]:
+    """Wrappers for the C (and C++) compiler that record into `audit`, and the variables that
+    make setuptools, the cc crate and rustc use them."""
+    audit.folder.mkdir(parents=True, exist_ok=True)
+    wrappers = scratch / "cc-audit"
+    wrappers.mkdir(exist_ok=True)
+    env = {}
+    for name, real in (("cc", cc), ("c++", cxx)):
+        if real is None:
+            continue
+        shim = wrappers / name
+        shim.write_text("#!/bin/sh\nexec " + " ".join(shlex.quote(str(a)) for a in (
+            sys.executable, "-I", "-S", cc_audit.__file__, real, audit.folder)) + ' "$@"\n')
+        shim.chmod(0o755)
+    env["CC"] = str(wrappers / "cc")
+    env["LDSHARED"] = f"{wrappers / 'cc'} -shared"
+    if cxx is not None:
+        env["CXX"] = str(wrappers / "c++")
+        env["LDCXXSHARED"] = f"{wrappers / 'c++'} -shared"
+    env[f"CARGO_TARGET_{arch.upper()}_UNKNOWN_LINUX_GNU_LINKER"] = str(wrappers / "cc")
+    return env
+
+
+def _pinned_archives(openssl: OpenSSLBuild) -> FrozenSet[str]:
+    return frozenset(os.path.realpath(openssl.lib_dir / name)
+                     for name in ("libcrypto.a", "libssl.a"))
+
+
+def openssl_objects(link: dict) -> List[Tuple[str, str]]:
+    """(archive, member) of every OpenSSL object one link took, archive paths resolved."""
+    found = []
+    for archive, member in cc_audit.members(link["trace"]):
+        if cc_audit.is_openssl_archive(archive) or _OPENSSL_OBJECT.match(member):
+            found.append((os.path.realpath(os.path.join(link["cwd"], archive)), member))
+    return found
+
+
+def foreign_inputs(link: dict, openssl: OpenSSLBuild,
+                   same_bytes: Mapping[Tuple[str, str], bool] = {}) -> List[str]:
+    """Every OpenSSL object or library a link took from anywhere but the pinned archives.
+
+    An object bundled into a Rust library (`.rlib`) is the pinned one when `same_bytes` says
+    its bytes equal the pinned archive's member of that name."""
+    pinned = _pinned_archives(openssl)
+    foreign = [f"{archive}({member})" for archive, member in openssl_objects(link)
+               if archive not in pinned and not same_bytes.get((archive, member))]
+    foreign += [os.path.realpath(os.path.join(link["cwd"], path))
+                for path in cc_audit.shared_openssl(link["trace"])]
+    return foreign
+
+
+def foreign_headers(headers: FrozenSet[str], openssl: OpenSSLBuild) -> List[str]:
+    include = os.path.realpath(openssl.include_dir) + os.sep
+    return sorted(h for h in headers if _OPENSSL_HEADER.search(h)
+                  and not os.path.realpath(h).startswith(include))
+
+
+def prove(wheel: Path, audit: LinkAudit, openssl: OpenSSLBuild, scratch: Path,
+          log: Path) -> Dict[str, bool]:
+    """For each binary (ELF) in `wheel`, its path inside the wheel -> whether it links OpenSSL.
+
+    Raises CheckFailed when a binary holds OpenSSL objects from elsewhere than the pinned
+    archives, when a compile read another OpenSSL's headers, or when a binary was not linked
+    by this build (nothing can prove what it holds); InputError when no binary uses OpenSSL."""
+    headers = foreign_headers(audit.headers(), openssl)
+    if headers:
+        raise CheckFailed(f"{wheel.name}: the build read OpenSSL headers from outside the "
+                          f"pinned prefix ({', '.join(headers[:3])}): its sources find another "
+                          f"OpenSSL's headers first (a copy beside them, or an include "
+                          f"directory before the pinned one); remove those from its build so "
+                          f"that only the pinned OpenSSL's headers are used")
+    links = audit.links()
+    by_digest = {link["sha256"]: link for link in links}
+    uses: Dict[str, bool] = {}
+    with zipfile.ZipFile(wheel) as archive:
+        for member in archive.namelist():
+            data = archive.read(member)
+            if data[:4] != b"\x7fELF":
+                continue
+            link = by_digest.get(hashlib.sha256(data).hexdigest())
+            if link is None:
+                raise CheckFailed(f"{wheel.name}: {member} was not linked by this build (a "
+                                  f"prebuilt file of the sdist?), so which OpenSSL it holds "
+                                  f"cannot be proven; build it from source")
+            same = _bundled_members_match(link, openssl, scratch, log)
+            foreign = foreign_inputs(link, openssl, same)
+            if foreign:
+                raise CheckFailed(
+                    f"{wheel.name}: {member} links OpenSSL from elsewhere than the pinned "
+                    f"build ({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}): "
+                    f"remove that library from the package's link (extra_objects, libraries, "
+                    f"-L) so that only the pinned OpenSSL is linked")
+            uses[member] = bool(openssl_objects(link))
+    if uses and not any(uses.values()):
+        raise InputError(f"{wheel.name}: none of its binaries links OpenSSL, so the package "
+                         f"does not use OpenSSL; build it with pip")
+    return uses
+
+
+def _bundled_members_match(link: dict, openssl: OpenSSLBuild, scratch: Path,
+                           log: Path) -> Dict[Tuple[str, str], bool]:
+    """For OpenSSL objects taken from a Rust library (rustc bundles a static library into
+    the .rlib of the crate that links it): whether each has the bytes of the pinned member."""
+    wanted = [(a, m) for a, m in openssl_objects(link) if a.endswith(".rlib")]
+    if not wanted:
+        return {}
+    pinned = {}
+    for name in ("libcrypto.a", "libssl.a"):
+        pinned.update(_member_digests(openssl.lib_dir / name, scratch, log))
+    result = {}
+    for rlib in sorted({a for a, _ in wanted}):
+        bundled = _member_digests(Path(rlib), scratch, log)
+        for archive, member in wanted:
+            if archive == rlib:
+                result[(archive, member)] = bundled.get(member) is not None \
+                    and bundled.get(member) == pinned.get(member)
+    return result
+
+
+def _member_digests(archive: Path, scratch: Path, log: Path) -> Dict[str, str]:
+    """sha256 of each member of an ar archive, extracted with `ar` into a fresh folder."""
+    folder = scratch / "ar" / hashlib.sha256(str(archive).encode()).hexdigest()[:16]
+    if not folder.is_dir():
+        folder.mkdir(parents=True)
+        call(["ar", "x", archive], cwd=folder, log=log, what=f"listing {archive.name}")
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
