@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import platform
 import re
@@ -11,10 +12,13 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Dict, List, Optional, Tuple
 
+from auditwheel.tools import dir2zip, zip2dir
+from auditwheel.wheeltools import rewrite_record
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
@@ -280,22 +284,27 @@ def build_host_paths(scratch: Path, cache: Path) -> List[Tuple[Path, str]]:
     return [(home, "~"), (cache, "/builder-cache"), (scratch, "/builder")]
 
 
-def reproducible_env(scratch: Path, cache: Path, openssl: Optional[OpenSSLBuild] = None,
-                     vendor: Optional[Path] = None) -> Dict[str, str]:
-    """What makes two builds of the same inputs byte-identical wherever they run, and keeps
-    the build host's paths out of the wheel: fixed file times; the home, cache, OpenSSL prefix
-    and build directories recorded under fixed names in C debug info and __FILE__
-    (-ffile-prefix-map) and in Rust's (--remap-path-prefix), cargo's registry and a vendor
-    directory included."""
-    maps = build_host_paths(scratch, cache)
+def reproducible_paths(scratch: Path, cache: Path, openssl: Optional[OpenSSLBuild] = None,
+                       vendor: Optional[Path] = None) -> List[Tuple[Path, str]]:
+    """Each build-host directory a build may record, with the fixed name it is recorded as:
+    home, cache, build directory, the OpenSSL prefix, cargo's home and a vendor directory."""
+    names = build_host_paths(scratch, cache)
     if openssl is not None:
-        maps.append((openssl.prefix, INSTALL_PREFIX))
-    rust = [*maps, (Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo"), "/cargo")]
+        names.append((openssl.prefix, INSTALL_PREFIX))
+    names.append((Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo"), "/cargo"))
     if vendor is not None:
-        rust.append((vendor.resolve(), "/vendor"))
-    rustflags = " ".join(f"--remap-path-prefix={old}={new}" for old, new in rust)
+        names.append((vendor.resolve(), "/vendor"))
+    return names
+
+
+def reproducible_env(names: List[Tuple[Path, str]]) -> Dict[str, str]:
+    """What makes two builds of the same inputs byte-identical wherever they run, and keeps
+    the build host's paths out of the wheel: fixed file times; `names` recorded under their
+    fixed names in C debug info and __FILE__ (-ffile-prefix-map) and in Rust's
+    (--remap-path-prefix)."""
+    rustflags = " ".join(f"--remap-path-prefix={old}={new}" for old, new in names)
     return {"SOURCE_DATE_EPOCH": source_date_epoch(),
-            "CFLAGS": " ".join(f"-ffile-prefix-map={old}={new}" for old, new in maps),
+            "CFLAGS": " ".join(f"-ffile-prefix-map={old}={new}" for old, new in names),
             "RUSTFLAGS": f"{os.environ['RUSTFLAGS']} {rustflags}" if os.environ.get("RUSTFLAGS")
             else rustflags}
 
@@ -361,6 +370,8 @@ def build_wheel(
     vendor = source.changes.get("cargo", {}).get("vendor")  # type: ignore[union-attr]
     audit = LinkAudit(outdir.parent / f"link-audit-{outdir.name}")
     native_build = toolchain is None or toolchain.exclude_libs
+    path_names = reproducible_paths(outdir.parent, ctx.cache, build,
+                                    Path(vendor) if vendor else None)
     wrappers = compiler_env(outdir.parent, toolchain.cc if toolchain else _host_cc(),
                             toolchain.arch if toolchain else platform.machine(), audit,
                             cxx=os.environ.get("CXX") or "c++" if native_build else None)
@@ -368,15 +379,42 @@ def build_wheel(
          log=log, env={**_put_in_front(build_env(build, toolchain=toolchain,
                                                   scratch=outdir.parent,
                                                   target_python=target_python),
-                                        reproducible_env(outdir.parent, ctx.cache, build,
-                                                         Path(vendor) if vendor else None)),
+                                        reproducible_env(path_names)),
                        **wrappers, **source.env},
          what=f"building {sdist.name} {sdist.version} for Python {interpreter.short_version}")
     wheels = sorted(outdir.glob("*.whl"))
     if len(wheels) != 1:
         raise BuilderError(f"building {sdist.name} produced {len(wheels)} wheels, expected 1",
                            log=log)
+    scrub_metadata_paths(wheels[0], path_names, outdir.parent)
     return BuiltWheel(wheels[0], sdist, interpreter, log, source.changes, target_python, audit)
+
+
+def scrub_metadata_paths(wheel: Path, names: Sequence[Tuple[Path, str]], scratch: Path) -> bool:
+    """Rewrite, in the wheel's .dist-info text files only (the SBOM maturin writes names the
+    unpacked sdist's directory), each build-host directory to its fixed name, as the compilers
+    were told for the binaries (`-ffile-prefix-map`); RECORD is rewritten with auditwheel's
+    own tools. Binaries are never touched. Returns whether anything changed."""
+    pairs = [(str(old).rstrip("/").encode(), new.encode()) for old, new in names
+             if len(str(old).rstrip("/")) > 1]
+    with zipfile.ZipFile(wheel) as archive:
+        hits = [n for n in archive.namelist() if ".dist-info/" in n and not n.endswith("RECORD")
+                and any(old in archive.read(n) for old, _ in pairs)]
+    if not hits:
+        return False
+    folder = scratch / f"scrub-{wheel.stem}"
+    zip2dir(wheel, folder)
+    for name in hits:
+        path = folder / name
+        data = path.read_bytes()
+        # The longest (most specific) directory first: the cache may lie inside home.
+        for old, new in sorted(pairs, key=lambda pair: -len(pair[0])):
+            data = data.replace(old, new)
+        path.write_bytes(data)
+    rewrite_record(folder)
+    epoch = dt.datetime.fromtimestamp(int(source_date_epoch()), tz=dt.timezone.utc)
+    dir2zip(folder, wheel, zlib.Z_DEFAULT_COMPRESSION, epoch)
+    return True
 
 
 def _apply_patch(patch: Path, source: Path, log: Path, sdist: Sdist) -> Dict[str, str]:

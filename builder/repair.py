@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
+from auditwheel.lddtree import ldd
 from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
@@ -193,6 +194,62 @@ def refuse_shared_openssl_loads(wheel: Path) -> None:
                          f"system's OpenSSL instead")
 
 
+def libraries_bringing_openssl(wheel: Path, scratch: Path) -> List[Tuple[str, str, List[str]]]:
+    """(binary in the wheel, a shared library it needs, that library's chain to a shared
+    libssl/libcrypto) for every library of the build host that would bring the system's
+    OpenSSL into the process: what auditwheel would graft, OpenSSL and all. Resolved the way
+    auditwheel resolves them (its lddtree)."""
+    found = []
+    folder = scratch / "needed"
+    with zipfile.ZipFile(wheel) as archive:
+        for member in archive.namelist():
+            data = archive.read(member)
+            if data[:4] != b"\x7fELF":
+                continue
+            path = folder / member
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            tree = ldd(path)
+            for name in tree.needed:
+                if _SHARED_OPENSSL.match(name):
+                    continue  # itself a shared OpenSSL: the check of every ELF names it
+                chain = _chain_to_openssl(name, tree.libraries, [])
+                if chain:
+                    found.append((member, name, chain))
+    return found
+
+
+def _chain_to_openssl(name: str, libraries: Mapping[str, object], seen: List[str]) -> List[str]:
+    library = libraries.get(name)
+    if library is None or name in seen:
+        return []
+    for needed in getattr(library, "needed", ()):
+        if _SHARED_OPENSSL.match(needed):
+            return [name, needed]
+        rest = _chain_to_openssl(needed, libraries, [*seen, name])
+        if rest:
+            return [name, *rest]
+    return []
+
+
+def refuse_libraries_bringing_openssl(wheel: Path, scratch: Path, package: str,
+                                      log: Path) -> None:
+    """Raise InputError, in one sentence, when the wheel needs a library of the build host
+    that loads the system's OpenSSL (psycopg2's libpq); the chains go to `log`."""
+    found = libraries_bringing_openssl(wheel, scratch)
+    if not found:
+        return
+    with open(log, "a") as out:
+        for member, name, chain in found:
+            out.write(f"{member} needs {' -> '.join(chain)}\n")
+    member, name, chain = found[0]
+    library = name.split(".so")[0]
+    raise InputError(f"{wheel.name}: {member} needs {name}, which brings the system's OpenSSL "
+                     f"({chain[-1]}); build {library} statically against the pinned OpenSSL "
+                     f"first, or build {package} against the system's OpenSSL with pip",
+                     log=log)
+
+
 def check_wheel(wheel: Path, openssl_version: str, when: str,
                 openssl_symbols: FrozenSet[str] = frozenset(),
                 uses_openssl: Optional[Mapping[str, bool]] = None) -> List[ElfFacts]:
@@ -236,6 +293,9 @@ def repair(wheel: Path, openssl: OpenSSLBuild, ctx: RunContext, outdir: Path,
     package that cannot carry a static OpenSSL) naming the rule broken."""
     symbols = openssl.defined_symbols()
     refuse_shared_openssl_loads(wheel)
+    package = wheel.name.split("-")[0]
+    refuse_libraries_bringing_openssl(wheel, outdir.parent / f"needed-{outdir.name}", package,
+                                      ctx.log(f"repair-{wheel.name}"))
     uses = None
     if audit is not None:
         uses = prove(wheel, audit, openssl, outdir.parent, ctx.log(f"link-proof-{wheel.name}"))

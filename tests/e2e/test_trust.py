@@ -3,6 +3,7 @@ OpenSSL and nothing else. Each kind of fault, with the input that showed it and 
 same kind (the broken projects are in tests/packages/)."""
 
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -111,4 +112,23 @@ def test_a_package_whose_binaries_link_no_openssl_is_refused_after_its_build(
     # Its setup script names libssl and libcrypto, so only the link shows it uses neither.
     done = builder_cli(str(PACKAGES / "mentions-openssl"), "3.0.22")
     assert_one_clear_error(done, 2, "none of its binaries links OpenSSL", "build it with pip")
+    assert wheels_in(tmp_path / "wheelhouse") == []
+
+
+# ------------------------------------------------ libraries that bring the system's OpenSSL
+
+@pytest.mark.parametrize("package, needs, library", [
+    ("psycopg2==2.9.13", "libpq.so.5", "libpq"),  # pg_config: apt-get install libpq-dev
+    (str(PACKAGES / "grafts-system-openssl"), "libxmlsec1-openssl.so.1", "libxmlsec1-openssl"),
+])
+def test_a_library_that_brings_the_system_openssl_is_named_in_one_sentence(
+        package, needs, library, builder_cli, tmp_path):
+    if package.startswith("psycopg2") and shutil.which("pg_config") is None:
+        pytest.fail("this test needs pg_config (apt-get install libpq-dev)")
+    done = builder_cli(package, "3.0.22")
+    assert_one_clear_error(done, 2, f"needs {needs}, which brings the system's OpenSSL",
+                           f"build {library} statically against the pinned OpenSSL first",
+                           "against the system's OpenSSL with pip")
+    error = next(line for line in done.stderr.splitlines() if line.startswith("error: "))
+    assert len(error) < 400 and error.count(";") == 1
     assert wheels_in(tmp_path / "wheelhouse") == []
