@@ -29,8 +29,11 @@ _MEMBER = re.compile(r"(?P<archive>[^\s()]+\.(?:a|rlib|lib))\((?P<member>[^\s()/
 _SHARED = re.compile(r"(?:^|\s)(?P<path>[^\s()]*/lib(?:crypto|ssl)\.so(?:\.[\d.]+)?)(?=[\s:]|$)",
                      re.M)
 _VERSION_OBJECT = re.compile(r"cversion\.o(bj)?$")
+# Queries, not links: build systems ask the compiler and linker who they are (meson asks
+# `cc -Wl,--version`); these run unchanged, their output untouched.
 _NOT_A_LINK = {"-c", "-S", "-E", "-M", "-MM", "-dumpversion", "-dumpmachine", "-dumpfullversion",
-               "--version", "-v", "-print-search-dirs", "-print-prog-name"}
+               "--version", "-v", "-print-search-dirs", "-print-prog-name", "-Wl,--version",
+               "-Wl,-v", "-Wl,-V", "--help"}
 
 
 def members(trace):
@@ -78,6 +81,8 @@ def link(real, audit_dir, args):
         sys.stdout.write(trace)  # the linker's own words, for the build log
         return returncode
     output = os.path.abspath(_output(args))
+    if not os.path.isfile(output):
+        return 0  # nothing was written (a check a build system makes): nothing to record
     with open(output, "rb") as binary:
         digest = hashlib.sha256(binary.read()).hexdigest()
     record = {"output": output, "sha256": digest, "cwd": os.getcwd(), "trace": trace,

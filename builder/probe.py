@@ -11,6 +11,7 @@ import json
 import os
 import re
 import sys
+import sysconfig
 
 # OpenSSL's version text: "OpenSSL 3.0.22 25 Aug 2026", "OpenSSL 1.1.1w  11 Sep 2023".
 VERSION_TEXT = re.compile(
@@ -67,8 +68,24 @@ def exercise_ssl():
     return {"ssl": ssl.OPENSSL_VERSION, "client_hello_bytes": len(hello)}
 
 
+def _installed_scripts(names):
+    """The wheel's programs (its .data/scripts/ files) where pip installed them: beside the
+    interpreter of a virtualenv, or in the bin/ of a --target folder on sys.path."""
+    folders = [sysconfig.get_path("scripts")]
+    folders += [os.path.join(entry, "bin") for entry in sys.path if entry]
+    found = []
+    for name in names:
+        for folder in folders:
+            path = os.path.join(folder, name)
+            if os.path.isfile(path):
+                found.append(path)
+                break
+    return found
+
+
 def main(argv):
-    """argv: the JSON report's path, the modules (comma separated), the runtime probe."""
+    """argv: the JSON report's path, the modules (comma separated), the runtime probe (may be
+    empty), the wheel's programs (comma separated, optional)."""
     # Copied beside this script by the smoke test; -I keeps that folder off sys.path, and it
     # goes last so that it shadows nothing of the package.
     sys.path.append(os.path.dirname(os.path.abspath(__file__)))
@@ -78,6 +95,7 @@ def main(argv):
     report_path = argv[0]
     modules = [m for m in argv[1].split(",") if m]
     runtime_probe = argv[2] if len(argv) > 2 else ""
+    scripts = [n for n in argv[3].split(",") if n] if len(argv) > 3 else []
     report = {"imported": [], "errors": {}, "embedded": {}, "runtime_text": None,
               "loads": {}, "ssl_exercise": None}
     for name in modules:
@@ -91,6 +109,12 @@ def main(argv):
             if path.endswith(".so") or ".so." in os.path.basename(path):
                 with open(path, "rb") as binary:
                     report["embedded"][path] = openssl_versions_in(binary.read())
+    # Programs are binaries like any other: what they carry counts as the modules' does.
+    for path in _installed_scripts(scripts):
+        with open(path, "rb") as binary:
+            data = binary.read()
+        if data[:4] == b"\x7fELF":
+            report["embedded"][path] = openssl_versions_in(data)
     if runtime_probe:
         try:
             report["runtime_text"] = _runtime_text(runtime_probe)

@@ -72,6 +72,14 @@ def check_is_wheel(path: Path) -> None:
         raise InputError(f"{path.name} is not a wheel: it holds no .dist-info/WHEEL")
 
 
+def wheel_scripts(wheel: Path) -> List[str]:
+    """The file names of the programs a wheel installs (its .data/scripts/ files)."""
+    with zipfile.ZipFile(wheel) as archive:
+        return sorted(n.rsplit("/", 1)[-1] for n in archive.namelist()
+                      if n.split("/")[0].endswith(".data") and "/scripts/" in n
+                      and not n.endswith("/"))
+
+
 def top_level_modules(wheel: Path) -> List[str]:
     """Importable top-level names of a wheel, from its file list."""
     names = set()
@@ -141,7 +149,8 @@ def smoke_test(
             python = _emulated_install(scratch / "site", wheel, find_links, interpreter,
                                        target_python, log, ctx)
         python = _with_interpreter_openssl(python)
-        report = _probe(python, scratch, modules, plan.runtime_probe, log)
+        report = _probe(python, scratch, modules, plan.runtime_probe, log,
+                        wheel_scripts(wheel))
         checks, failures = _run_checks(python, plan.checks, expected_openssl, scratch, log)
         report["loads_of_checks"] = [c.get("loads", {}) for c in checks.values()]
         suite = None
@@ -210,11 +219,11 @@ def _isolated_script(source: Path, scratch: Path, *companions: Path) -> Path:
 
 
 def _probe(python: _Installed, scratch: Path, modules: List[str],
-           runtime_probe: Optional[str], log: Path) -> dict:
+           runtime_probe: Optional[str], log: Path, scripts: List[str]) -> dict:
     report_path = scratch / "probe.json"
     script = _isolated_script(Path(probe.__file__), scratch, _LOADWATCH)
-    call([*python.command, script, report_path, ",".join(modules),
-          *([runtime_probe] if runtime_probe else [])],
+    call([*python.command, script, report_path, ",".join(modules), runtime_probe or "",
+          ",".join(scripts)],
          log=log, cwd=script.parent, env=python.env, what="the import probe of the smoke test")
     return json.loads(report_path.read_text())
 

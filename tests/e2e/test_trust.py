@@ -11,7 +11,7 @@ import pytest
 
 from builder.repair import inspect_wheel
 from tests.conftest import PACKAGES, mirror_args, run_builder
-from tests.e2e.conftest import wheels_in
+from tests.e2e.conftest import fresh_venv, python_says, wheels_in
 from tests.unit.test_cli import assert_one_clear_error
 
 pytestmark = pytest.mark.slow
@@ -132,3 +132,19 @@ def test_a_library_that_brings_the_system_openssl_is_named_in_one_sentence(
     error = next(line for line in done.stderr.splitlines() if line.startswith("error: "))
     assert len(error) < 400 and error.count(";") == 1
     assert wheels_in(tmp_path / "wheelhouse") == []
+
+
+# ------------------------------------------------ every binary alike: programs too
+
+def test_a_program_in_the_wheel_is_linked_checked_and_smoke_tested_like_a_module(
+        builder_cli, tmp_path):
+    done = builder_cli(str(PACKAGES / "ships-program"), "3.0.22")
+    assert done.returncode == 0, done.stderr[-3000:]
+    [wheel] = wheels_in(tmp_path / "wheelhouse")
+    [program] = [e for e in inspect_wheel(wheel) if e.name.endswith("/scripts/openssl-version")]
+    assert program.openssl_versions == ("3.0.22",) and not program.is_extension
+    record = json.loads(wheel.with_name(wheel.name + ".provenance.json").read_text())
+    assert record["smoke"]["embedded_versions"]["openssl-version"] == ["3.0.22"]
+    python = fresh_venv(tmp_path / "venv", tmp_path / "wheelhouse", "ships-program")
+    assert python_says(python, "import ships_program; print(ships_program.openssl_version())"
+                       ).startswith("OpenSSL 3.0.22 ")

@@ -80,3 +80,38 @@ def test_headers_outside_the_pinned_include_directory_are_foreign(tmp_path):
     assert audit.headers() == {"/tmp/b/src/openssl/opensslv.h",
                                f"{PINNED}/include/openssl/evp.h", "/usr/include/stdio.h"}
     assert foreign_headers(audit.headers(), BUILD) == ["/tmp/b/src/openssl/opensslv.h"]
+
+
+def wrapper(tmp_path, *args):
+    import subprocess
+    import sys
+
+    from builder import cc_audit
+    return subprocess.run([sys.executable, cc_audit.__file__, "cc", str(tmp_path), *args],
+                          capture_output=True, text=True, cwd=tmp_path)
+
+
+def test_the_wrapper_records_a_link_with_its_map_and_output_digest(tmp_path):
+    import hashlib
+    import json
+
+    (tmp_path / "m.c").write_text("int main(void) { return 0; }\n")
+    assert wrapper(tmp_path, "m.c", "-o", "m").returncode == 0
+    [record] = [json.loads(p.read_text()) for p in tmp_path.glob("link-*.json")]
+    assert record["output"] == str(tmp_path / "m") and record["cwd"] == str(tmp_path)
+    assert record["sha256"] == hashlib.sha256((tmp_path / "m").read_bytes()).hexdigest()
+    assert "libc" in record["trace"] and not record["version_object_added"]
+
+
+def test_the_wrapper_records_the_headers_of_each_compile(tmp_path):
+    (tmp_path / "m.c").write_text("#include <stdio.h>\nint f(void) { return 0; }\n")
+    assert wrapper(tmp_path, "-c", "m.c", "-o", "m.o").returncode == 0
+    assert "/usr/include/stdio.h" in LinkAudit(tmp_path).headers()
+
+
+def test_queries_of_the_compiler_and_linker_pass_through_untouched(tmp_path):
+    # meson and configure scripts ask who the linker is: the answer must reach them.
+    done = wrapper(tmp_path, "-Wl,--version")
+    assert done.returncode == 0 and "GNU ld" in done.stdout
+    assert wrapper(tmp_path, "-dumpmachine").stdout.strip().endswith("linux-gnu")
+    assert list(tmp_path.glob("link-*.json")) == []

@@ -1,4 +1,7 @@
+import dataclasses
 import io
+import os
+import subprocess
 import tarfile
 import zipfile
 from pathlib import Path
@@ -74,3 +77,17 @@ def test_sdist_with_a_link_out_of_the_tree_is_refused(tmp_path):
     member.linkname = "/etc/passwd"
     with pytest.raises(InputError, match="unsafe to unpack"):
         unpack_sdist(_tar_with(tmp_path, member), tmp_path / "out")
+
+
+def test_configure_probes_that_read_the_compilers_search_path_find_the_pinned_headers_first(
+        tmp_path):
+    # uwsgi decides on SSL by looking for openssl/ssl.h in the directories `cpp -v` lists.
+    include = tmp_path / "prefix" / "include"
+    include.mkdir(parents=True)
+    build = dataclasses.replace(fake_build(), prefix=tmp_path / "prefix")
+    env = build_env(build, {"PATH": os.environ["PATH"]})
+    done = subprocess.run(["cc", "-E", "-v", "-x", "c", "-"], input="", env=env,
+                          capture_output=True, text=True)
+    listed = done.stderr.split("#include <...> search starts here:")[1].split(
+        "End of search list.")[0].split()
+    assert listed.index(str(include)) < listed.index("/usr/include")
