@@ -2,17 +2,22 @@
 builder's own interpreter): it records what the linker itself says it linked, and which
 headers each compile read, so that the builder can prove which OpenSSL a binary holds.
 
-usage: python cc_audit.py REAL_COMPILER AUDIT_DIR [compiler arguments...]
+usage: python cc_audit.py AUDIT_DIR REAL_COMPILER_JSON [compiler arguments...]
+
+REAL_COMPILER_JSON is the real compiler's command as a JSON list (`["ccache", "gcc"]`).
 
 - A link gets `-Wl,--print-map` (GNU ld and lld, zig's included, print the link map: every
   archive member taken, as `archive(member)`), kept as AUDIT_DIR/link-*.json with the
-  output's path and sha256. When the link
-  took an OpenSSL object but not the one that defines OpenSSL_version, it is linked again with
-  `-Wl,-u,OpenSSL_version`, so every binary that uses OpenSSL carries its version text and a
-  binary that uses none carries no OpenSSL at all.
-- A compile gets `-MD -MF` (unless it asks for dependencies itself): the headers it read,
-  kept with the directory it ran in as AUDIT_DIR/deps-*.json.
-- Anything else (preprocessing, version queries) runs unchanged.
+  output's path and sha256. When the link took an OpenSSL object but not the one that
+  defines OpenSSL_version, it is linked again with `-Wl,-u,OpenSSL_version`, so every binary
+  that uses OpenSSL carries its version text and a binary that uses none carries no OpenSSL.
+- A compile (also one that compiles and links in one step) gets `-MD` and a dependency file
+  of the wrapper's, or keeps the one it asked for (`-MMD` becomes `-MD`, so that system
+  headers are listed too): the headers it read, kept with the directory it ran in as
+  AUDIT_DIR/deps-*.json.
+- Queries (versions, search paths, `-fsyntax-only`) and preprocessing run unchanged.
+
+Exit status: the real compiler's.
 """
 
 import hashlib
@@ -28,12 +33,22 @@ _MEMBER = re.compile(r"(?P<archive>[^\s()]+\.(?:a|rlib|lib))\((?P<member>[^\s()/
 # A shared library the link read: GNU ld's "LOAD /path/libssl.so", lld's path in its map.
 _SHARED = re.compile(r"(?:^|\s)(?P<path>[^\s()]*/lib(?:crypto|ssl)\.so(?:\.[\d.]+)?)(?=[\s:]|$)",
                      re.M)
+# OpenSSL's unified build names its objects after the library they go into:
+# libcrypto-lib-ts_asn1.o, and for 3.x's providers inside libcrypto.a libdefault-lib-*.o,
+# libcommon-lib-*.o, liblegacy-lib-*.o.
+_OPENSSL_MEMBER = re.compile(
+    r"^lib(?:crypto|ssl|common|default|legacy|fips)-(?:lib|shlib)-.+\.o$")
 _VERSION_OBJECT = re.compile(r"cversion\.o(bj)?$")
-# Queries, not links: build systems ask the compiler and linker who they are (meson asks
-# `cc -Wl,--version`); these run unchanged, their output untouched.
-_NOT_A_LINK = {"-c", "-S", "-E", "-M", "-MM", "-dumpversion", "-dumpmachine", "-dumpfullversion",
-               "--version", "-v", "-print-search-dirs", "-print-prog-name", "-Wl,--version",
-               "-Wl,-v", "-Wl,-V", "--help"}
+# Build systems ask the compiler and linker who they are (meson asks `cc -Wl,--version`):
+# such commands run unchanged, their output untouched.
+_QUERIES = {"-E", "-S", "-M", "-MM", "-dumpversion", "-dumpmachine", "-dumpfullversion",
+            "-dumpspecs", "--version", "-print-search-dirs", "-print-prog-name",
+            "-Wl,--version", "-Wl,-v", "-Wl,-V", "--help", "-fsyntax-only", "-###"}
+_SOURCES = (".c", ".cc", ".cpp", ".cxx", ".c++", ".C", ".m", ".mm", ".s", ".S", ".sx")
+# Options whose value is the next argument (so that it is not taken for an input file).
+_WITH_VALUE = {"-o", "-I", "-L", "-l", "-x", "-include", "-imacros", "-isystem", "-idirafter",
+               "-iquote", "-MF", "-MT", "-MQ", "-Xlinker", "-target", "--target", "-arch",
+               "-isysroot", "-D", "-U", "-u", "-z", "-T"}
 
 
 def members(trace):
@@ -45,12 +60,15 @@ def members(trace):
 
 
 def shared_openssl(trace):
-    """Every shared libcrypto/libssl a link map names."""
+    """Every shared libcrypto/libssl path a link map names."""
     return sorted({m.group("path") for m in _SHARED.finditer(trace)})
 
 
-def is_openssl_archive(archive):
-    return os.path.basename(archive) in ("libcrypto.a", "libssl.a")
+def is_openssl_object(archive, member):
+    """Whether an archive member is OpenSSL's: from an archive named libcrypto.a/libssl.a, or
+    named as OpenSSL's build names its objects (what rustc bundles into an .rlib keeps it)."""
+    return os.path.basename(archive) in ("libcrypto.a", "libssl.a") \
+        or bool(_OPENSSL_MEMBER.match(member))
 
 
 def _output(args):
@@ -62,20 +80,34 @@ def _output(args):
     return "a.out"
 
 
-def _link(real, args):
-    done = subprocess.run([real, *args, "-Wl,--print-map"], stdout=subprocess.PIPE,
+def _sources(args):
+    """The source files among the arguments."""
+    found, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in _WITH_VALUE:
+            skip = True
+        elif not arg.startswith("-") and arg.endswith(_SOURCES):
+            found.append(arg)
+    return found
+
+
+def _run(real, args):
+    done = subprocess.run([*real, *args, "-Wl,--print-map"], stdout=subprocess.PIPE,
                           universal_newlines=True, errors="replace")
     return done.returncode, done.stdout
 
 
 def link(real, audit_dir, args):
-    returncode, trace = _link(real, args)
-    linked = members(trace)
-    openssl = [m for a, m in linked if is_openssl_archive(a)]
+    """Link with the map kept (and again with -u OpenSSL_version where needed); record it.
+    Returns the linker's exit status."""
+    returncode, trace = _run(real, args)
+    openssl = [m for a, m in members(trace) if is_openssl_object(a, m)]
     relinked = False
     if returncode == 0 and openssl and not any(_VERSION_OBJECT.search(m) for m in openssl):
         args = [*args, "-Wl,-u,OpenSSL_version"]
-        returncode, trace = _link(real, args)
+        returncode, trace = _run(real, args)
         relinked = True
     if returncode != 0:
         sys.stdout.write(trace)  # the linker's own words, for the build log
@@ -92,27 +124,53 @@ def link(real, audit_dir, args):
     return 0
 
 
-def compile_(real, audit_dir, args):
-    if any(a.startswith("-M") for a in args):
-        return subprocess.call([real, *args])
-    name = os.path.join(audit_dir, "deps-%s" % uuid.uuid4().hex)
-    returncode = subprocess.call([real, *args, "-MD", "-MF", name + ".d"])
-    if returncode == 0 and os.path.exists(name + ".d"):
-        # The header paths are as the compiler found them, relative to where it ran.
-        with open(name + ".d") as deps:
-            record = {"cwd": os.getcwd(), "deps": deps.read()}
-        with open(name + ".json", "w") as out:
-            json.dump(record, out)
-        os.remove(name + ".d")
-    return returncode
+def _dependency_files(args, sources):
+    """Where the compiler writes the dependency lists it was asked for with -MD: the -MF
+    file, else one per source named after its object."""
+    for index, arg in enumerate(args):
+        if arg == "-MF" and index + 1 < len(args):
+            return [args[index + 1]]
+        if arg.startswith("-MF") and len(arg) > 3:
+            return [arg[3:]]
+    if "-o" in args and len(sources) == 1:
+        return [os.path.splitext(_output(args))[0] + ".d"]
+    return [os.path.splitext(os.path.basename(s))[0] + ".d" for s in sources]
+
+
+def compile_(real, audit_dir, args, sources):
+    """Compile (or compile and link) with the headers recorded. Returns the exit status."""
+    asked = "-MD" in args or "-MMD" in args
+    args = ["-MD" if a == "-MMD" else a for a in args]
+    if not asked:
+        args = [*args, "-MD"]
+        if len(sources) == 1:
+            args += ["-MF", os.path.join(audit_dir, "deps-%s.d" % uuid.uuid4().hex)]
+    linking = "-c" not in args
+    returncode = link(real, audit_dir, args) if linking else subprocess.call([*real, *args])
+    if returncode != 0:
+        return returncode
+    for path in _dependency_files(args, sources):
+        if os.path.exists(path):
+            with open(path, errors="replace") as deps:
+                record = {"cwd": os.getcwd(), "deps": deps.read()}
+            with open(os.path.join(audit_dir, "deps-%s.json" % uuid.uuid4().hex), "w") as out:
+                json.dump(record, out)
+            if not asked:
+                os.remove(path)
+    return 0
 
 
 def main(argv):
-    real, audit_dir, args = argv[0], argv[1], argv[2:]
-    if not args or any(a in _NOT_A_LINK or a.startswith(("-print-", "-###")) for a in args):
-        if "-c" in args and not {"-E", "-S", "-M", "-MM"} & set(args):
-            return compile_(real, audit_dir, args)
-        os.execvp(real, [real, *args])
+    """Returns the exit status; a query runs as the real compiler itself (exec)."""
+    audit_dir, real, args = argv[0], json.loads(argv[1]), argv[2:]
+    sources = _sources(args)
+    query = any(a in _QUERIES or a.startswith(("-print-", "-Wl,--version")) for a in args)
+    if not args or query or args == ["-v"]:
+        os.execvp(real[0], [*real, *args])
+    if sources:
+        return compile_(real, audit_dir, args, sources)
+    if "-c" in args:  # compiling from standard input or an unusual suffix: nothing to record
+        return subprocess.call([*real, *args])
     return link(real, audit_dir, args)
 
 

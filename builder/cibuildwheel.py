@@ -25,7 +25,7 @@ DEFAULT_PREFIX = "/opt/openssl-static"
 
 # A plain absolute directory: what a shell, TOML and cibuildwheel's environment parser all
 # read as it is written.
-_PLAIN_DIRECTORY = re.compile(r"/(?:[A-Za-z0-9._+-]+/?)*")
+_PLAIN_DIRECTORY = re.compile(r"/(?:[A-Za-z0-9._+-]+/)*[A-Za-z0-9._+-]*")
 
 
 @dataclass(frozen=True)

@@ -272,9 +272,9 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
             require_passed(result)
             progress.say(f"    passed: OpenSSL {expected} ({result.seconds}s)")
         except BuilderError as exc:
-            failed += 1
+            failed = max(failed, exc.exit_code)
             _render(exc, verbose=args.verbose)
-    return 1 if failed else 0
+    return failed
 
 
 def _expected_version(spec: str) -> str:

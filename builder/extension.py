@@ -15,7 +15,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from auditwheel.tools import dir2zip, zip2dir
 from auditwheel.wheeltools import rewrite_record
@@ -33,6 +33,7 @@ from builder.index import DEFAULT_INDEX, SDIST_SUFFIXES, index_files
 from builder.interpreters import Interpreter, build_frontend
 from builder.link_proof import LinkAudit, compiler_env
 from builder.openssl import INSTALL_PREFIX, OpenSSLBuild
+from builder.recipes import DEFAULT as DEFAULT_RECIPE, Recipe
 from builder.runner import call
 from builder.sources import Expected, cached_download, sha256_file
 from builder.toolchain import Toolchain
@@ -200,10 +201,6 @@ def prefix_env(prefix: PurePath, hide: str = EXCLUDE_OPENSSL, *,
     return {
         "CFLAGS": f"-I{include}",
         "CPPFLAGS": f"-I{include}",
-        # Configure-time probes that list the compiler's search path (uwsgi's) find the
-        # pinned headers there first, not the host's.
-        "C_INCLUDE_PATH": include,
-        "CPLUS_INCLUDE_PATH": include,
         "LDFLAGS": f"-L{lib} {hide}{version_text} -lcrypto",
         "PKG_CONFIG_PATH": f"{lib}/pkgconfig",
         "OPENSSL_DIR": str(prefix),
@@ -212,6 +209,8 @@ def prefix_env(prefix: PurePath, hide: str = EXCLUDE_OPENSSL, *,
         "OPENSSL_INCLUDE_DIR": include,
         "OPENSSL_LIB_DIR": lib,
         "OPENSSL_STATIC": "1",
+        # openssl-sys's "vendored" feature would build OpenSSL from its own source instead.
+        "OPENSSL_NO_VENDOR": "1",
         "OPENSSL_USE_STATIC_LIBS": "TRUE",
     }
 
@@ -237,7 +236,8 @@ def openssl_env(build: OpenSSLBuild, toolchain: Optional[Toolchain] = None,
     env = prefix_env(build.prefix, hide, force_version_text=False)
     # setuptools links with the interpreter's LDSHARED, which for a Python built with
     # --enable-shared names its lib directory as -rpath: a build host's path in every wheel.
-    env["LDSHARED"] = f"{toolchain.cc if toolchain is not None else _host_cc()} -shared"
+    native_cc = toolchain is None or toolchain.exclude_libs
+    env["LDSHARED"] = f"{_host_cc() if native_cc else toolchain.cc} -shared"
     if toolchain is not None and not toolchain.exclude_libs:
         # A compiler for another glibc: setuptools must compile and link with it, and libdl
         # and libpthread are still libraries of their own before glibc 2.34.
@@ -297,16 +297,29 @@ def reproducible_paths(scratch: Path, cache: Path, openssl: Optional[OpenSSLBuil
     return names
 
 
-def reproducible_env(names: List[Tuple[Path, str]]) -> Dict[str, str]:
+def reproducible_env(names: List[Tuple[Path, str]], *, rust: bool = True) -> Dict[str, str]:
     """What makes two builds of the same inputs byte-identical wherever they run, and keeps
     the build host's paths out of the wheel: fixed file times; `names` recorded under their
-    fixed names in C debug info and __FILE__ (-ffile-prefix-map) and in Rust's
-    (--remap-path-prefix)."""
-    rustflags = " ".join(f"--remap-path-prefix={old}={new}" for old, new in names)
-    return {"SOURCE_DATE_EPOCH": source_date_epoch(),
-            "CFLAGS": " ".join(f"-ffile-prefix-map={old}={new}" for old, new in names),
-            "RUSTFLAGS": f"{os.environ['RUSTFLAGS']} {rustflags}" if os.environ.get("RUSTFLAGS")
-            else rustflags}
+    fixed names in C debug info and __FILE__ (-ffile-prefix-map) and, with `rust`, in Rust's
+    (--remap-path-prefix, added to $RUSTFLAGS)."""
+    env = {"SOURCE_DATE_EPOCH": source_date_epoch(),
+           "CFLAGS": " ".join(f"-ffile-prefix-map={old}={new}" for old, new in names)}
+    if rust:
+        rustflags = " ".join(f"--remap-path-prefix={old}={new}" for old, new in names)
+        env["RUSTFLAGS"] = (f"{os.environ['RUSTFLAGS']} {rustflags}"
+                            if os.environ.get("RUSTFLAGS") else rustflags)
+    return env
+
+
+def _cargo_config_rustflags(source: Path) -> bool:
+    """Whether the sdist's cargo configuration sets rustflags: $RUSTFLAGS would replace them,
+    so the builder leaves it unset (and the check of build paths then has the last word)."""
+    for config in (source / ".cargo" / "config.toml", source / ".cargo" / "config"):
+        if config.is_file() and "rustflags" in config.read_text(errors="replace"):
+            progress.warn(f"{config.relative_to(source)} sets rustflags, which $RUSTFLAGS "
+                          f"would replace: Rust's paths are not remapped in this build")
+            return True
+    return False
 
 
 def _put_in_front(env: Dict[str, str], settings: Dict[str, str]) -> Dict[str, str]:
@@ -361,6 +374,7 @@ def build_wheel(
     outdir: Path,
     toolchain: Optional[Toolchain] = None,
     target_python: Optional[EmulatedPython] = None,
+    recipe: Recipe = DEFAULT_RECIPE,
 ) -> BuiltWheel:
     """Build one wheel of the prepared source against the static OpenSSL (for another
     architecture: with `interpreter` as the build host, for `target_python`)."""
@@ -368,19 +382,25 @@ def build_wheel(
     frontend = build_frontend(interpreter, ctx)
     log = ctx.log(f"wheel-{sdist.name}-py{interpreter.short_version}")
     vendor = source.changes.get("cargo", {}).get("vendor")  # type: ignore[union-attr]
-    audit = LinkAudit(outdir.parent / f"link-audit-{outdir.name}")
+    keep_cargo_rustflags = _cargo_config_rustflags(source.path)
+    # One record for the whole run: a build may reuse what an earlier one linked (cargo).
+    audit = LinkAudit(outdir.parent / "link-audit")
+    for inside, target in recipe.source_links:
+        _link_into_source(source.path, inside, build.prefix / target)
     native_build = toolchain is None or toolchain.exclude_libs
     path_names = reproducible_paths(outdir.parent, ctx.cache, build,
                                     Path(vendor) if vendor else None)
-    wrappers = compiler_env(outdir.parent, toolchain.cc if toolchain else _host_cc(),
+    # The host's compiler as the user gave it ($CC may be `ccache gcc`); zig's wrapper else.
+    wrappers = compiler_env(outdir.parent, _host_cc() if native_build else toolchain.cc,
                             toolchain.arch if toolchain else platform.machine(), audit,
                             cxx=os.environ.get("CXX") or "c++" if native_build else None)
     call([frontend, "-m", "build", "--wheel", "--outdir", outdir, source.path],
          log=log, env={**_put_in_front(build_env(build, toolchain=toolchain,
                                                   scratch=outdir.parent,
                                                   target_python=target_python),
-                                        reproducible_env(path_names)),
-                       **wrappers, **source.env},
+                                        reproducible_env(path_names,
+                                                         rust=not keep_cargo_rustflags)),
+                       **wrappers, **recipe.build_env(build.prefix), **source.env},
          what=f"building {sdist.name} {sdist.version} for Python {interpreter.short_version}")
     wheels = sorted(outdir.glob("*.whl"))
     if len(wheels) != 1:
@@ -415,6 +435,17 @@ def scrub_metadata_paths(wheel: Path, names: Sequence[Tuple[Path, str]], scratch
     epoch = dt.datetime.fromtimestamp(int(source_date_epoch()), tz=dt.timezone.utc)
     dir2zip(folder, wheel, zlib.Z_DEFAULT_COMPRESSION, epoch)
     return True
+
+
+def _link_into_source(source: Path, inside: str, target: Path) -> None:
+    """A link at `inside` (relative to the unpacked source) to a part of the static prefix;
+    refused when `inside` would leave the source directory."""
+    link = (source / inside)
+    if not str(link.resolve()).startswith(str(source.resolve()) + os.sep):
+        raise InputError(f"the recipe's source link {inside} leaves the source directory")
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not link.is_symlink():
+        link.symlink_to(target, target_is_directory=target.is_dir())
 
 
 def _apply_patch(patch: Path, source: Path, log: Path, sdist: Sdist) -> Dict[str, str]:

@@ -29,11 +29,6 @@ from builder.errors import CheckFailed, InputError
 from builder.openssl import OpenSSLBuild
 from builder.runner import call
 
-# OpenSSL's unified build names its objects after the library they go into:
-# libcrypto-lib-ts_asn1.o, and for 3.x's providers inside libcrypto.a libdefault-lib-*.o,
-# libcommon-lib-*.o, liblegacy-lib-*.o.
-_OPENSSL_OBJECT = re.compile(
-    r"^lib(?:crypto|ssl|common|default|legacy|fips)-(?:lib|shlib)-.+\.o$")
 _OPENSSL_HEADER = re.compile(r"(?:^|/)openssl/[^/]+\.h$")
 
 
@@ -44,6 +39,7 @@ class LinkAudit:
     folder: Path
 
     def links(self) -> List[dict]:
+        """Every link recorded: output, sha256, cwd, trace (the link map)."""
         return [json.loads(p.read_text()) for p in sorted(self.folder.glob("link-*.json"))]
 
     def headers(self) -> FrozenSet[str]:
@@ -61,7 +57,8 @@ class LinkAudit:
 
 def compiler_env(scratch: Path, cc: str, arch: str, audit: LinkAudit,
                  cxx: Optional[str] = None) -> Dict[str, str]:
-    """Wrappers for the C (and C++) compiler that record into `audit`, and the variables that
+    """Write wrappers (`scratch/cc-audit/cc`, `c++`) for the C (and C++) compiler, each a
+    command line such as `ccache gcc`, that record into `audit`; return the variables that
     make setuptools, the cc crate and rustc use them."""
     audit.folder.mkdir(parents=True, exist_ok=True)
     wrappers = scratch / "cc-audit"
@@ -71,8 +68,9 @@ def compiler_env(scratch: Path, cc: str, arch: str, audit: LinkAudit,
         if real is None:
             continue
         shim = wrappers / name
+        command = json.dumps(shlex.split(real))
         shim.write_text("#!/bin/sh\nexec " + " ".join(shlex.quote(str(a)) for a in (
-            sys.executable, "-I", "-S", cc_audit.__file__, real, audit.folder)) + ' "$@"\n')
+            sys.executable, "-I", "-S", cc_audit.__file__, audit.folder, command)) + ' "$@"\n')
         shim.chmod(0o755)
     env["CC"] = str(wrappers / "cc")
     env["LDSHARED"] = f"{wrappers / 'cc'} -shared"
@@ -90,11 +88,9 @@ def _pinned_archives(openssl: OpenSSLBuild) -> FrozenSet[str]:
 
 def openssl_objects(link: dict) -> List[Tuple[str, str]]:
     """(archive, member) of every OpenSSL object one link took, archive paths resolved."""
-    found = []
-    for archive, member in cc_audit.members(link["trace"]):
-        if cc_audit.is_openssl_archive(archive) or _OPENSSL_OBJECT.match(member):
-            found.append((os.path.realpath(os.path.join(link["cwd"], archive)), member))
-    return found
+    return [(os.path.realpath(os.path.join(link["cwd"], archive)), member)
+            for archive, member in cc_audit.members(link["trace"])
+            if cc_audit.is_openssl_object(archive, member)]
 
 
 def foreign_inputs(link: dict, openssl: OpenSSLBuild,
@@ -112,6 +108,8 @@ def foreign_inputs(link: dict, openssl: OpenSSLBuild,
 
 
 def foreign_headers(headers: FrozenSet[str], openssl: OpenSSLBuild) -> List[str]:
+    """The OpenSSL headers (`openssl/*.h`) among `headers` that are not the pinned prefix's,
+    sorted."""
     include = os.path.realpath(openssl.include_dir) + os.sep
     return sorted(h for h in headers if _OPENSSL_HEADER.search(h)
                   and not os.path.realpath(h).startswith(include))
@@ -123,7 +121,12 @@ def prove(wheel: Path, audit: LinkAudit, openssl: OpenSSLBuild, scratch: Path,
 
     Raises CheckFailed when a binary holds OpenSSL objects from elsewhere than the pinned
     archives, when a compile read another OpenSSL's headers, or when a binary was not linked
-    by this build (nothing can prove what it holds); InputError when no binary uses OpenSSL."""
+    by this build (nothing can prove what it holds); InputError when no binary uses OpenSSL;
+    CommandFailed when `ar` cannot list an archive bundled into a Rust library.
+
+    Objects are told OpenSSL's by their archive's or their own name (`cc_audit`): OpenSSL
+    objects renamed and linked as plain files would not be seen here; the version-text and
+    exported-symbol checks of every binary remain."""
     headers = foreign_headers(audit.headers(), openssl)
     if headers:
         raise CheckFailed(f"{wheel.name}: the build read OpenSSL headers from outside the "
@@ -141,9 +144,11 @@ def prove(wheel: Path, audit: LinkAudit, openssl: OpenSSLBuild, scratch: Path,
                 continue
             link = by_digest.get(hashlib.sha256(data).hexdigest())
             if link is None:
-                raise CheckFailed(f"{wheel.name}: {member} was not linked by this build (a "
-                                  f"prebuilt file of the sdist?), so which OpenSSL it holds "
-                                  f"cannot be proven; build it from source")
+                raise CheckFailed(f"{wheel.name}: no link of this build wrote {member} as it "
+                                  f"is (a prebuilt file in the sdist, or one changed after its "
+                                  f"link by strip or patchelf), so which OpenSSL it holds "
+                                  f"cannot be proven; build it from source, unchanged after "
+                                  f"its link")
             same = _bundled_members_match(link, openssl, scratch, log)
             foreign = foreign_inputs(link, openssl, same)
             if foreign:

@@ -6,7 +6,9 @@ miss:
 
 - `ctypes.dlopen` audit events (Python 3.8+): every library ctypes opens, by the name asked,
   even one already mapped (a package that opens the very libcrypto `_ssl` uses);
-- `cffi.FFI.dlopen` calls (cffi's in-line ABI mode), when cffi is installed;
+- `ctypes.CDLL` (for Python 3.6 and 3.7, which raise no audit events) and `cffi.FFI.dlopen`
+  calls (cffi's in-line ABI mode), when cffi is installed; cffi's out-of-line ABI mode
+  opens libraries from C and is seen by the maps alone;
 - `/proc/self/maps`: every libcrypto/libssl mapped into the process, however it came. The
   interpreter's own `ssl`/`hashlib` map the system's OpenSSL; those mappings are told apart by
   a baseline the smoke test takes in a fresh interpreter that imports `_ssl` and `_hashlib`
@@ -38,8 +40,15 @@ INTERPRETER_ENV = "BUILDER_INTERPRETER_OPENSSL"
 
 
 def names_openssl(name):
-    """Whether a library name or path given to dlopen is a libcrypto/libssl."""
-    return bool(name) and bool(_OPENSSL_NAME.match(os.path.basename(str(name))))
+    """Whether a library name or path given to dlopen (str, bytes or a path) is a
+    libcrypto/libssl."""
+    if not name:
+        return False
+    try:
+        name = os.fsdecode(name)
+    except TypeError:
+        return False
+    return bool(_OPENSSL_NAME.match(os.path.basename(name)))
 
 
 def mapped_openssl(maps_text):
@@ -56,14 +65,35 @@ class LoadWatch:
     """Start watching at construction, before the package is imported; `report()` after."""
 
     def __init__(self):
+        """Installs, for the rest of the process, an audit hook (Python 3.8+) and wrappers
+        around ctypes.CDLL and cffi.FFI.dlopen that record OpenSSL names."""
         self.opened = []  # [how, name] of every OpenSSL library opened by name
         if hasattr(sys, "addaudithook"):
             sys.addaudithook(self._audit)
+        self._watch_ctypes()  # Python 3.6 and 3.7 raise no audit events
         self._watch_cffi()
 
+    def _record(self, how, name):
+        if names_openssl(name):
+            entry = [how, os.fsdecode(name)]
+            if entry not in self.opened:
+                self.opened.append(entry)
+
     def _audit(self, event, args):
-        if event == "ctypes.dlopen" and args and names_openssl(args[0]):
-            self.opened.append(["ctypes.dlopen", str(args[0])])
+        if event == "ctypes.dlopen" and args:
+            self._record("ctypes.dlopen", args[0])
+
+    def _watch_ctypes(self):
+        import ctypes
+
+        original = ctypes.CDLL.__init__
+        watch = self
+
+        def init(library, name, *args, **kwargs):
+            watch._record("ctypes.dlopen", name)
+            original(library, name, *args, **kwargs)
+
+        ctypes.CDLL.__init__ = init
 
     def _watch_cffi(self):
         try:
@@ -74,8 +104,7 @@ class LoadWatch:
         watch = self
 
         def dlopen(ffi, name, *args, **kwargs):
-            if names_openssl(name):
-                watch.opened.append(["cffi.dlopen", str(name)])
+            watch._record("cffi.dlopen", name)
             return original(ffi, name, *args, **kwargs)
 
         cffi.FFI.dlopen = dlopen

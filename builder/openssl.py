@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -55,21 +56,24 @@ class BuildOptions:
             refuse_configure_arg(arg)
 
 
-# The features whose state the builder guarantees, with the guarantee each one's `enable-`
-# (or bare) form would break. Configure also takes `disable-X` for `no-X`.
+# The features whose state the builder guarantees, with the guarantee their `enable-` form
+# would break (Configure's @disablables of each release).
 _GUARANTEED_OFF = {
     "shared": "the libraries are static (no-shared): a wheel must not need a shared libcrypto",
-    "pic": "the libraries are position-independent (-fPIC), as an extension module needs",
     "ssl2": "SSLv2 is off",
     "ssl3": "SSLv3 is off (no-ssl3)",
     "ssl3-method": "SSLv3 is off (no-ssl3)",
     "comp": "TLS compression is off (no-comp)",
-    "zlib": "TLS compression is off (no-comp)",
-    "zlib-dynamic": "nothing is loaded at run time: zlib-dynamic opens libz.so",
     "module": "providers live inside libcrypto.a (no-module): a static wheel cannot load them",
     "fips": "providers live inside libcrypto.a (no-module): the FIPS provider is a module",
     "dynamic-engine": "nothing is loaded at run time: dynamic engines are shared objects",
 }
+for _library in ("zlib", "zstd", "brotli"):
+    _GUARANTEED_OFF[_library] = (f"the wheel needs no library but OpenSSL's: {_library} "
+                                 f"would be linked from the build host")
+    _GUARANTEED_OFF[f"{_library}-dynamic"] = (f"nothing is loaded at run time: "
+                                              f"{_library}-dynamic opens lib{_library} then")
+_NOT_PIC = "the libraries are position-independent (-fPIC), as an extension module needs"
 # Options the recipe sets itself; the user's would replace the builder's.
 _OWNED_OPTIONS = {
     "--prefix": f"the prefix is fixed ({INSTALL_PREFIX}) so that no wheel names the build host",
@@ -78,33 +82,50 @@ _OWNED_OPTIONS = {
     "--cross-compile-prefix": "the target comes from --plat",
 }
 _OWNED_VARIABLES = ("CC", "CXX", "AR", "RANLIB", "LD", "NM", "CROSS_COMPILE")
-# Bare words Configure takes as options; any other bare word is a target.
-_BARE_OPTIONS = {"threads", "386", "sctp"}
+# Bare words Configure takes as options (after its own rewrites); any other is a target.
+_BARE_OPTIONS = {"386", "enable-threads", "enable-sctp"}
+# Compiler and linker flags that undo position independence or static linking.
+_NOT_PIC_FLAG = re.compile(r"(?:^|\s)(?:-fno-pic|-fno-PIC|-fno-pie|-fno-PIE|-static)(?:\s|$)")
+
+
+def configure_spelling(arg: str) -> str:
+    """The argument as Configure reads it: its own rewrites first (`-no-X` is `no-X`;
+    `shared`, `--shared`, `sctp`, `threads`, `zlib`, `zlib-dynamic`, `fips` are `enable-...`;
+    `disable-X` is `no-X`)."""
+    arg = re.sub(r"^-no-(?!integrated-as)", "no-", arg)
+    arg = re.sub(r"^-?-?shared$", "enable-shared", arg)
+    for word in ("sctp", "threads", "zlib", "zlib-dynamic", "fips"):
+        if arg == word:
+            arg = f"enable-{word}"
+    return re.sub(r"^disable-", "no-", arg)
 
 
 def refuse_configure_arg(arg: str) -> None:
     """Raise InputError for a ./Configure argument that would break what the builder
-    guarantees (static, PIC, no SSLv2/SSLv3, no compression, nothing loaded at run time, the
-    fixed prefix) or that the recipe owns (prefix, libdir, openssldir, target, compiler).
-    Everything else (no-X, enable-X of other features, -D/-O/-f compiler flags, --with-*)
-    passes. Source of the feature names: Configure's @disablables of each release."""
+    guarantees (static, PIC, no SSLv2/SSLv3, no compression, no library but OpenSSL's,
+    nothing loaded at run time, the fixed prefix) or that the recipe owns (prefix, libdir,
+    openssldir, target, compiler). Read as Configure reads it (`configure_spelling`).
+    Everything else (no-X, enable-X of other features, -D/-O compiler flags, --with-*)
+    passes."""
     if not arg or arg != arg.strip() or "\n" in arg:
         raise InputError(f"--configure-arg {arg!r} is empty or holds white space at its ends")
-    name = arg.split("=", 1)[0]
-    for form in ("enable-", ""):
-        if arg.startswith(form) and arg[len(form):] in _GUARANTEED_OFF:
-            raise InputError(f"--configure-arg {arg} is refused: "
-                             f"{_GUARANTEED_OFF[arg[len(form):]]}, and the builder guarantees it")
-    if arg in ("no-pic", "disable-pic"):
-        raise InputError(f"--configure-arg {arg} is refused: {_GUARANTEED_OFF['pic']}")
+    spelled = configure_spelling(arg)
+    name = spelled.split("=", 1)[0]
+    if spelled.startswith("enable-") and spelled[len("enable-"):] in _GUARANTEED_OFF:
+        raise InputError(f"--configure-arg {arg} is refused: "
+                         f"{_GUARANTEED_OFF[spelled[len('enable-'):]]}, and the builder "
+                         f"guarantees it")
+    if spelled == "no-pic" or _NOT_PIC_FLAG.search(spelled.split("=", 1)[-1]):
+        raise InputError(f"--configure-arg {arg} is refused: {_NOT_PIC}, and the builder "
+                         f"guarantees it")
     if name in _OWNED_OPTIONS:
         raise InputError(f"--configure-arg {arg} is refused: the recipe sets {name} itself ("
                          f"{_OWNED_OPTIONS[name]})")
-    if "=" in arg and name in _OWNED_VARIABLES:
+    if "=" in spelled and name in _OWNED_VARIABLES:
         raise InputError(f"--configure-arg {arg} is refused: the compiler and tools come from "
                          f"the toolchain the builder chose for --plat")
-    bare = not arg.startswith(("-", "+", "no-", "enable-", "disable-")) and "=" not in arg
-    if bare and arg not in _BARE_OPTIONS:
+    bare = not spelled.startswith(("-", "+", "no-", "enable-")) and "=" not in spelled
+    if bare and spelled not in _BARE_OPTIONS:
         raise InputError(f"--configure-arg {arg} is refused: a bare word is a ./Configure "
                          f"target (or an option that would override the recipe); the target "
                          f"comes from --plat")

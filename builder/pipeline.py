@@ -218,7 +218,7 @@ def _build_and_repair(source: PreparedSource, openssl: OpenSSLBuild, interpreter
     name = source.sdist.name
     with progress.stage(f"{name}: build the wheel with {interpreter.describe()}"):
         built = build_wheel(source, openssl, interpreter, ctx, scratch / f"dist-{number}",
-                            toolchain, target_python)
+                            toolchain, target_python, recipe_for(source.sdist.name))
     with progress.stage(f"{built.path.name}: repair and check"):
         # Repaired alone, then moved beside the others: the light lane downloads into staging.
         repaired = repair(built.path, openssl, ctx, scratch / f"repaired-{number}", request.plat,

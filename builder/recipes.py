@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from packaging.specifiers import SpecifierSet
@@ -44,6 +45,14 @@ class Recipe:
     test_requirements: Tuple[str, ...] = ()
     test_command: Tuple[str, ...] = ()
     openssl: Tuple[OpenSSLRange, ...] = ()
+    # (path inside the unpacked source, part of the static prefix) to link there before the
+    # build; and build variables, `{prefix}` standing for the static prefix.
+    source_links: Tuple[Tuple[str, str], ...] = ()
+    env: Tuple[Tuple[str, str], ...] = ()
+
+    def build_env(self, prefix: Path) -> Dict[str, str]:
+        """The recipe's own build variables, with the prefix filled in."""
+        return {name: value.format(prefix=prefix) for name, value in self.env}
 
     def check_openssl(self, package_version: str, openssl_version: str) -> None:
         """Refuse a (package, OpenSSL) pair the package does not support, naming what works."""
@@ -94,6 +103,8 @@ def _recipe(name: str, data: dict) -> Recipe:
         test_command=tuple(data.get("test_command", ())),
         openssl=tuple(OpenSSLRange(SpecifierSet(r["package"]), r["openssl_min"])
                       for r in data.get("openssl", ())),
+        source_links=tuple(sorted(data.get("source_links", {}).items())),
+        env=tuple(sorted(data.get("env", {}).items())),
     )
 
 

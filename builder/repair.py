@@ -142,9 +142,11 @@ def problems(elves: List[ElfFacts], openssl_version: str,
         elif not expects_text and elf.openssl_versions:
             found.append(f"{elf.name} links no OpenSSL object yet carries OpenSSL version "
                          f"text {carried}")
-    if not any(uses.get(e.name, bool(e.openssl_versions)) for e in elves):
-        found.append("nothing in the wheel links OpenSSL (no binary carries an OpenSSL "
-                     "version text)")
+    if not elves:
+        found.append("the wheel holds no binary: the build compiled nothing")
+    elif not any(uses.get(e.name, bool(e.openssl_versions)) for e in elves):
+        found.append("nothing in the wheel links OpenSSL" + (
+            "" if uses else " (no binary carries an OpenSSL version text)"))
     return found
 
 
@@ -164,7 +166,7 @@ def check_policy(elves: List[ElfFacts], platform_tag: str, when: str, wheel: str
 # for, in an ELF's strings or a Python file's source.
 _LOADS_IN_ELF = re.compile(rb"\blib(?:crypto|ssl)\.so(?:\.[\d.]+)?\b")
 _LOADS_IN_PYTHON = re.compile(
-    r"""(?:find_library|CDLL|cdll\.LoadLibrary|LoadLibrary|dlopen)\(\s*['"]"""
+    r"""(?:find_library|CDLL|cdll\.LoadLibrary|LoadLibrary|dlopen)\(\s*b?['"]"""
     r"""(?:lib)?(?:crypto|ssl|eay32|ssleay32)\b""")
 
 
@@ -179,7 +181,7 @@ def shared_openssl_loads(wheel: Path) -> List[str]:
                 needed = set(inspect_elf(member, data).needed)
                 names = {m.group(0).decode() for m in _LOADS_IN_ELF.finditer(data)} - needed
                 found += [f"{member} opens {name}" for name in sorted(names)]
-            elif member.endswith(".py"):
+            elif member.endswith((".py", ".pth")):  # a .pth line runs at every start
                 match = _LOADS_IN_PYTHON.search(data.decode("utf-8", "replace"))
                 if match:
                     found.append(f"{member} loads it with {match.group(0)}...")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
@@ -19,19 +20,22 @@ from packaging.utils import canonicalize_name
 from builder.errors import InputError
 
 # Sources that become compiled code: C and C++, Cython, SWIG interfaces, Rust.
-_COMPILED = (".c", ".h", ".cc", ".cpp", ".cxx", ".hh", ".hpp", ".pyx", ".pxd", ".pxi", ".i",
-             ".rs")
+_COMPILED = (".c", ".h", ".cc", ".cpp", ".cxx", ".c++", ".hh", ".hpp", ".hxx", ".h++", ".ipp",
+             ".inl", ".tcc", ".pyx", ".pxd", ".pxi", ".i", ".swg", ".rs")
 # Python files can declare C code too (cffi builders: `#include <openssl/evp.h>` in a string).
 _READ = _COMPILED + (".py", "Cargo.toml", "Cargo.lock", "/PKG-INFO")
-_LARGEST_READ = 4 * 1024 * 1024  # bytes; larger files are data, not sources
+_LARGEST_READ = 64 * 1024 * 1024  # bytes; generated C (Cython's) runs to tens of MB
 
 # A source that includes an OpenSSL header (C, Cython's `cdef extern from`, SWIG, cffi), and
 # a Cargo manifest or lock that names the openssl crates.
 _INCLUDES_OPENSSL = re.compile(rb"""[<"]openssl/[A-Za-z0-9_]+\.h[>"]""")
-_NAMES_OPENSSL_CRATE = re.compile(rb"""^\s*(?:openssl(?:-sys)?\s*=|name = "openssl(?:-sys)?"$)""",
-                                  re.M)
-# A setup script that links the OpenSSL libraries by name (psycopg2's static libpq build).
-_LINKS_OPENSSL = re.compile(rb"""libraries.*['"](?:ssl|crypto)['"]|['"]-l(?:ssl|crypto)['"]""")
+_NAMES_OPENSSL_CRATE = re.compile(
+    rb"""^\s*(?:openssl(?:-sys)?\s*=|name = "openssl(?:-sys)?"$"""
+    rb"""|\[(?:[\w.-]+\.)?dependencies\.openssl(?:-sys)?\])""", re.M)
+# A setup script that links the OpenSSL libraries by name (psycopg2's static libpq build),
+# its list on one line or several.
+_LINKS_OPENSSL = re.compile(
+    rb"""libraries[^\]]{0,400}?['"](?:ssl|crypto)['"]|['"]-l(?:ssl|crypto)['"]""", re.S)
 # CPython's `_ssl` object layouts, copied to take OpenSSL pointers out of `ssl` objects
 # (sslkeylog, sslpsk), or `_ssl`'s types fetched to cast their instances.
 _SSL_OBJECT_LAYOUT = re.compile(
@@ -50,8 +54,9 @@ class SdistFacts:
 
 
 def scan_sdist(path: Path) -> SdistFacts:
-    """Read the sdist (tar.gz or zip) once. Raises InputError when it is not an sdist (a wheel
-    renamed, another archive, a file that is no archive)."""
+    """Read the sdist (tar.gz or zip) once and return what its files say (`SdistFacts`).
+    Raises InputError when it is not an sdist (a wheel renamed, another archive, a file that
+    is no archive, an encrypted or corrupt one)."""
     compiled: List[str] = []
     openssl: List[str] = []
     layouts: List[Tuple[str, int]] = []
@@ -60,13 +65,16 @@ def scan_sdist(path: Path) -> SdistFacts:
         relative = name.split("/", 1)[1] if "/" in name else name
         if name.count("/") == 1 and name.endswith("/PKG-INFO"):
             pkg_info = data.decode("utf-8", "replace")
-        if relative.endswith(_COMPILED) or relative.rsplit("/", 1)[-1] == "Cargo.toml":
-            compiled.append(relative)
         base = relative.rsplit("/", 1)[-1]
         pattern = {"Cargo.toml": _NAMES_OPENSSL_CRATE, "Cargo.lock": _NAMES_OPENSSL_CRATE,
                    "setup.py": _LINKS_OPENSSL}.get(base)
-        if _INCLUDES_OPENSSL.search(data) or (pattern is not None and pattern.search(data)):
+        includes = _INCLUDES_OPENSSL.search(data) is not None
+        if includes or (pattern is not None and pattern.search(data)):
             openssl.append(relative)
+        # A Python file that declares C including OpenSSL is a cffi builder: compiled code.
+        if relative.endswith(_COMPILED) or base == "Cargo.toml" or \
+                (relative.endswith(".py") and includes):
+            compiled.append(relative)
         if relative.endswith(_COMPILED):
             for match in _SSL_OBJECT_LAYOUT.finditer(data):
                 layouts.append((relative, data.count(b"\n", 0, match.start()) + 1))
@@ -95,7 +103,8 @@ def _members(path: Path) -> Iterator[Tuple[str, bytes]]:
                 if member.isfile() and member.name.endswith(_READ) \
                         and member.size <= _LARGEST_READ:
                     yield member.name, archive.extractfile(member).read()  # type: ignore[union-attr]
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+    except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError,
+            NotImplementedError, ValueError) as exc:  # encrypted or corrupt members too
         raise InputError(f"{path.name} cannot be read as an sdist (a .tar.gz or .zip "
                          f"archive): {exc}; give a real sdist") from exc
 

@@ -200,8 +200,10 @@ def _emulated_install(site: Path, wheel: Path, find_links: Path, interpreter: In
 
 def _with_interpreter_openssl(python: _Installed) -> _Installed:
     """The same interpreter, told which libcrypto/libssl its own ssl and hashlib map, so that
-    the watch inside the probe and the checks can tell those from the package's."""
-    maps = capture([*python.command, "-c", loadwatch.BASELINE], env=python.env)
+    the watch inside the probe and the checks can tell those from the package's. Raises
+    CommandFailed when the interpreter cannot run the measurement."""
+    # -S: no site-packages, so that nothing the wheel installed (a .pth file) runs here.
+    maps = capture([*python.command, "-S", "-c", loadwatch.BASELINE], env=python.env)
     own = os.pathsep.join(loadwatch.mapped_openssl(maps))
     env = dict(python.env if python.env is not None else os.environ)
     env[loadwatch.INTERPRETER_ENV] = own

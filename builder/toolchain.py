@@ -246,8 +246,8 @@ def check_plat(plat: Optional[str]) -> None:
                 by_arch.setdefault(policy.arch, []).append(policy.name)
     ranges = [f"{names[0]}_{arch} to {names[-1]}_{arch}" for arch, names in by_arch.items()]
     raise InputError(f"--plat {plat} is not supported here; this {platform.machine()} host "
-                     f"builds {' and '.join(ranges)} (and the aliases manylinux1, 2010 and "
-                     f"2014 of the older ones)")
+                     f"builds {' and '.join(ranges)} (and the legacy aliases manylinux1, 2010 "
+                     f"and 2014 where auditwheel knows them)")
 
 
 def _zig_policy(plat: Optional[str]) -> Optional[Policy]:

@@ -15,7 +15,7 @@ import sys
 import warnings
 
 # Run isolated (-I), so its own folder, where the smoke test copied harness.py, is not on the
-# path by itself; that folder holds nothing else.
+# path by itself; that folder holds only harness.py and loadwatch.py beside this script.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 

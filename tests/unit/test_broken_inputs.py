@@ -84,6 +84,23 @@ def test_a_wheel_renamed_to_an_sdist_is_named_a_wheel(tmp_path, cache, cache_arg
     refused(done, cache, "demo-1.0.tar.gz is a wheel, not an sdist")
 
 
+def test_an_encrypted_zip_is_not_an_sdist(tmp_path, cache, cache_args):
+    sdist = tmp_path / "demo-1.0.zip"
+    with zipfile.ZipFile(sdist, "w") as archive:
+        archive.writestr("demo-1.0/PKG-INFO", "Name: demo\nVersion: 1.0\n")
+        archive.writestr("demo-1.0/m.c", "#include <openssl/evp.h>\n")
+    data = bytearray(sdist.read_bytes())
+    # Mark every member encrypted (general purpose bit 0), as a password-protected zip is.
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = 0
+        while (start := data.find(signature, start)) != -1:
+            data[start + offset] |= 1
+            start += 4
+    sdist.write_bytes(bytes(data))
+    done = wheel(cache_args, str(sdist), "--openssl", "3.0.22")
+    refused(done, cache, "cannot be read as an sdist")
+
+
 def test_a_file_that_is_no_archive_is_not_an_sdist(tmp_path, cache, cache_args):
     (tmp_path / "demo-1.0.tar.gz").write_text("not an archive\n")
     done = wheel(cache_args, str(tmp_path / "demo-1.0.tar.gz"), "--openssl", "3.0.22")

@@ -101,3 +101,10 @@ def test_a_hostile_builder_requirement_stays_one_argument_of_before_all(project)
     config = CibuildwheelConfig(load_table().get("3.0.22"), "builder;touch${IFS}x")
     install = config.before_all()[1]
     assert shlex.split(install)[-1] == "builder;touch${IFS}x"
+
+
+def test_a_long_hostile_prefix_is_refused_at_once():
+    # A pattern that backtracks would take minutes on this; the refusal is immediate.
+    done = run_builder("cibuildwheel-config", "--prefix",
+                       "/opt/openssl-static-prefix-for-cibuildwheel-and-more x")
+    assert done.returncode == 2 and "plain absolute directory" in done.stderr

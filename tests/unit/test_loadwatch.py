@@ -40,3 +40,8 @@ def test_problems_name_every_load_and_every_foreign_mapping():
     assert problems(report) == ["ctypes.dlopen('libcrypto.so.3')",
                                 "/opt/x/pkg.libs/libssl-ab12cd.so.3 is mapped"]
     assert problems({"opened": [], "mapped": ["/usr/lib/libcrypto.so.3"], "foreign": []}) == []
+
+
+@pytest.mark.parametrize("name", [b"libcrypto.so.3", b"/usr/lib/libssl.so"])
+def test_a_name_given_as_bytes_is_read_like_text(name):
+    assert names_openssl(name)

@@ -187,9 +187,15 @@ def test_recipe_refuses_a_link_listed_early_in_a_long_tarball(tmp_path):
 # download, naming the guarantee.
 @pytest.mark.parametrize("arg, guarantee", [
     ("enable-ssl3", "SSLv3"), ("enable-ssl3-method", "SSLv3"), ("enable-ssl2", "SSLv2"),
-    ("shared", "static"), ("enable-shared", "static"), ("no-pic", "position-independent"),
-    ("zlib-dynamic", "loaded at run time"), ("enable-zlib", "compression"),
+    ("shared", "static"), ("enable-shared", "static"), ("--shared", "static"),
+    ("-shared", "static"), ("no-pic", "position-independent"), ("-no-pic", "position"),
+    ("disable-pic", "position"), ("-static", "position"), ("LDFLAGS=-static", "position"),
+    ("CFLAGS=-O2 -fno-PIC", "position"), ("-fno-pic", "position"),
+    ("zlib-dynamic", "loaded at run time"), ("enable-zlib", "no library but OpenSSL's"),
+    ("zlib", "no library but OpenSSL's"), ("enable-zstd-dynamic", "loaded at run time"),
+    ("enable-brotli-dynamic", "loaded at run time"), ("enable-zstd", "zstd"),
     ("enable-comp", "compression"), ("enable-module", "no-module"), ("enable-fips", "module"),
+    ("fips", "module"),
     ("enable-dynamic-engine", "loaded at run time"),
     ("--prefix=/usr/local", "fixed"), ("--libdir=lib64", "lib/"), ("--openssldir=etc/ssl", "--openssldir DIR"),
     ("--cross-compile-prefix=aarch64-linux-gnu-", "--plat"), ("CC=clang", "toolchain"),
@@ -203,7 +209,9 @@ def test_a_configure_arg_that_defeats_a_guarantee_is_refused(arg, guarantee):
 
 @pytest.mark.parametrize("arg", ["no-idea", "disable-ssl3", "no-ssl3-method", "enable-md2",
                                  "enable-ktls", "-DPURIFY", "-O2", "--with-rand-seed=os",
-                                 "enable-ec_nistp_64_gcc_128", "threads", "no-asm", "--debug"])
+                                 "enable-ec_nistp_64_gcc_128", "threads", "no-asm", "--debug",
+                                 "-no-idea", "enable-pic", "no-zlib", "CFLAGS=-O2",
+                                 "-fstack-protector-strong"])
 def test_configure_args_that_keep_the_guarantees_pass(arg):
     refuse_configure_arg(arg)
 
