@@ -29,6 +29,7 @@ DEFAULT_OPENSSLDIR = "/etc/ssl"
 # host's cache, and wheels that do not differ by where the cache is.
 INSTALL_PREFIX = "/opt/builder/openssl"
 RECORD = "build.json"
+OPENSSL_BUILD_EPOCH = "315532800"  # 1980-01-01, the zip format's epoch
 SYMBOLS = "defined-symbols.txt"
 
 
@@ -344,6 +345,9 @@ def _build_env(toolchain: Toolchain) -> dict:
     on PATH and named by its file name: OpenSSL compiles `CC` into its version information
     (`compiler: ...`), which must not name a directory of the build host."""
     env = {**os.environ, **toolchain.env()}
+    # OpenSSL writes its build date into its version information: fixed, as the cache key
+    # holds everything a build depends on and the date is no part of it.
+    env["SOURCE_DATE_EPOCH"] = OPENSSL_BUILD_EPOCH
     if os.sep in toolchain.cc:
         folder, name = os.path.split(toolchain.cc)
         env["PATH"] = folder + os.pathsep + env.get("PATH", "")

@@ -180,6 +180,9 @@ tar -xzf "$tarball" -C "$workdir"
 src="$workdir/$name"
 [ -f "$src/Configure" ] || die "$tarball does not hold $name/Configure"
 
+# OpenSSL writes the build date into its version information ("built on: ..."); with a fixed
+# SOURCE_DATE_EPOCH (default 1980-01-01) two builds of the same inputs are byte-identical.
+export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-315532800}"
 mapfile -t args < <(configure_args "$src/Configure")
 # 3.x's Configure detects the host target itself; before 3.0 that is ./config's job. A cross
 # build names its target, which only ./Configure takes.
