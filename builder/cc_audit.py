@@ -164,7 +164,8 @@ def main(argv):
     """Returns the exit status; a query runs as the real compiler itself (exec)."""
     audit_dir, real, args = argv[0], json.loads(argv[1]), argv[2:]
     sources = _sources(args)
-    query = any(a in _QUERIES or a.startswith(("-print-", "-Wl,--version")) for a in args)
+    # (exact words: -Wl,--version-script=... is a link option, not the version query)
+    query = any(a in _QUERIES or a.startswith("-print-") for a in args)
     if not args or query or args == ["-v"]:
         os.execvp(real[0], [*real, *args])
     if sources:

@@ -107,6 +107,16 @@ def test_the_wrapper_records_a_link_with_its_map_and_output_digest(tmp_path):
     assert "libc" in record["trace"] and not record["version_object_added"]
 
 
+def test_a_link_with_a_version_script_is_a_link_not_a_query(tmp_path):
+    # rustc links every cdylib with -Wl,--version-script=...
+    (tmp_path / "m.c").write_text("int f(void) { return 0; }\n")
+    (tmp_path / "v.map").write_text("{ global: f; local: *; };\n")
+    assert wrapper(tmp_path, "-c", "-fPIC", "m.c", "-o", "m.o").returncode == 0
+    done = wrapper(tmp_path, "-shared", "m.o", "-Wl,--version-script=v.map", "-o", "m.so")
+    assert done.returncode == 0, done.stderr
+    assert len(list(tmp_path.glob("link-*.json"))) == 1
+
+
 @pytest.mark.parametrize("args", [
     ["-c", "m.c", "-o", "m.o"],
     ["-c", "m.c", "-o", "m.o", "-MMD", "-MF", "own.d"],  # make, ninja: their own list, kept
