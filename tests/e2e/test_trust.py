@@ -149,3 +149,18 @@ def test_a_program_in_the_wheel_is_linked_checked_and_smoke_tested_like_a_module
     python = fresh_venv(tmp_path / "venv", tmp_path / "wheelhouse", "ships-program")
     assert python_says(python, "import ships_program; print(ships_program.openssl_version())"
                        ).startswith("OpenSSL 3.0.22 ")
+
+
+def test_cryptography_from_the_index_without_a_reachable_registry_names_cargo_vendor(tmp_path):
+    # A registry that refuses connections stands for a host that cannot reach crates.io.
+    home = tmp_path / "cargo-home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        '[source.crates-io]\nreplace-with = "dead"\n\n'
+        '[source.dead]\nregistry = "sparse+http://127.0.0.1:9/index/"\n\n[net]\nretry = 0\n')
+    cache = tmp_path / "cache"
+    done = run_builder("wheel", "cryptography==50.0.2", "--openssl", "3.5.7", "--cache-dir",
+                       str(cache), "--wheelhouse", str(tmp_path / "wheelhouse"),
+                       env={"CARGO_HOME": str(home)})
+    refused_before_openssl(done, cache, "cargo cannot download the crates cryptography 50.0.2",
+                           "--cargo-vendor DIR")
