@@ -68,24 +68,31 @@ def exercise_ssl():
     return {"ssl": ssl.OPENSSL_VERSION, "client_hello_bytes": len(hello)}
 
 
-def _installed_scripts(names):
-    """The wheel's programs (its .data/scripts/ files) where pip installed them: beside the
-    interpreter of a virtualenv, or in the bin/ of a --target folder on sys.path."""
-    folders = [sysconfig.get_path("scripts")]
-    folders += [os.path.join(entry, "bin") for entry in sys.path if entry]
+def _installed_binaries(members):
+    """Where pip installed the wheel's binaries outside its importable packages, given as
+    paths inside the wheel: `<name>.data/scripts/X` beside the interpreter of a virtualenv
+    (or in the bin/ of a --target folder on sys.path), `<name>.data/purelib|platlib/X` and
+    any other path (auditwheel's `<name>.scripts/`) in site-packages."""
     found = []
-    for name in names:
-        for folder in folders:
-            path = os.path.join(folder, name)
-            if os.path.isfile(path):
-                found.append(path)
-                break
+    for member in members:
+        parts = member.split("/")
+        if parts[0].endswith(".data") and len(parts) > 2 and parts[1] == "scripts":
+            candidates = [os.path.join(sysconfig.get_path("scripts"), *parts[2:])]
+            candidates += [os.path.join(e, "bin", *parts[2:]) for e in sys.path if e]
+        else:
+            inside = parts[2:] if parts[0].endswith(".data") and len(parts) > 2 else parts
+            roots = [sysconfig.get_path("purelib"), sysconfig.get_path("platlib")]
+            candidates = [os.path.join(r, *inside) for r in roots + [e for e in sys.path if e]]
+        path = next((c for c in candidates if os.path.isfile(c)), None)
+        if path is not None:
+            found.append(path)
     return found
 
 
 def main(argv):
     """argv: the JSON report's path, the modules (comma separated), the runtime probe (may be
-    empty), the wheel's programs (comma separated, optional)."""
+    empty), the wheel's binaries outside its packages (paths in the wheel, comma separated,
+    optional)."""
     # Copied beside this script by the smoke test; -I keeps that folder off sys.path, and it
     # goes last so that it shadows nothing of the package.
     sys.path.append(os.path.dirname(os.path.abspath(__file__)))
@@ -95,7 +102,7 @@ def main(argv):
     report_path = argv[0]
     modules = [m for m in argv[1].split(",") if m]
     runtime_probe = argv[2] if len(argv) > 2 else ""
-    scripts = [n for n in argv[3].split(",") if n] if len(argv) > 3 else []
+    binaries = [n for n in argv[3].split(",") if n] if len(argv) > 3 else []
     report = {"imported": [], "errors": {}, "embedded": {}, "runtime_text": None,
               "loads": {}, "ssl_exercise": None}
     for name in modules:
@@ -109,8 +116,8 @@ def main(argv):
             if path.endswith(".so") or ".so." in os.path.basename(path):
                 with open(path, "rb") as binary:
                     report["embedded"][path] = openssl_versions_in(binary.read())
-    # Programs are binaries like any other: what they carry counts as the modules' does.
-    for path in _installed_scripts(scripts):
+    # Programs and bundled binaries count as the modules' do: what they carry is read too.
+    for path in _installed_binaries(binaries):
         with open(path, "rb") as binary:
             data = binary.read()
         if data[:4] == b"\x7fELF":

@@ -72,21 +72,34 @@ def check_is_wheel(path: Path) -> None:
         raise InputError(f"{path.name} is not a wheel: it holds no .dist-info/WHEEL")
 
 
-def wheel_scripts(wheel: Path) -> List[str]:
-    """The file names of the programs a wheel installs (its .data/scripts/ files)."""
+def binaries_outside_packages(wheel: Path) -> List[str]:
+    """The ELF files of a wheel that importing its packages does not reach, as paths in the
+    wheel: programs (`.data/scripts/`), auditwheel's `<name>.scripts/` to which it moves
+    programs that need grafted libraries, and the like."""
+    modules = set(top_level_modules(wheel))
+    found = []
     with zipfile.ZipFile(wheel) as archive:
-        return sorted(n.rsplit("/", 1)[-1] for n in archive.namelist()
-                      if n.split("/")[0].endswith(".data") and "/scripts/" in n
-                      and not n.endswith("/"))
+        for member in archive.namelist():
+            head = member.split("/")[0]
+            inside = member.split("/")[2:] if head.endswith(".data") else member.split("/")
+            if head.endswith((".dist-info", ".libs")) or not inside or inside[0] in modules:
+                continue
+            with archive.open(member) as data:
+                if data.read(4) == b"\x7fELF":
+                    found.append(member)
+    return found
 
 
 def top_level_modules(wheel: Path) -> List[str]:
-    """Importable top-level names of a wheel, from its file list."""
+    """Importable top-level names of a wheel, from its file list (`.data/purelib/` and
+    `.data/platlib/` included)."""
     names = set()
     with zipfile.ZipFile(wheel) as archive:
         for member in archive.namelist():
             head, _, rest = member.partition("/")
-            if head.endswith(_SKIP_DIRS):
+            if head.endswith(".data") and rest.startswith(("purelib/", "platlib/")):
+                head, _, rest = rest.partition("/")[2].partition("/")
+            elif head.endswith(_SKIP_DIRS):
                 continue
             if rest:
                 names.add(head)
@@ -150,7 +163,7 @@ def smoke_test(
                                        target_python, log, ctx)
         python = _with_interpreter_openssl(python)
         report = _probe(python, scratch, modules, plan.runtime_probe, log,
-                        wheel_scripts(wheel))
+                        binaries_outside_packages(wheel))
         checks, failures = _run_checks(python, plan.checks, expected_openssl, scratch, log)
         report["loads_of_checks"] = [c.get("loads", {}) for c in checks.values()]
         suite = None
@@ -221,11 +234,11 @@ def _isolated_script(source: Path, scratch: Path, *companions: Path) -> Path:
 
 
 def _probe(python: _Installed, scratch: Path, modules: List[str],
-           runtime_probe: Optional[str], log: Path, scripts: List[str]) -> dict:
+           runtime_probe: Optional[str], log: Path, binaries: List[str]) -> dict:
     report_path = scratch / "probe.json"
     script = _isolated_script(Path(probe.__file__), scratch, _LOADWATCH)
     call([*python.command, script, report_path, ",".join(modules), runtime_probe or "",
-          ",".join(scripts)],
+          ",".join(binaries)],
          log=log, cwd=script.parent, env=python.env, what="the import probe of the smoke test")
     return json.loads(report_path.read_text())
 
