@@ -234,10 +234,6 @@ def openssl_env(build: OpenSSLBuild, toolchain: Optional[Toolchain] = None,
                 f"-Wl,--undefined-version")
     # The compiler wrapper (link_proof) adds -u OpenSSL_version to the links that use OpenSSL.
     env = prefix_env(build.prefix, hide, force_version_text=False)
-    # setuptools links with the interpreter's LDSHARED, which for a Python built with
-    # --enable-shared names its lib directory as -rpath: a build host's path in every wheel.
-    native_cc = toolchain is None or toolchain.exclude_libs
-    env["LDSHARED"] = f"{_host_cc() if native_cc else toolchain.cc} -shared"
     if toolchain is not None and not toolchain.exclude_libs:
         # A compiler for another glibc: setuptools must compile and link with it, and libdl
         # and libpthread are still libraries of their own before glibc 2.34.

@@ -73,6 +73,8 @@ def compiler_env(scratch: Path, cc: str, arch: str, audit: LinkAudit,
             sys.executable, "-I", "-S", cc_audit.__file__, audit.folder, command)) + ' "$@"\n')
         shim.chmod(0o755)
     env["CC"] = str(wrappers / "cc")
+    # Set, not derived by setuptools from the interpreter's LDSHARED, which for a Python built
+    # with --enable-shared names its lib directory as -rpath: a build host's path in a wheel.
     env["LDSHARED"] = f"{wrappers / 'cc'} -shared"
     if cxx is not None:
         env["CXX"] = str(wrappers / "c++")

@@ -22,7 +22,7 @@ from elftools.elf.gnuversions import GNUVerNeedSection, GNUVerSymSection
 
 from builder.context import RunContext
 from builder.errors import BuilderError, CheckFailed, InputError
-from builder.extension import source_date_epoch
+from builder.extension import build_host_paths, source_date_epoch
 from builder.link_proof import LinkAudit, prove
 from builder.openssl import OpenSSLBuild
 from builder.policy import Policy, policy_for
@@ -314,7 +314,8 @@ def repair(wheel: Path, openssl: OpenSSLBuild, ctx: RunContext, outdir: Path,
     if len(made) != 1:
         raise BuilderError(f"auditwheel repair of {wheel.name} made {len(made)} wheels", log=log)
     elves = check_wheel(made[0], openssl.version, "after repair", symbols, uses)
-    check_no_build_paths(made[0], [Path.home(), ctx.cache, outdir.parent])
+    check_no_build_paths(made[0], [path for path, _ in build_host_paths(outdir.parent,
+                                                                         ctx.cache)])
     tag = platform_tag(made[0])
     check_policy(elves, tag, "after repair", made[0].name)
     if plat:
