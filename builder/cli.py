@@ -28,7 +28,7 @@ from builder.releases import load_table
 from builder.report import read_provenance
 from builder.recipes import recipe_for
 from builder.smoke import SmokePlan, check_is_wheel, require_passed, smoke_test
-from builder.toolchain import for_platform
+from builder.target import resolve_target
 from builder.sources import MIRROR_ENV
 
 
@@ -237,8 +237,7 @@ def _cmd_openssl_list(args: argparse.Namespace) -> int:
 
 def _cmd_openssl_build(args: argparse.Namespace) -> int:
     ctx = _context(args)
-    build = prepare_openssl(_openssl_request(args), ctx,
-                            toolchain=for_platform(args.plat, ctx.cache))
+    build = prepare_openssl(_openssl_request(args), ctx, target=resolve_target(args.plat))
     if args.prefix is not None:
         copy_prefix(build, args.prefix.resolve())
         print(args.prefix.resolve())

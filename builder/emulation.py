@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from builder import progress
+from builder.architectures import ARCHITECTURES, Architecture
 from builder.cache import locked, publishing
 from builder.errors import BuilderError, InputError, VerificationError
 from builder.runner import capture
@@ -29,9 +30,6 @@ PYTHON_VERSION = "3.11"  # bookworm's CPython
 GLIBC = (2, 36)  # bookworm's: the emulated interpreter runs every manylinux_2_x up to it
 KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 
-DEBIAN_ARCH: Dict[str, str] = {"aarch64": "arm64"}
-QEMU: Dict[str, Tuple[str, ...]] = {"aarch64": ("qemu-aarch64-static", "qemu-aarch64")}
-GNU_TRIPLE: Dict[str, str] = {"aarch64": "aarch64-linux-gnu"}
 
 # The interpreter and what its ssl, hashlib, ctypes and headers need; nothing more.
 PACKAGES = (
@@ -72,7 +70,7 @@ class EmulatedPython:
 
     @property
     def ext_suffix(self) -> str:
-        return f".cpython-{''.join(PYTHON_VERSION.split('.'))}-{GNU_TRIPLE[self.arch]}.so"
+        return f".cpython-{''.join(PYTHON_VERSION.split('.'))}-{self._facts.gnu_triple}.so"
 
     @property
     def platform(self) -> str:
@@ -95,7 +93,7 @@ class EmulatedPython:
             "SETUPTOOLS_EXT_SUFFIX": self.ext_suffix,
             "CFLAGS": includes,
             "CPPFLAGS": includes,
-            "CARGO_BUILD_TARGET": f"{self.arch}-unknown-linux-gnu",
+            "CARGO_BUILD_TARGET": str(self._facts.rust_triple),
             "PYO3_CROSS_LIB_DIR": str(self.root / "usr" / "lib" / f"python{PYTHON_VERSION}"),
         }
 
@@ -111,24 +109,32 @@ class EmulatedPython:
     def include_dirs(self) -> List[Path]:
         """Python.h first, then the architecture's own pyconfig.h (Debian's multiarch)."""
         return [self.root / "usr" / "include" / f"python{PYTHON_VERSION}",
-                self.root / "usr" / "include" / GNU_TRIPLE[self.arch] / f"python{PYTHON_VERSION}"]
+                self.root / "usr" / "include" / str(self._facts.gnu_triple) /
+                f"python{PYTHON_VERSION}"]
+
+    @property
+    def _facts(self) -> Architecture:
+        return ARCHITECTURES[self.arch]
 
 
 def find_qemu(arch: str) -> str:
-    for name in QEMU.get(arch, ()):
+    """The path of a qemu user-mode emulator for `arch`; raises InputError naming the package
+    where none is on PATH."""
+    names = ARCHITECTURES[arch].qemu if arch in ARCHITECTURES else ()
+    for name in names:
         found = shutil.which(name)
         if found:
             return found
     raise InputError(f"running {arch} wheels on this host needs qemu user-mode emulation "
-                     f"({' or '.join(QEMU.get(arch, ('qemu',)))} on PATH): {_QEMU_ADVICE}")
+                     f"({' or '.join(names or ('qemu',))} on PATH): {_QEMU_ADVICE}")
 
 
 def emulated_python(arch: str, cache: Path) -> EmulatedPython:
     """Debian's CPython for `arch`, unpacked into the cache on first use."""
-    if arch not in DEBIAN_ARCH:
+    if arch not in ARCHITECTURES or ARCHITECTURES[arch].debian_arch is None:
         raise InputError(f"no emulated Python for {arch}; smoke-test on a {arch} host")
     qemu = find_qemu(arch)
-    entry = cache / "tools" / f"debian-{SUITE}-{DEBIAN_ARCH[arch]}-python{PYTHON_VERSION}"
+    entry = cache / "tools" / f"debian-{SUITE}-{ARCHITECTURES[arch].debian_arch}-python{PYTHON_VERSION}"
     with locked(entry):
         if not (entry / _RECORD).is_file():
             with progress.stage(f"Debian's {arch} CPython {PYTHON_VERSION} for the smoke test"):
@@ -139,13 +145,13 @@ def emulated_python(arch: str, cache: Path) -> EmulatedPython:
 
 def _unpack_debian_python(arch: str, cache: Path, entry: Path) -> None:
     mirror = (os.environ.get(MIRROR_ENV) or DEFAULT_MIRROR).rstrip("/")
-    index = _package_index(mirror, DEBIAN_ARCH[arch], cache / "downloads" / "debian")
+    index = _package_index(mirror, str(ARCHITECTURES[arch].debian_arch), cache / "downloads" / "debian")
     chosen = []
     with publishing(entry, directory=True) as temp:
         for name in PACKAGES:
             fields = index.get(name)
             if fields is None:
-                raise BuilderError(f"{mirror} {SUITE} has no {DEBIAN_ARCH[arch]} package {name}")
+                raise BuilderError(f"{mirror} {SUITE} has no {ARCHITECTURES[arch].debian_arch} package {name}")
             deb = cache / "downloads" / "debian" / Path(fields["Filename"]).name
             cached_download(deb, [f"{mirror}/{fields['Filename']}"],
                             Expected(fields["SHA256"], int(fields["Size"]), gzip=False),

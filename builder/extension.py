@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import platform
 import re
 import shutil
 import sys
@@ -36,6 +35,7 @@ from builder.openssl import INSTALL_PREFIX, OpenSSLBuild
 from builder.recipes import DEFAULT as DEFAULT_RECIPE, Recipe
 from builder.runner import call
 from builder.sources import Expected, cached_download, sha256_file
+from builder.target import Target
 from builder.toolchain import Toolchain
 
 INDEX_ENV = "BUILDER_INDEX_URL"
@@ -368,12 +368,14 @@ def build_wheel(
     interpreter: Interpreter,
     ctx: RunContext,
     outdir: Path,
+    target: Target,
     toolchain: Optional[Toolchain] = None,
     target_python: Optional[EmulatedPython] = None,
     recipe: Recipe = DEFAULT_RECIPE,
 ) -> BuiltWheel:
-    """Build one wheel of the prepared source against the static OpenSSL (for another
-    architecture: with `interpreter` as the build host, for `target_python`)."""
+    """Build one wheel of the prepared source against the static OpenSSL into `outdir` (for
+    another architecture: with `interpreter` as the build host, for `target_python`).
+    Raises CommandFailed for a failed build, BuilderError where it made no single wheel."""
     sdist = source.sdist
     frontend = build_frontend(interpreter, ctx)
     log = ctx.log(f"wheel-{sdist.name}-py{interpreter.short_version}")
@@ -388,7 +390,7 @@ def build_wheel(
                                     Path(vendor) if vendor else None)
     # The host's compiler as the user gave it ($CC may be `ccache gcc`); zig's wrapper else.
     wrappers = compiler_env(outdir.parent, _host_cc() if native_build else toolchain.cc,
-                            toolchain.arch if toolchain else platform.machine(), audit,
+                            target.arch, audit,
                             cxx=os.environ.get("CXX") or "c++" if native_build else None)
     call([frontend, "-m", "build", "--wheel", "--outdir", outdir, source.path],
          log=log, env={**_put_in_front(build_env(build, toolchain=toolchain,

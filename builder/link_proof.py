@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from builder import cc_audit
+from builder.architectures import Architecture
 from builder.errors import CheckFailed, InputError
 from builder.openssl import OpenSSLBuild
 from builder.runner import call
@@ -55,7 +56,7 @@ class LinkAudit:
         return frozenset(found)
 
 
-def compiler_env(scratch: Path, cc: str, arch: str, audit: LinkAudit,
+def compiler_env(scratch: Path, cc: str, arch: Architecture, audit: LinkAudit,
                  cxx: Optional[str] = None) -> Dict[str, str]:
     """Write wrappers (`scratch/cc-audit/cc`, `c++`) for the C (and C++) compiler, each a
     command line such as `ccache gcc`, that record into `audit`; return the variables that
@@ -79,7 +80,7 @@ def compiler_env(scratch: Path, cc: str, arch: str, audit: LinkAudit,
     if cxx is not None:
         env["CXX"] = str(wrappers / "c++")
         env["LDCXXSHARED"] = f"{wrappers / 'c++'} -shared"
-    env[f"CARGO_TARGET_{arch.upper()}_UNKNOWN_LINUX_GNU_LINKER"] = str(wrappers / "cc")
+    env[arch.cargo_linker_variable] = str(wrappers / "cc")
     return env
 
 

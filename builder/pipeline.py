@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import platform
 import shutil
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,8 +32,8 @@ from builder.repair import RepairedWheel, repair
 from builder.report import make_provenance, provenance_path, summary, write_json_atomically
 from builder.smoke import SmokePlan, SmokeResult, require_passed, smoke_test
 from builder.sources import fetch_openssl
-from builder.toolchain import (Toolchain, for_platform, native, require_build_tools,
-                               require_tools, target_arch)
+from builder.target import Target, host_target, resolve_target
+from builder.toolchain import Toolchain, for_target, require_build_tools, require_tools
 
 
 @dataclass(frozen=True)
@@ -97,10 +96,14 @@ def request_release(request: OpenSSLRequest) -> Release:
 
 def prepare_openssl(request: OpenSSLRequest, ctx: RunContext,
                     release: Optional[Release] = None,
-                    toolchain: Optional[Toolchain] = None) -> OpenSSLBuild:
-    """Fetch, verify and build (or reuse) the pinned OpenSSL."""
+                    toolchain: Optional[Toolchain] = None,
+                    target: Optional[Target] = None) -> OpenSSLBuild:
+    """Fetch, verify and build (or reuse) the pinned OpenSSL for `target` (the host's without
+    one). Raises InputError for bad input, VerificationError for wrong bytes, CommandFailed
+    for a failed build."""
     release = release or request_release(request)
-    toolchain = toolchain or native()
+    target = target or host_target()
+    toolchain = toolchain or for_target(target, ctx.cache)
     require_tools(tools_needed(toolchain, request.options))
     with progress.stage(f"OpenSSL {release.version}: fetch and verify"):
         tarball = fetch_openssl(release, ctx.cache, mirrors=request.mirrors,
@@ -123,21 +126,21 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
     release = request_release(request.openssl)
     check_wheelhouse(request.wheelhouse)
     interpreters = find_interpreters(request.pythons)
-    require_build_tools(request.plat)
-    arch = target_arch(request.plat)
-    if arch != platform.machine():
-        find_qemu(arch)  # the smoke test's emulator, before any download
+    target = resolve_target(request.plat)
+    require_build_tools(target)
+    if target.cross:
+        find_qemu(target.arch.name)  # the smoke test's emulator, before any download
     with progress.stage(f"{request.target}: get the sdist"):
         sdist = get_sdist(request.target, ctx, request.index_url)
         progress.say(f"    {sdist.name} {sdist.version} from {sdist.origin}")
         refuse_what_cannot_carry_openssl(sdist.name, scan_sdist(sdist.path))
     interpreters = _supported(interpreters, sdist)
     recipe = recipe_for(sdist.name)
-    preflight(sdist, release, recipe, request.source, arch)
-    toolchain = for_platform(request.plat, ctx.cache)
+    preflight(sdist, release, recipe, request.source, target)
+    toolchain = for_target(target, ctx.cache)
     plan = SmokePlan.from_recipe(recipe, probe=request.runtime_probe, full=request.full_smoke,
                                  sdist=sdist.path, version=sdist.version, jobs=ctx.jobs)
-    target_python = _target_python(toolchain, interpreters, request, ctx)
+    target_python = _target_python(target, interpreters, request, ctx)
     wheelhouse = request.wheelhouse.resolve()
     wheelhouse.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="builder-") as scratch_dir, \
@@ -145,7 +148,7 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
         scratch = Path(scratch_dir)
         with progress.stage(f"{sdist.name}: prepare the source"):
             source = prepare_source(sdist, scratch, ctx, request.source)
-        openssl = prepare_openssl(request.openssl, ctx, release, toolchain)
+        openssl = prepare_openssl(request.openssl, ctx, release, toolchain, target)
         result = WheelResult(openssl)
         wheels: List[_Wheel] = []
         # Compiles run one after another here; the smoke tests of finished wheels (and their
@@ -156,7 +159,7 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
                 wheel = next((w for w in wheels if w.serves(interpreter)), None)
                 if wheel is None:
                     wheel = _build_and_repair(source, openssl, interpreter, ctx, scratch,
-                                              staging, request, toolchain, target_python,
+                                              staging, target, toolchain, target_python,
                                               len(wheels))
                     wheels.append(wheel)
                 else:
@@ -212,16 +215,16 @@ def abi3_floor(wheel: Path) -> Optional[Tuple[int, int]]:
 
 
 def _build_and_repair(source: PreparedSource, openssl: OpenSSLBuild, interpreter: Interpreter,
-                      ctx: RunContext, scratch: Path, staging: Path, request: WheelRequest,
+                      ctx: RunContext, scratch: Path, staging: Path, target: Target,
                       toolchain: Toolchain, target_python: Optional[EmulatedPython],
                       number: int) -> _Wheel:
     name = source.sdist.name
     with progress.stage(f"{name}: build the wheel with {interpreter.describe()}"):
         built = build_wheel(source, openssl, interpreter, ctx, scratch / f"dist-{number}",
-                            toolchain, target_python, recipe_for(source.sdist.name))
+                            target, toolchain, target_python, recipe_for(source.sdist.name))
     with progress.stage(f"{built.path.name}: repair and check"):
         # Repaired alone, then moved beside the others: the light lane downloads into staging.
-        repaired = repair(built.path, openssl, ctx, scratch / f"repaired-{number}", request.plat,
+        repaired = repair(built.path, openssl, ctx, scratch / f"repaired-{number}", target,
                           built.link_audit)
         moved = Path(shutil.move(str(repaired.path), str(staging / repaired.path.name)))
     return _Wheel(built, dataclasses.replace(repaired, path=moved))
@@ -270,9 +273,10 @@ def _supported(interpreters: List[Interpreter], sdist: Sdist) -> List[Interprete
 
 
 def preflight(sdist: Sdist, release: Release, recipe: Recipe, source: SourceOptions,
-              arch: str = platform.machine()) -> None:
+              target: Target) -> None:
     """Everything that can be refused before a compile: the (package, OpenSSL) pair, the
-    tools the build needs, the Rust version a Rust sdist names and its target's library."""
+    tools the build needs, the Rust version a Rust sdist names and its target's library.
+    Raises InputError naming what to change or install."""
     recipe.check_openssl(sdist.version, release.version)
     require_tools([*recipe.tools, *(["patch"] if source.patches else [])])
     is_rust, rust_version = rust_version_of_sdist(sdist.path)
@@ -280,29 +284,30 @@ def preflight(sdist: Sdist, release: Release, recipe: Recipe, source: SourceOpti
         package = f"{sdist.name} {sdist.version}"
         progress.say(f"    {check_toolchain(package, rust_version)}"
                      f" (needs {rust_version or 'any'})")
-        if arch != platform.machine():
-            check_rust_target(package, f"{arch}-unknown-linux-gnu")
+        if target.cross:
+            check_rust_target(package, str(target.arch.rust_triple))
 
 
-def _target_python(toolchain: Toolchain, interpreters: List[Interpreter],
+def _target_python(target: Target, interpreters: List[Interpreter],
                    request: WheelRequest, ctx: RunContext) -> Optional[EmulatedPython]:
     """For another architecture: the emulated interpreter the wheel is built for and smoke-
     tested in; the build interpreter must be the same CPython version."""
-    if not toolchain.cross:
+    if not target.cross:
         return None
+    arch = target.arch.name
     if len(interpreters) != 1:
-        raise InputError(f"{toolchain.arch} wheels are built for one emulated interpreter: "
+        raise InputError(f"{arch} wheels are built for one emulated interpreter: "
                          f"pass a single --python")
     interpreter = interpreters[0]
     if request.full_smoke:
         raise InputError(f"--smoke full runs the package's test suite natively; for "
-                         f"{toolchain.arch} wheels built here use --smoke basic")
-    target = emulated_python(toolchain.arch, ctx.cache)
-    if interpreter.implementation != "cpython" or interpreter.version[:2] != target.version:
-        raise InputError(f"{toolchain.arch} wheels are built for {target.describe()}: pass "
-                         f"--python with a CPython {target.short_version} for the build "
+                         f"{arch} wheels built here use --smoke basic")
+    emulated = emulated_python(arch, ctx.cache)
+    if interpreter.implementation != "cpython" or interpreter.version[:2] != emulated.version:
+        raise InputError(f"{arch} wheels are built for {emulated.describe()}: pass "
+                         f"--python with a CPython {emulated.short_version} for the build "
                          f"(got {interpreter.describe()})")
-    return target
+    return emulated
 
 
 def check_wheelhouse(wheelhouse: Path) -> None:

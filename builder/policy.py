@@ -8,14 +8,9 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+
+from builder.architectures import ARCHITECTURES
 from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
-
-
-# The ELF e_machine each architecture's binaries carry (pyelftools' names).
-ELF_MACHINES: Dict[str, str] = {
-    "x86_64": "EM_X86_64", "i686": "EM_386", "aarch64": "EM_AARCH64", "armv7l": "EM_ARM",
-    "ppc64le": "EM_PPC64", "s390x": "EM_S390", "riscv64": "EM_RISCV",
-}
 
 
 @dataclass(frozen=True)
@@ -38,7 +33,8 @@ class Policy:
                    machine: Optional[str] = None) -> List[str]:
         """The newest disallowed version of each family an ELF needs, with its symbols; and
         a machine other than the policy's architecture."""
-        expected_machine = ELF_MACHINES.get(self.arch)
+        known = ARCHITECTURES.get(self.arch)
+        expected_machine = known.elf_machine if known else None
         if machine and expected_machine and machine != expected_machine:
             return [f"{name} is built for {machine}, not {self.arch} ({expected_machine})"]
         newest: Dict[str, Tuple[Tuple[int, ...], str, Sequence[str]]] = {}

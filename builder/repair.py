@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import os
-import platform
 import re
 import sys
 import zipfile
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from auditwheel.lddtree import ldd
+from packaging.utils import parse_wheel_filename
 from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
@@ -28,6 +28,7 @@ from builder.openssl import OpenSSLBuild
 from builder.policy import Policy, policy_for
 from builder.probe import openssl_versions_in
 from builder.runner import StrPath, call
+from builder.target import Target
 
 _SHARED_OPENSSL = re.compile(r"^lib(ssl|crypto)(-[\w.]+)?\.so")
 _PT_GNU_STACK = "PT_GNU_STACK"
@@ -289,7 +290,7 @@ def check_no_build_paths(wheel: Path, paths: Sequence[Path]) -> None:
 
 
 def repair(wheel: Path, openssl: OpenSSLBuild, ctx: RunContext, outdir: Path,
-           plat: Optional[str] = None, audit: Optional[LinkAudit] = None) -> RepairedWheel:
+           target: Target, audit: Optional[LinkAudit] = None) -> RepairedWheel:
     """Prove from the link audit which OpenSSL each binary holds, check, run `auditwheel
     repair` (for the host, or --plat), check again. Raises CheckFailed (or InputError for a
     package that cannot carry a static OpenSSL) naming the rule broken."""
@@ -302,11 +303,14 @@ def repair(wheel: Path, openssl: OpenSSLBuild, ctx: RunContext, outdir: Path,
     if audit is not None:
         uses = prove(wheel, audit, openssl, outdir.parent, ctx.log(f"link-proof-{wheel.name}"))
     elves = check_wheel(wheel, openssl.version, "before repair", symbols, uses)
+    plat = target.plat
     if plat:
         check_policy(elves, plat, f"cannot be {plat}", wheel.name)
     log = ctx.log(f"repair-{wheel.name}")
     args: List[StrPath] = [sys.executable, "-m", "auditwheel", "repair", "--wheel-dir", outdir]
-    if plat and _host_can_name(plat):
+    if plat and not target.cross:
+        # auditwheel offers --plat choices for the host's architecture only; for another one
+        # it infers the tag from the wheel, which check_tag_within then holds to what was asked.
         args += ["--plat", plat]
     before = set(outdir.glob("*.whl"))
     call([*args, wheel], log=log, what=f"auditwheel repair of {wheel.name}", env=_tool_env())
@@ -323,13 +327,6 @@ def repair(wheel: Path, openssl: OpenSSLBuild, ctx: RunContext, outdir: Path,
     return RepairedWheel(made[0], tag, tuple(elves))
 
 
-def _host_can_name(plat: str) -> bool:
-    # auditwheel offers --plat choices for the host's architecture only; for another one it
-    # infers the tag from the wheel, which check_tag_within then holds to what was asked.
-    policy = policy_for(plat)
-    return policy is None or policy.arch == platform.machine()
-
-
 def check_tag_within(tag: str, plat: str, wheel: str) -> None:
     """The repaired wheel's tag is for the asked architecture and no newer glibc than asked."""
     asked = policy_for(plat)
@@ -343,7 +340,9 @@ def check_tag_within(tag: str, plat: str, wheel: str) -> None:
 
 
 def platform_tag(wheel: Path) -> str:
-    return wheel.name[:-len(".whl")].split("-")[-1]
+    """The platform part of a wheel's file name: manylinux_2_17_x86_64.manylinux2014_x86_64."""
+    _, _, _, tags = parse_wheel_filename(wheel.name)
+    return ".".join(sorted({tag.platform for tag in tags}, key=wheel.name.index))
 
 
 def _tool_env() -> dict:

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import os
-import platform
 import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, Optional, Tuple
 
 from builder.cache import locked, publishing
 from builder.errors import BuilderError, InputError
 from builder.index import DEFAULT_INDEX, index_files
-from builder.policy import Policy, manylinux_tags, policy_for
 from builder.runner import capture
 from builder.sources import Expected, cached_download
+from builder.target import Target
 
 # What to install when a tool is missing (Debian/Ubuntu names; the RHEL ones are alike).
 _PACKAGES: Dict[str, str] = {
@@ -42,15 +41,9 @@ class Toolchain:
     triple: str  # `cc -dumpmachine`, e.g. x86_64-linux-gnu; with the glibc for zig targets
     tools: Tuple[Tuple[str, str], ...] = ()  # AR, RANLIB and the rest it sets beside CC
     exclude_libs: bool = True  # the linker knows --exclude-libs (lld does not)
-    arch: str = platform.machine()  # the machine its output runs on
     openssl_target: Optional[str] = None  # ./Configure target of a cross build
     objcopy: str = "objcopy"  # renames symbols in the target's objects
     nm: str = "nm"  # GNU nm reads any ELF; objcopy only the host's architectures
-
-    @property
-    def cross(self) -> bool:
-        """Its output does not run on this host (only under emulation)."""
-        return self.arch != platform.machine()
 
     def env(self) -> Dict[str, str]:
         return {"CC": self.cc, "OBJCOPY": self.objcopy, "NM": self.nm, **dict(self.tools)}
@@ -82,9 +75,6 @@ def native() -> Toolchain:
 ZIG_VERSION = "0.15.2"
 ZIG_WHEEL = "ziglang-0.15.2-py3-none-manylinux_2_12_x86_64.manylinux2010_x86_64.musllinux_1_1_x86_64.whl"
 ZIG_SHA256 = "806316453d1ede7174ed3fefb8e5348154629089c3bb5fe812dfd0e172fac130"
-
-# OpenSSL's ./Configure target for each architecture zig can build for from this host.
-OPENSSL_TARGETS: Dict[str, str] = {"x86_64": "linux-x86_64", "aarch64": "linux-aarch64"}
 
 # Each quirk of building OpenSSL and extensions with zig, answered in these wrappers:
 # - the Rust `cc` crate passes --target=<rust triple>, which zig cc rejects: dropped (rustc
@@ -127,28 +117,20 @@ exec "{zig}" {tool} "$@"
 """
 
 
-def host_glibc() -> Optional[Tuple[int, int]]:
-    """The glibc this host runs (2.36 on Debian 12); None where it is not glibc."""
-    try:
-        text = os.confstr("CS_GNU_LIBC_VERSION") or ""
-    except (ValueError, OSError):
-        return None
-    parts = text.split()[-1].split(".") if text.startswith("glibc") else []
-    return (int(parts[0]), int(parts[1])) if len(parts) >= 2 else None
-
-
-def zig(cache: Path, glibc: str, arch: str = "x86_64") -> Toolchain:
-    """zig cc targeting `arch`-linux-gnu.`glibc`, installed into the builder's cache."""
+def zig(cache: Path, target: Target) -> Toolchain:
+    """zig cc for the target's architecture and glibc (x86_64-linux-gnu.2.17), installed into
+    the builder's cache; raises BuilderError where the pinned zig cannot be fetched."""
     executable = _installed_zig(cache)
-    target = f"{arch}-linux-gnu.{glibc}"
+    assert target.libc_version is not None and target.arch.gnu_triple is not None
+    triple = f"{target.arch.gnu_triple}.{target.libc_version[0]}.{target.libc_version[1]}"
     # The wrappers' text is part of the toolchain's identity: a changed quirk is a new key.
     quirks = hashlib.sha256((_CC_WRAPPER + _TOOL_WRAPPER + _CRYPT_H).encode()).hexdigest()[:12]
-    wrappers = executable.parent.parent / "wrappers" / f"{target}-{quirks}"
+    wrappers = executable.parent.parent / "wrappers" / f"{triple}-{quirks}"
     with locked(wrappers):
         if not (wrappers / "cc").exists():
             with publishing(wrappers, directory=True) as temp:
                 _write_script(temp / "cc", _CC_WRAPPER.format(
-                    zig=executable, target=target, zig_version=ZIG_VERSION,
+                    zig=executable, target=triple, zig_version=ZIG_VERSION,
                     fallback_include=wrappers / "include"))
                 (temp / "include").mkdir()
                 (temp / "include" / "crypt.h").write_text(_CRYPT_H)
@@ -157,26 +139,25 @@ def zig(cache: Path, glibc: str, arch: str = "x86_64") -> Toolchain:
     return Toolchain(
         cc=str(wrappers / "cc"),
         identity=f"zig {ZIG_VERSION} cc (wrappers {quirks})",
-        triple=target,
+        triple=triple,
         tools=(("AR", str(wrappers / "ar")), ("RANLIB", str(wrappers / "ranlib")),
                ("ZIG_GLOBAL_CACHE_DIR", str(cache / "tools" / "zig-cache")),
                # Rust targets link through the same compiler (what maturin --zig does).
-               (f"CARGO_TARGET_{arch.upper()}_UNKNOWN_LINUX_GNU_LINKER", str(wrappers / "cc"))),
+               (target.arch.cargo_linker_variable, str(wrappers / "cc"))),
         exclude_libs=False,
-        arch=arch,
-        openssl_target=OPENSSL_TARGETS[arch] if arch != platform.machine() else None,
-        objcopy=_objcopy_for(arch),
+        openssl_target=target.arch.openssl_target if target.cross else None,
+        objcopy=_objcopy_for(target),
     )
 
 
-def _objcopy_for(arch: str) -> str:
+def _objcopy_for(target: Target) -> str:
     """The host's objcopy knows only its own architectures: another one needs llvm-objcopy
     (any architecture) or binutils for that target."""
-    if arch == platform.machine():
+    if not target.cross:
         return "objcopy"
     if shutil.which("llvm-objcopy"):
         return "llvm-objcopy"
-    return f"{arch}-linux-gnu-objcopy"
+    return f"{target.arch.gnu_triple}-objcopy"
 
 
 def _installed_zig(cache: Path) -> Path:
@@ -204,64 +185,15 @@ def _write_script(path: Path, text: str) -> None:
     path.chmod(0o755)
 
 
-def target_arch(plat: Optional[str]) -> str:
-    """The architecture a --plat tag names; the host's without one."""
-    policy = policy_for(plat) if plat else None
-    return policy.arch if policy is not None else platform.machine()
+def for_target(target: Target, cache: Path) -> Toolchain:
+    """The host's compiler, or zig where the target needs an older glibc than the host's or
+    another architecture (aarch64 from x86_64). Raises InputError for a missing compiler."""
+    return zig(cache, target) if target.zig else native()
 
 
-def for_platform(plat: Optional[str], cache: Path) -> Toolchain:
-    """The host's compiler, or zig where --plat asks for an older glibc than the host's or
-    another architecture (aarch64 from x86_64)."""
-    policy = _zig_policy(plat)
-    return native() if policy is None else zig(cache, policy.glibc, policy.arch)
-
-
-def require_build_tools(plat: Optional[str]) -> None:
-    """Before any download: perl and make, and the host's C compiler unless zig will be used."""
+def require_build_tools(target: Target) -> None:
+    """Before any download: perl and make, and the host's C compiler unless zig will be used.
+    Raises InputError naming the package to install."""
     require_tools(["perl", "make"])
-    if _zig_policy(plat) is None:
+    if not target.zig:
         native()
-
-
-def supported_plats() -> List[str]:
-    """Every --plat this host builds for: manylinux tags (auditwheel's policies and their
-    aliases) of the host's architecture, and of those zig cross-builds from it."""
-    machine = platform.machine()
-    arches = [machine, *([a for a in OPENSSL_TARGETS if a != machine]
-                         if machine == "x86_64" else [])]
-    return [f"linux_{machine}", *(tag for arch in arches for tag in manylinux_tags(arch))]
-
-
-def check_plat(plat: Optional[str]) -> None:
-    """Raise InputError, before any download, for a --plat this host cannot build for
-    (musllinux, Windows, macOS, an unknown tag), listing what it can."""
-    if plat is None or plat in supported_plats():
-        return
-    by_arch: Dict[str, List[str]] = {}
-    for tag in supported_plats():
-        if tag.startswith("manylinux_"):
-            policy = policy_for(tag)
-            if policy is not None:
-                by_arch.setdefault(policy.arch, []).append(policy.name)
-    ranges = [f"{names[0]}_{arch} to {names[-1]}_{arch}" for arch, names in by_arch.items()]
-    raise InputError(f"--plat {plat} is not supported here; this {platform.machine()} host "
-                     f"builds {' and '.join(ranges)} (and the legacy aliases manylinux1, 2010 "
-                     f"and 2014 where auditwheel knows them)")
-
-
-def _zig_policy(plat: Optional[str]) -> Optional[Policy]:
-    """The policy zig must build for; None where the host's compiler serves."""
-    check_plat(plat)
-    policy = policy_for(plat) if plat else None
-    if policy is None:
-        return None
-    machine = platform.machine()
-    if policy.arch != machine:
-        if machine != "x86_64" or policy.arch not in OPENSSL_TARGETS:
-            raise InputError(f"--plat {plat}: building for {policy.arch} on this {machine} "
-                             f"host is not supported; build on a {policy.arch} host")
-        return policy
-    wanted = tuple(int(n) for n in policy.glibc.split("."))
-    host = host_glibc()
-    return None if host is not None and wanted >= host else policy

@@ -121,18 +121,19 @@ def test_full_smoke_of_a_package_without_a_known_suite_is_bad_input(tmp_path):
 
 
 def test_no_plat_or_a_plat_the_host_meets_uses_the_host_compiler(tmp_path):
-    from builder.toolchain import for_platform
+    from builder.target import resolve_target
+    from builder.toolchain import for_target
 
     for plat in (None, "linux_x86_64", "manylinux_2_36_x86_64"):
-        assert for_platform(plat, tmp_path).exclude_libs, plat
+        assert for_target(resolve_target(plat), tmp_path).exclude_libs, plat
     assert not (tmp_path / "tools").exists()  # no zig fetched for these
 
 
 def test_plat_of_an_architecture_zig_cannot_target_from_here_is_refused_up_front(tmp_path):
-    from builder.toolchain import for_platform
+    from builder.target import resolve_target
 
     with pytest.raises(InputError, match="manylinux2014_ppc64le is not supported here"):
-        for_platform("manylinux2014_ppc64le", tmp_path)
+        resolve_target("manylinux2014_ppc64le")
 
 
 def test_rust_target_without_its_standard_library_names_the_rustup_command():

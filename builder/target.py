@@ -1,0 +1,118 @@
+"""What a run builds for: the target platform, decided once from --plat and the host.
+
+Every per-architecture fact lives in `builder.architectures`; every question about the host's
+machine goes through `host_arch()`; a platform tag is turned into a policy by
+`builder.policy.policy_for` and into a `Target` here, nowhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+from builder.architectures import ARCHITECTURES, CROSS_BUILDS, Architecture
+from builder.errors import InputError
+from builder.policy import Policy, manylinux_tags, policy_for
+
+
+def host_arch() -> str:
+    """The host's machine as `uname -m` names it (x86_64): the one place that asks."""
+    return platform.machine()
+
+
+def architecture(name: str) -> Architecture:
+    """The table's entry for `name`; raises InputError for an architecture it lacks."""
+    try:
+        return ARCHITECTURES[name]
+    except KeyError:
+        raise InputError(f"the {name} architecture is not known to the builder (known: "
+                         f"{', '.join(ARCHITECTURES)})") from None
+
+
+def host_glibc() -> Optional[Tuple[int, int]]:
+    """The glibc this host runs ((2, 36) on Debian 12); None where it is not glibc."""
+    try:
+        text = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (ValueError, OSError):
+        return None
+    parts = text.split()[-1].split(".") if text.startswith("glibc") else []
+    return (int(parts[0]), int(parts[1])) if len(parts) >= 2 else None
+
+
+@dataclass(frozen=True)
+class Target:
+    """The platform one run builds for, from --plat (None: the host's own) and the host."""
+
+    os: str  # "linux"
+    arch: Architecture
+    libc: str  # "glibc"
+    libc_version: Optional[Tuple[int, int]]  # the newest glibc the wheel may need; None: host's
+    plat: Optional[str]  # the platform tag asked for (manylinux2014_x86_64), None: the host's
+    policy: Optional[Policy]  # auditwheel's policy of `plat`
+    cross: bool  # another architecture than the host's: run under emulation
+    zig: bool  # built with zig (another glibc or architecture), not the host's compiler
+
+    @property
+    def emulator(self) -> Tuple[str, ...]:
+        """How its smoke test runs: the qemu programs to look for; empty for natively."""
+        return self.arch.qemu if self.cross else ()
+
+    @property
+    def wheel_platform(self) -> str:
+        """The platform tag asked for, or the host's own linux_<arch> (auditwheel then
+        chooses the manylinux tag the wheel qualifies for)."""
+        return self.plat or f"linux_{self.arch.name}"
+
+    def describe(self) -> str:
+        return self.plat or f"this host ({self.arch.name})"
+
+
+def host_target() -> Target:
+    """The host's own platform: its compiler, its glibc, run natively."""
+    return Target("linux", architecture(host_arch()), "glibc", host_glibc(), None, None,
+                  cross=False, zig=False)
+
+
+def resolve_target(plat: Optional[str]) -> Target:
+    """The Target of --plat, refused (InputError, before any download) where this host cannot
+    build it: musllinux, Windows, macOS, an unknown tag, an architecture zig does not
+    cross-build to from here."""
+    if plat is None:
+        return host_target()
+    check_plat(plat)
+    policy = policy_for(plat)
+    if policy is None:  # linux_<host arch>: the host's build, under the tag asked for
+        return dataclasses.replace(host_target(), plat=plat)
+    arch = architecture(policy.arch)
+    wanted = tuple(int(n) for n in policy.glibc.split("."))
+    host = host_glibc()
+    cross = arch.name != host_arch()
+    zig = cross or host is None or wanted < host
+    return Target("linux", arch, "glibc", (wanted[0], wanted[1]), plat, policy, cross=cross,
+                  zig=zig)
+
+
+def supported_plats() -> Tuple[str, ...]:
+    """Every --plat this host builds for: manylinux tags (auditwheel's policies and their
+    aliases) of the host's architecture, and of those zig cross-builds from it."""
+    machine = host_arch()
+    arches = [machine, *CROSS_BUILDS.get(machine, ())]
+    return (f"linux_{machine}", *(tag for arch in arches for tag in manylinux_tags(arch)))
+
+
+def check_plat(plat: str) -> None:
+    """Raise InputError for a --plat this host cannot build for, listing what it can."""
+    if plat in supported_plats():
+        return
+    by_arch: Dict[str, List[str]] = {}
+    for tag in supported_plats():
+        known = policy_for(tag)
+        if known is not None and tag.startswith("manylinux_"):
+            by_arch.setdefault(known.arch, []).append(known.name)
+    ranges = [f"{names[0]}_{arch} to {names[-1]}_{arch}" for arch, names in by_arch.items()]
+    raise InputError(f"--plat {plat} is not supported here; this {host_arch()} host "
+                     f"builds {' and '.join(ranges)} (and the legacy aliases manylinux1, 2010 "
+                     f"and 2014 where auditwheel knows them)")

@@ -1,0 +1,70 @@
+"""The Target: decided once from --plat and the host; every per-architecture fact from one
+table."""
+
+import pytest
+
+from builder import target as target_module
+from builder.architectures import ARCHITECTURES
+from builder.errors import InputError
+from builder.target import resolve_target
+
+
+@pytest.fixture
+def x86_64_glibc_2_36_host(monkeypatch):
+    monkeypatch.setattr(target_module, "host_arch", lambda: "x86_64")
+    monkeypatch.setattr(target_module, "host_glibc", lambda: (2, 36))
+
+
+def test_no_plat_is_the_host_built_natively_by_its_own_compiler(x86_64_glibc_2_36_host):
+    target = resolve_target(None)
+    assert (target.arch.name, target.plat, target.cross, target.zig) == \
+        ("x86_64", None, False, False)
+    assert target.libc_version == (2, 36) and target.emulator == ()
+    assert target.wheel_platform == "linux_x86_64"
+
+
+def test_an_older_glibc_of_the_host_architecture_is_built_with_zig(x86_64_glibc_2_36_host):
+    target = resolve_target("manylinux2014_x86_64")
+    assert target.zig and not target.cross
+    assert target.libc_version == (2, 17) and target.policy.name == "manylinux_2_17"
+    assert target.wheel_platform == "manylinux2014_x86_64"
+
+
+def test_the_hosts_own_glibc_or_the_plain_linux_tag_need_no_zig(x86_64_glibc_2_36_host):
+    assert not resolve_target("manylinux_2_36_x86_64").zig
+    plain = resolve_target("linux_x86_64")
+    assert not plain.zig and plain.plat == "linux_x86_64"
+
+
+def test_another_architecture_is_cross_built_and_run_under_its_emulator(x86_64_glibc_2_36_host):
+    target = resolve_target("manylinux_2_28_aarch64")
+    assert target.cross and target.zig
+    assert target.emulator == ("qemu-aarch64-static", "qemu-aarch64")
+    assert target.arch.rust_triple == "aarch64-unknown-linux-gnu"
+    assert target.arch.openssl_target == "linux-aarch64"
+
+
+@pytest.mark.parametrize("plat", ["musllinux_1_2_x86_64", "win_amd64", "macosx_11_0_arm64",
+                                  "manylinux2014_ppc64le", "manylinux_2_17", "x86_64", ""])
+def test_a_tag_this_host_cannot_build_is_refused_listing_what_it_can(x86_64_glibc_2_36_host,
+                                                                    plat):
+    with pytest.raises(InputError, match=r"not supported here; this x86_64 host builds "
+                                         r"manylinux_2_5_x86_64 to manylinux_2_\d+_x86_64 and "
+                                         r"manylinux_2_17_aarch64 to"):
+        resolve_target(plat)
+
+
+def test_an_aarch64_host_builds_only_aarch64(monkeypatch):
+    monkeypatch.setattr(target_module, "host_arch", lambda: "aarch64")
+    monkeypatch.setattr(target_module, "host_glibc", lambda: (2, 31))
+    assert resolve_target("manylinux_2_17_aarch64").zig is True
+    assert resolve_target("manylinux_2_31_aarch64").zig is False
+    with pytest.raises(InputError, match="this aarch64 host builds manylinux_2_17_aarch64"):
+        resolve_target("manylinux2014_x86_64")
+
+
+def test_every_architecture_spells_the_cargo_linker_variable_from_its_rust_triple():
+    assert ARCHITECTURES["x86_64"].cargo_linker_variable == \
+        "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER"
+    assert ARCHITECTURES["aarch64"].cargo_linker_variable == \
+        "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER"
