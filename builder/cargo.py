@@ -19,7 +19,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on older Pythons only
     import tomli as tomllib
 
-VENDOR_ENV = "BUILDER_CARGO_VENDOR"
 
 
 @dataclass(frozen=True)
@@ -70,10 +69,10 @@ def check_rust_target(package: str, triple: str) -> None:
                          f"host of that architecture")
 
 
-def vendor_from(option: Optional[Path], env: Dict[str, str], relock: bool = False
-                ) -> Optional[Path]:
-    """--cargo-vendor, else $BUILDER_CARGO_VENDOR; checked to be a directory."""
-    chosen = option or (Path(env[VENDOR_ENV]) if env.get(VENDOR_ENV) else None)
+def vendor_from(chosen: Optional[Path], relock: bool = False) -> Optional[Path]:
+    """The cargo-vendor setting (--cargo-vendor, $BUILDER_CARGO_VENDOR or the configuration
+    file), resolved; raises InputError where it is not a directory, or --cargo-relock has no
+    vendor directory to re-resolve against."""
     if chosen is not None and not chosen.is_dir():
         raise InputError(f"--cargo-vendor {chosen} is not a directory")
     if relock and chosen is None:

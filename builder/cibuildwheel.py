@@ -15,7 +15,6 @@ from typing import List
 from builder.errors import InputError
 from builder.extension import prefix_env
 from builder.releases import Release
-from builder.sources import MIRROR_ENV
 
 # A CPython every manylinux image has, new enough to run the builder (the images' own
 # /usr/bin/python3 may be 3.6).
@@ -73,7 +72,7 @@ class CibuildwheelConfig:
             "before-all = [",
             *(f"  {_quote(command)}," for command in self.before_all()),
             "]",
-            f"environment-pass = [{_quote(MIRROR_ENV)}, \"BUILDER_INDEX_URL\"]",
+            f"environment-pass = [\"BUILDER_OPENSSL_MIRROR\", \"BUILDER_INDEX_URL\"]",
             "",
             "[tool.cibuildwheel.linux.environment]",
             *(f"{name} = {_quote(environment_value(value))}" for name, value in env.items()),

@@ -12,12 +12,11 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Mapping, Optional
 
-from builder import __version__, progress
-from builder.cache import cache_root
+from builder import __version__, progress, settings
 from builder.cibuildwheel import DEFAULT_PREFIX, CibuildwheelConfig
-from builder.cargo import VENDOR_ENV, CargoOptions, vendor_from
+from builder.cargo import CargoOptions, vendor_from
 from builder.context import RunContext
 from builder.errors import DISK_FULL_ADVICE, BuilderError, InputError
 from builder.extension import SourceOptions, download_dependencies
@@ -29,7 +28,7 @@ from builder.report import read_provenance
 from builder.recipes import recipe_for
 from builder.smoke import SmokePlan, check_is_wheel, require_passed, smoke_test
 from builder.target import resolve_target
-from builder.sources import MIRROR_ENV
+from builder.settings import Settings
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,7 +41,8 @@ class _Parser(argparse.ArgumentParser):
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", metavar="DIR",
                         help="cache for tarballs, OpenSSL builds and logs "
-                             "(default: $BUILDER_CACHE_DIR or the user cache directory)")
+                             "(default: $BUILDER_CACHE_DIR, builder.toml's cache-dir, or the "
+                             "user cache directory)")
     parser.add_argument("--verbose", action="store_true", help="show tracebacks on errors")
 
 
@@ -53,7 +53,8 @@ def _openssl_options(parser: argparse.ArgumentParser, *, version_flag: bool) -> 
                                  "release of the newest LTS series")
     parser.add_argument("--mirror", action="append", default=[], metavar="URL",
                         help="also fetch the tarball from URL/openssl-X.tar.gz, after the "
-                             f"upstream locations (repeatable; also ${MIRROR_ENV})")
+                             "upstream locations (repeatable; also $BUILDER_OPENSSL_MIRROR and "
+                             "builder.toml's openssl-mirror)")
     parser.add_argument("--no-upstream", dest="upstream", action="store_false",
                         help="fetch only from the mirrors, never from OpenSSL's own servers")
     parser.add_argument("--openssl-source", type=Path, metavar="FILE",
@@ -124,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="apply this patch (-p1) to the unpacked sdist (repeatable)")
     wheel.add_argument("--cargo-vendor", type=Path, metavar="DIR",
                        help="crates from this directory source (as `cargo vendor` makes), "
-                            f"offline, in a private CARGO_HOME (also ${VENDOR_ENV})")
+                            "offline, in a private CARGO_HOME (also $BUILDER_CARGO_VENDOR)")
     wheel.add_argument("--cargo-relock", action="store_true",
                        help="re-resolve Cargo.lock offline against --cargo-vendor")
     _common(wheel)
@@ -182,10 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _openssl_request(args: argparse.Namespace) -> OpenSSLRequest:
+def _openssl_request(args: argparse.Namespace, settings: Settings) -> OpenSSLRequest:
     return OpenSSLRequest(
         spec=args.openssl,
-        mirrors=tuple(args.mirror),
+        mirrors=settings.openssl_mirrors,
         upstream=args.upstream,
         local_source=args.openssl_source,
         verify_signature=args.verify_signature,
@@ -196,33 +197,43 @@ def _openssl_request(args: argparse.Namespace) -> OpenSSLRequest:
     )
 
 
-def _context(args: argparse.Namespace) -> RunContext:
-    return RunContext.create(args.cache_dir, getattr(args, "jobs", None))
+def resolve_settings(args: argparse.Namespace, environ: Mapping[str, str], cwd: Path) -> Settings:
+    """The run's settings: these arguments over `environ` over the configuration file (the
+    pyproject.toml of a source tree being built, else builder.toml in `cwd`)."""
+    target = getattr(args, "target", None)
+    project = Path(target) if target and Path(target).is_dir() else None
+    return settings.resolve({
+        "cache-dir": args.cache_dir,
+        "index-url": getattr(args, "index_url", None),
+        "openssl-mirror": getattr(args, "mirror", []),
+        "jobs": getattr(args, "jobs", None),
+        "cargo-vendor": getattr(args, "cargo_vendor", None),
+    }, environ, cwd, project)
 
 
-def _cmd_wheel(args: argparse.Namespace) -> int:
-    ctx = _context(args)
+def _cmd_wheel(args: argparse.Namespace, settings: Settings) -> int:
+    ctx = RunContext.create(settings)
     run_wheel(WheelRequest(
         target=args.target,
-        openssl=_openssl_request(args),
+        openssl=_openssl_request(args, settings),
         pythons=tuple(args.python),
         plat=args.plat,
         wheelhouse=args.wheelhouse,
-        index_url=args.index_url,
+        index_url=settings.index_url,
         runtime_probe=args.version_probe,
         source=SourceOptions(
             patches=tuple(args.patch),
             cargo=CargoOptions(
-                vendor=vendor_from(args.cargo_vendor, dict(os.environ), args.cargo_relock),
+                vendor=vendor_from(settings.cargo_vendor, args.cargo_relock),
                 relock=args.cargo_relock)),
         full_smoke=args.smoke == "full",
     ), ctx)
     return 0
 
 
-def _cmd_openssl_list(args: argparse.Namespace) -> int:
+def _cmd_openssl_list(args: argparse.Namespace, settings: Settings) -> int:
     table = load_table()
-    cache = cache_root(args.cache_dir)
+    cache = settings.cache_dir
     today = dt.date.today()
     print(f"{'version':<10} {'series':<7} {'end of life':<13} {'status':<11} cached")
     for release in reversed(table.releases):
@@ -235,9 +246,9 @@ def _cmd_openssl_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_openssl_build(args: argparse.Namespace) -> int:
-    ctx = _context(args)
-    build = prepare_openssl(_openssl_request(args), ctx, target=resolve_target(args.plat))
+def _cmd_openssl_build(args: argparse.Namespace, settings: Settings) -> int:
+    ctx = RunContext.create(settings)
+    build = prepare_openssl(_openssl_request(args, settings), ctx, target=resolve_target(args.plat))
     if args.prefix is not None:
         copy_prefix(build, args.prefix.resolve())
         print(args.prefix.resolve())
@@ -246,8 +257,8 @@ def _cmd_openssl_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_smoke(args: argparse.Namespace) -> int:
-    ctx = _context(args)
+def _cmd_smoke(args: argparse.Namespace, settings: Settings) -> int:
+    ctx = RunContext.create(settings)
     interpreter = find_interpreter(args.python)
     failed = 0
     for wheel in args.wheels:
@@ -286,7 +297,7 @@ def _expected_version(spec: str) -> str:
         return table.unlisted(spec).version
 
 
-def _cmd_cibuildwheel_config(args: argparse.Namespace) -> int:
+def _cmd_cibuildwheel_config(args: argparse.Namespace, settings: Settings) -> int:
     release = load_table().resolve(args.openssl)
     config = CibuildwheelConfig(release, args.builder_requirement, args.prefix)
     sys.stdout.write(config.toml())
@@ -308,7 +319,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     verbose = "--verbose" in (argv if argv is not None else sys.argv[1:])
     try:
         args = parser.parse_args(argv)
-        return int(args.func(args))
+        return int(args.func(args, resolve_settings(args, os.environ, Path.cwd())))
     except BuilderError as exc:
         _render(exc, verbose=verbose)
         return exc.exit_code

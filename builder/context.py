@@ -1,4 +1,4 @@
-"""What every stage of one run shares: the cache, the run's log directory, the parallelism."""
+"""What every stage of one run shares: the settings, the cache, the run's log directory."""
 
 from __future__ import annotations
 
@@ -7,27 +7,32 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
-from builder.cache import cache_root
+from builder.settings import Settings
 
 KEEP_RUN_LOGS = 50
 
 
 @dataclass(frozen=True)
 class RunContext:
-    cache: Path
-    logs: Path
-    jobs: int
+    settings: Settings
+    cache: Path  # settings.cache_dir, made
+    logs: Path  # this run's log folder, inside the cache
+
+    @property
+    def jobs(self) -> int:
+        return self.settings.jobs
 
     @classmethod
-    def create(cls, cache_dir: Optional[str] = None, jobs: Optional[int] = None) -> "RunContext":
-        cache = cache_root(cache_dir)
+    def create(cls, settings: Settings) -> "RunContext":
+        """Make the cache and this run's log folder (the newest runs' logs are kept).
+        Raises OSError where the cache directory cannot be made."""
+        cache = settings.cache_dir
         stamp = time.strftime("%Y%m%d-%H%M%S")
         logs = cache / "logs" / f"{stamp}-{os.getpid()}"
         logs.mkdir(parents=True, exist_ok=True)
         _prune_old_logs(logs.parent)
-        return cls(cache=cache, logs=logs, jobs=jobs or os.cpu_count() or 1)
+        return cls(settings=settings, cache=cache, logs=logs)
 
     def log(self, name: str) -> Path:
         return self.logs / f"{name}.log"

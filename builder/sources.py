@@ -22,7 +22,6 @@ from builder.errors import BuilderError, InputError, VerificationError
 from builder.releases import Release
 from builder.signatures import GoodSignature
 
-MIRROR_ENV = "BUILDER_OPENSSL_MIRROR"
 GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 16
 _TIMEOUT = (15, 60)  # connect, read
@@ -65,10 +64,10 @@ def upstream_locations(release: Release) -> List[str]:
     ]
 
 
-def mirror_bases(cli_mirrors: Sequence[str] = ()) -> List[str]:
-    """--mirror URLs first, then the ones in $BUILDER_OPENSSL_MIRROR (space separated)."""
-    from_env = os.environ.get(MIRROR_ENV, "").split()
-    bases = [m.rstrip("/") for m in [*cli_mirrors, *from_env] if m.strip()]
+def mirror_bases(mirrors: Sequence[str] = ()) -> List[str]:
+    """The openssl-mirror setting's URLs, in order, each warned of where it is plain HTTP
+    to another host."""
+    bases = [m.rstrip("/") for m in mirrors if m.strip()]
     for base in bases:
         if base.startswith("http://") and not _is_loopback(base):
             progress.warn(f"mirror {base} is plain HTTP: only the sha256 check (and "
@@ -86,7 +85,8 @@ def locations(release: Release, cli_mirrors: Sequence[str] = (), *,
     """Upstream first (unless told not to), then the mirrors, in the order given."""
     mirrors = [f"{base}/{release.tarball_name}" for base in mirror_bases(cli_mirrors)]
     if not upstream and not mirrors:
-        raise InputError(f"--no-upstream needs a mirror: pass --mirror URL or set ${MIRROR_ENV}")
+        raise InputError("--no-upstream needs a mirror: pass --mirror URL or set "
+                         "$BUILDER_OPENSSL_MIRROR")
     return (upstream_locations(release) if upstream else []) + mirrors
 
 

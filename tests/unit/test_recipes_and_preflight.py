@@ -93,11 +93,14 @@ def test_too_old_rust_is_refused_naming_both_versions():
 
 def test_relock_without_a_vendor_directory_is_refused():
     with pytest.raises(InputError, match="--cargo-relock needs --cargo-vendor"):
-        vendor_from(None, {}, relock=True)
+        vendor_from(None, relock=True)
 
 
 def test_vendor_directory_may_come_from_the_environment(tmp_path):
-    assert vendor_from(None, {"BUILDER_CARGO_VENDOR": str(tmp_path)}) == tmp_path.resolve()
+    from builder.settings import resolve
+
+    chosen = resolve({}, {"BUILDER_CARGO_VENDOR": str(tmp_path)}, tmp_path).cargo_vendor
+    assert vendor_from(chosen) == tmp_path.resolve()
 
 
 def test_unsupported_pair_ends_with_exit_2_before_openssl_is_fetched(tmp_path):

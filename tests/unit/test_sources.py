@@ -32,9 +32,12 @@ def downloads(cache):
     return [n for n in names if not n.endswith(".lock")]
 
 
-def test_locations_are_upstream_dir_then_old_dir_then_github_then_mirrors(monkeypatch):
-    monkeypatch.setenv("BUILDER_OPENSSL_MIRROR", "http://env-mirror/pub")
-    assert locations(load_table().get("3.0.13"), ["http://cli-mirror/"]) == [
+def test_locations_are_upstream_dir_then_old_dir_then_github_then_mirrors(tmp_path):
+    from builder.settings import resolve
+
+    mirrors = resolve({"openssl-mirror": ["http://cli-mirror/"]},
+                      {"BUILDER_OPENSSL_MIRROR": "http://env-mirror/pub"}, tmp_path).openssl_mirrors
+    assert locations(load_table().get("3.0.13"), mirrors) == [
         "https://www.openssl.org/source/openssl-3.0.13.tar.gz",
         "https://www.openssl.org/source/old/3.0/openssl-3.0.13.tar.gz",
         "https://github.com/openssl/openssl/releases/download/openssl-3.0.13/openssl-3.0.13.tar.gz",
