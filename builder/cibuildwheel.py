@@ -72,7 +72,7 @@ class CibuildwheelConfig:
             "before-all = [",
             *(f"  {_quote(command)}," for command in self.before_all()),
             "]",
-            f"environment-pass = [\"BUILDER_OPENSSL_MIRROR\", \"BUILDER_INDEX_URL\"]",
+            'environment-pass = ["BUILDER_OPENSSL_MIRROR", "BUILDER_INDEX_URL"]',
             "",
             "[tool.cibuildwheel.linux.environment]",
             *(f"{name} = {_quote(environment_value(value))}" for name, value in env.items()),

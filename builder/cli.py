@@ -18,6 +18,7 @@ from builder import __version__, progress, settings
 from builder.cibuildwheel import DEFAULT_PREFIX, CibuildwheelConfig
 from builder.cargo import CargoOptions, vendor_from
 from builder.context import RunContext
+from builder.emulation import TargetPython
 from builder.errors import DISK_FULL_ADVICE, BuilderError, InputError
 from builder.extension import SourceOptions, download_dependencies
 from builder.interpreters import find_interpreter
@@ -275,8 +276,9 @@ def _cmd_smoke(args: argparse.Namespace, settings: Settings) -> int:
             # The wheel's folder may not hold its dependencies (a cibuildwheel test step):
             # they are fetched beside a copy of it, and the wheel installed from there.
             copy = Path(shutil.copy(wheel, links))
-            download_dependencies(copy, Path(links), interpreter, ctx)
-            result = smoke_test(copy, Path(links), interpreter, _expected_version(expected),
+            python = TargetPython(interpreter)
+            download_dependencies(copy, Path(links), python, ctx)
+            result = smoke_test(copy, Path(links), python, _expected_version(expected),
                                 ctx, plan)
         try:
             require_passed(result)

@@ -26,10 +26,10 @@ from packaging.version import InvalidVersion, Version
 from builder import progress
 from builder.context import RunContext
 from builder.cargo import CargoOptions, fetch_crates, offline_env, prepare_sources
-from builder.emulation import EmulatedPython
+from builder.emulation import EmulatedPython, TargetPython
 from builder.errors import BuilderError, CommandFailed, InputError
 from builder.index import DEFAULT_INDEX, SDIST_SUFFIXES, index_files
-from builder.interpreters import Interpreter, build_frontend
+from builder.interpreters import build_frontend
 from builder.link_proof import LinkAudit, compiler_env
 from builder.openssl import INSTALL_PREFIX, OpenSSLBuild
 from builder.recipes import DEFAULT as DEFAULT_RECIPE, Recipe
@@ -62,10 +62,9 @@ class SourceOptions:
 class BuiltWheel:
     path: Path
     sdist: Sdist
-    interpreter: Interpreter
+    python: TargetPython  # built by python.build, for python.emulated where cross-built
     log: Path
     source_changes: Dict[str, object]  # patches applied, crates used: for the provenance
-    target_python: Optional[EmulatedPython] = None  # built for it, from another architecture
     link_audit: Optional[LinkAudit] = None  # what its compiler and linker were seen to use
 
 
@@ -255,12 +254,12 @@ def _local_symbols_script(build: OpenSSLBuild, scratch: Path) -> Path:
 
 def build_env(build: OpenSSLBuild, base: Optional[Dict[str, str]] = None, *,
               toolchain: Optional[Toolchain] = None, scratch: Optional[Path] = None,
-              target_python: Optional[EmulatedPython] = None) -> Dict[str, str]:
+              emulated: Optional[EmulatedPython] = None) -> Dict[str, str]:
     """The user's environment with the OpenSSL settings (and, for another architecture, the
-    target interpreter's) put in front of theirs."""
+    emulated target interpreter's) put in front of theirs."""
     env = dict(os.environ if base is None else base)
-    if target_python is not None:
-        env = _put_in_front(env, target_python.build_env())
+    if emulated is not None:
+        env = _put_in_front(env, emulated.build_env())
     return _put_in_front(env, openssl_env(build, toolchain, scratch))
 
 
@@ -365,20 +364,19 @@ def prepare_source(sdist: Sdist, scratch: Path, ctx: RunContext,
 def build_wheel(
     source: PreparedSource,
     build: OpenSSLBuild,
-    interpreter: Interpreter,
+    python: TargetPython,
     ctx: RunContext,
     outdir: Path,
     target: Target,
     toolchain: Optional[Toolchain] = None,
-    target_python: Optional[EmulatedPython] = None,
     recipe: Recipe = DEFAULT_RECIPE,
 ) -> BuiltWheel:
-    """Build one wheel of the prepared source against the static OpenSSL into `outdir` (for
-    another architecture: with `interpreter` as the build host, for `target_python`).
+    """Build one wheel of the prepared source against the static OpenSSL into `outdir`, with
+    `python.build` (for `python.emulated` where the target is another architecture).
     Raises CommandFailed for a failed build, BuilderError where it made no single wheel."""
     sdist = source.sdist
-    frontend = build_frontend(interpreter, ctx)
-    log = ctx.log(f"wheel-{sdist.name}-py{interpreter.short_version}")
+    frontend = build_frontend(python.build, ctx)
+    log = ctx.log(f"wheel-{sdist.name}-{python.label}")
     vendor = source.changes.get("cargo", {}).get("vendor")  # type: ignore[union-attr]
     keep_cargo_rustflags = _cargo_config_rustflags(source.path)
     # One record for the whole run: a build may reuse what an earlier one linked (cargo).
@@ -395,17 +393,17 @@ def build_wheel(
     call([frontend, "-m", "build", "--wheel", "--outdir", outdir, source.path],
          log=log, env={**_put_in_front(build_env(build, toolchain=toolchain,
                                                   scratch=outdir.parent,
-                                                  target_python=target_python),
+                                                  emulated=python.emulated),
                                         reproducible_env(path_names,
                                                          rust=not keep_cargo_rustflags)),
                        **wrappers, **recipe.build_env(build.prefix), **source.env},
-         what=f"building {sdist.name} {sdist.version} for Python {interpreter.short_version}")
+         what=f"building {sdist.name} {sdist.version} for Python {python.short_version}")
     wheels = sorted(outdir.glob("*.whl"))
     if len(wheels) != 1:
         raise BuilderError(f"building {sdist.name} produced {len(wheels)} wheels, expected 1",
                            log=log)
     scrub_metadata_paths(wheels[0], path_names, outdir.parent)
-    return BuiltWheel(wheels[0], sdist, interpreter, log, source.changes, target_python, audit)
+    return BuiltWheel(wheels[0], sdist, python, log, source.changes, audit)
 
 
 def scrub_metadata_paths(wheel: Path, names: Sequence[Tuple[Path, str]], scratch: Path) -> bool:
@@ -496,17 +494,16 @@ def _refuse_escape(dest: Path, member: str, archive: Path) -> None:
         raise InputError(f"{archive.name} is unsafe to unpack: {member} leaves the directory")
 
 
-def download_dependencies(wheel: Path, dest: Path, interpreter: Interpreter,
-                          ctx: RunContext, target_python: Optional[EmulatedPython] = None
+def download_dependencies(wheel: Path, dest: Path, python: TargetPython, ctx: RunContext
                           ) -> List[Path]:
     """Put the wheels `wheel` needs at install time beside it, so that the wheelhouse alone
     installs it (`pip install --no-index --find-links`). Returns the ones added.
 
     pip downloads into a private folder first: other wheels may arrive in `dest` meanwhile,
     and must not be taken for dependencies."""
-    for_target = target_python.pip_target_args() if target_python is not None else []
+    for_target = python.emulated.pip_target_args() if python.emulated is not None else []
     with tempfile.TemporaryDirectory(prefix=".dependencies-", dir=dest) as private:
-        call([build_frontend(interpreter, ctx), "-m", "pip", "download",
+        call([build_frontend(python.build, ctx), "-m", "pip", "download",
               "--disable-pip-version-check", "--only-binary", ":all:", *for_target,
               "--dest", private, wheel],
              log=ctx.log(f"dependencies-{wheel.name}"),

@@ -17,7 +17,7 @@ from packaging.utils import parse_wheel_filename
 from builder import progress
 from builder.context import RunContext
 from builder.cargo import check_rust_target, check_toolchain, rust_version_of_sdist
-from builder.emulation import EmulatedPython, emulated_python, find_qemu
+from builder.emulation import EmulatedPython, TargetPython, emulated_python, find_qemu
 from builder.errors import InputError
 from builder.signatures import require_gpgv
 from builder.extension import (BuiltWheel, PreparedSource, Sdist, SourceOptions, build_wheel,
@@ -140,7 +140,7 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
     toolchain = for_target(target, ctx.cache)
     plan = SmokePlan.from_recipe(recipe, probe=request.runtime_probe, full=request.full_smoke,
                                  sdist=sdist.path, version=sdist.version, jobs=ctx.jobs)
-    target_python = _target_python(target, interpreters, request, ctx)
+    emulated = _emulated_python(target, interpreters, request, ctx)
     wheelhouse = request.wheelhouse.resolve()
     wheelhouse.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="builder-") as scratch_dir, \
@@ -156,18 +156,18 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
         light = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smoke")
         try:
             for interpreter in interpreters:
+                python = TargetPython(interpreter, emulated)
                 wheel = next((w for w in wheels if w.serves(interpreter)), None)
                 if wheel is None:
-                    wheel = _build_and_repair(source, openssl, interpreter, ctx, scratch,
-                                              staging, target, toolchain, target_python,
-                                              len(wheels))
+                    wheel = _build_and_repair(source, openssl, python, ctx, scratch,
+                                              staging, target, toolchain, len(wheels))
                     wheels.append(wheel)
                 else:
                     progress.say(f"    {wheel.repaired.path.name} serves "
                                  f"{interpreter.describe()} too")
                 wheel.smokes.append(light.submit(
-                    _dependencies_and_smoke, wheel.repaired.path, staging, interpreter,
-                    openssl.version, ctx, plan, target_python))
+                    _dependencies_and_smoke, wheel.repaired.path, staging, python,
+                    openssl.version, ctx, plan))
         except BaseException:
             # A failed compile or Ctrl-C: the smoke tests not yet started are dropped.
             light.shutdown(wait=True, cancel_futures=True)
@@ -214,14 +214,13 @@ def abi3_floor(wheel: Path) -> Optional[Tuple[int, int]]:
     return min(floors) if floors else None
 
 
-def _build_and_repair(source: PreparedSource, openssl: OpenSSLBuild, interpreter: Interpreter,
+def _build_and_repair(source: PreparedSource, openssl: OpenSSLBuild, python: TargetPython,
                       ctx: RunContext, scratch: Path, staging: Path, target: Target,
-                      toolchain: Toolchain, target_python: Optional[EmulatedPython],
-                      number: int) -> _Wheel:
+                      toolchain: Toolchain, number: int) -> _Wheel:
     name = source.sdist.name
-    with progress.stage(f"{name}: build the wheel with {interpreter.describe()}"):
-        built = build_wheel(source, openssl, interpreter, ctx, scratch / f"dist-{number}",
-                            target, toolchain, target_python, recipe_for(source.sdist.name))
+    with progress.stage(f"{name}: build the wheel with {python.build.describe()}"):
+        built = build_wheel(source, openssl, python, ctx, scratch / f"dist-{number}",
+                            target, toolchain, recipe_for(source.sdist.name))
     with progress.stage(f"{built.path.name}: repair and check"):
         # Repaired alone, then moved beside the others: the light lane downloads into staging.
         repaired = repair(built.path, openssl, ctx, scratch / f"repaired-{number}", target,
@@ -230,17 +229,14 @@ def _build_and_repair(source: PreparedSource, openssl: OpenSSLBuild, interpreter
     return _Wheel(built, dataclasses.replace(repaired, path=moved))
 
 
-def _dependencies_and_smoke(wheel: Path, staging: Path, interpreter: Interpreter,
-                            expected: str, ctx: RunContext, plan: SmokePlan,
-                            target_python: Optional[EmulatedPython]
+def _dependencies_and_smoke(wheel: Path, staging: Path, python: TargetPython,
+                            expected: str, ctx: RunContext, plan: SmokePlan
                             ) -> Tuple[List[Path], SmokeResult]:
-    where = target_python.describe() if target_python else interpreter.describe()
-    with progress.stage(f"{wheel.name}: dependencies and smoke test with {where}"):
-        dependencies = download_dependencies(wheel, staging, interpreter, ctx, target_python)
+    with progress.stage(f"{wheel.name}: dependencies and smoke test with {python.describe()}"):
+        dependencies = download_dependencies(wheel, staging, python, ctx)
         if dependencies:
             progress.say(f"    dependencies: {', '.join(d.name for d in dependencies)}")
-        return dependencies, smoke_test(wheel, staging, interpreter, expected, ctx, plan,
-                                        target_python)
+        return dependencies, smoke_test(wheel, staging, python, expected, ctx, plan)
 
 
 # The oldest target interpreter: Python 3.6's bundled pip 18.1 cannot set up the isolated
@@ -288,7 +284,7 @@ def preflight(sdist: Sdist, release: Release, recipe: Recipe, source: SourceOpti
             check_rust_target(package, str(target.arch.rust_triple))
 
 
-def _target_python(target: Target, interpreters: List[Interpreter],
+def _emulated_python(target: Target, interpreters: List[Interpreter],
                    request: WheelRequest, ctx: RunContext) -> Optional[EmulatedPython]:
     """For another architecture: the emulated interpreter the wheel is built for and smoke-
     tested in; the build interpreter must be the same CPython version."""

@@ -32,10 +32,10 @@ def make_provenance(built: BuiltWheel, repaired: RepairedWheel, openssl: OpenSSL
         "wheel": repaired.path.name,
         "wheel_sha256": sha256_file(repaired.path),
         "tag": repaired.tag,
-        "python": built.interpreter.describe(),
-        **({"target_python": {"describe": built.target_python.describe(),
-                              "packages": list(built.target_python.packages)}}
-           if built.target_python is not None else {}),
+        "python": built.python.build.describe(),
+        **({"target_python": {"describe": built.python.emulated.describe(),
+                              "packages": list(built.python.emulated.packages)}}
+           if built.python.emulated is not None else {}),
         "sdist": {"sha256": built.sdist.sha256, "source": built.sdist.origin,
                   **built.source_changes},
         "openssl": openssl.record(),

@@ -18,7 +18,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from builder import loadwatch, probe
 from builder.context import RunContext
-from builder.emulation import EmulatedPython
+from builder.emulation import EmulatedPython, TargetPython
 from builder.errors import CheckFailed, CommandFailed, InputError
 from builder.extension import unpack_sdist
 from builder.interpreters import Interpreter, build_frontend, upgrade_old_pip
@@ -139,39 +139,36 @@ class SmokePlan:
 def smoke_test(
     wheel: Path,
     find_links: Path,
-    interpreter: Interpreter,
+    python: TargetPython,
     expected_openssl: str,
     ctx: RunContext,
     plan: SmokePlan = SmokePlan(),
-    target_python: Optional[EmulatedPython] = None,
 ) -> SmokeResult:
     """Run the smoke test; the result says whether it passed (see `require_passed`).
+    Raises CommandFailed where the wheel cannot even be installed.
 
-    With `target_python` (a wheel for another architecture) the wheel is installed for that
-    interpreter by this host's pip and run under emulation; `interpreter` is the host's."""
+    With `python.emulated` (a wheel for another architecture) the wheel is installed for that
+    interpreter by this host's pip and run under emulation."""
     started = time.monotonic()
-    where = (f"py{interpreter.short_version}" if target_python is None
-             else f"py{target_python.short_version}-{target_python.arch}")
-    log = ctx.log(f"smoke-{wheel.name}-{where}")
+    log = ctx.log(f"smoke-{wheel.name}-{python.label}")
     modules = top_level_modules(wheel)
     with tempfile.TemporaryDirectory(prefix="builder-smoke-") as scratch_dir:
         scratch = Path(scratch_dir)
-        if target_python is None:
-            python = _fresh_venv(scratch / "venv", wheel, find_links, interpreter, log)
+        if python.emulated is None:
+            installed = _fresh_venv(scratch / "venv", wheel, find_links, python.build, log)
         else:
-            python = _emulated_install(scratch / "site", wheel, find_links, interpreter,
-                                       target_python, log, ctx)
-        python = _with_interpreter_openssl(python)
-        report = _probe(python, scratch, modules, plan.runtime_probe, log,
+            installed = _emulated_install(scratch / "site", wheel, find_links, python.build,
+                                          python.emulated, log, ctx)
+        installed = _with_interpreter_openssl(installed)
+        report = _probe(installed, scratch, modules, plan.runtime_probe, log,
                         binaries_outside_packages(wheel))
-        checks, failures = _run_checks(python, plan.checks, expected_openssl, scratch, log)
+        checks, failures = _run_checks(installed, plan.checks, expected_openssl, scratch, log)
         report["loads_of_checks"] = [c.get("loads", {}) for c in checks.values()]
         suite = None
         if plan.suite_sdist is not None:
-            suite, suite_failures = _run_suite(python, plan, scratch, log)
+            suite, suite_failures = _run_suite(installed, plan, scratch, log)
             failures += suite_failures
-    described = interpreter.describe() if target_python is None else target_python.describe()
-    result = _judge(wheel, described, expected_openssl, plan.runtime_probe, report, modules,
+    result = _judge(wheel, python.describe(), expected_openssl, plan.runtime_probe, report, modules,
                     time.monotonic() - started, log, failures)
     return dataclasses.replace(result, checks=checks, suite=suite)
 
