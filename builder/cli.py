@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import shutil
-import tempfile
-import datetime as dt
 import os
 import sys
 import traceback
@@ -18,16 +15,13 @@ from builder import __version__, progress, settings
 from builder.cibuildwheel import DEFAULT_PREFIX, CibuildwheelConfig
 from builder.cargo import CargoOptions, vendor_from
 from builder.context import RunContext
-from builder.emulation import TargetPython
 from builder.errors import DISK_FULL_ADVICE, BuilderError, InputError
-from builder.extension import SourceOptions, download_dependencies
-from builder.interpreters import find_interpreter
-from builder.openssl import DEFAULT_OPENSSLDIR, BuildOptions, copy_prefix, find_cached
-from builder.pipeline import OpenSSLRequest, WheelRequest, prepare_openssl, run_wheel
+from builder.extension import SourceOptions
+from builder.openssl import DEFAULT_OPENSSLDIR, BuildOptions, copy_prefix
+from builder.jobs.openssl import OpenSSLRequest, prepare_openssl, release_rows
+from builder.jobs.smoke import smoke_wheels
+from builder.jobs.wheel import WheelRequest, run_wheel
 from builder.releases import load_table
-from builder.report import read_provenance
-from builder.recipes import recipe_for
-from builder.smoke import SmokePlan, check_is_wheel, require_passed, smoke_test
 from builder.target import resolve_target
 from builder.settings import Settings
 
@@ -233,17 +227,11 @@ def _cmd_wheel(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_openssl_list(args: argparse.Namespace, settings: Settings) -> int:
-    table = load_table()
-    cache = settings.cache_dir
-    today = dt.date.today()
     print(f"{'version':<10} {'series':<7} {'end of life':<13} {'status':<11} cached")
-    for release in reversed(table.releases):
-        series = release.series
-        eol = str(series.eol) if series.eol else "unknown"
-        status = ("supported" if series.supported_on(today) else "EOL") + \
-            (" LTS" if series.lts else "")
-        cached = "yes" if find_cached(cache, release.version) else ""
-        print(f"{release.version:<10} {series.name:<7} {eol:<13} {status:<11} {cached}")
+    for row in release_rows(settings.cache_dir):
+        status = ("supported" if row.supported else "EOL") + (" LTS" if row.lts else "")
+        print(f"{row.version:<10} {row.series:<7} {str(row.eol or 'unknown'):<13} "
+              f"{status:<11} {'yes' if row.cached else ''}")
     return 0
 
 
@@ -259,44 +247,15 @@ def _cmd_openssl_build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_smoke(args: argparse.Namespace, settings: Settings) -> int:
-    ctx = RunContext.create(settings)
-    interpreter = find_interpreter(args.python)
     failed = 0
-    for wheel in args.wheels:
-        check_is_wheel(wheel)
-    for wheel in args.wheels:
-        record = read_provenance(wheel) or {}
-        expected = args.openssl or record.get("openssl", {}).get("version")
-        if not expected:
-            raise InputError(f"no provenance record beside {wheel.name}; pass --openssl VERSION")
-        probe = args.version_probe or record.get("smoke", {}).get("runtime_probe")
-        with progress.stage(f"{wheel.name}: smoke test"), \
-                tempfile.TemporaryDirectory(prefix="builder-links-") as links:
-            plan = SmokePlan.from_recipe(recipe_for(wheel.name.split("-")[0]), probe=probe)
-            # The wheel's folder may not hold its dependencies (a cibuildwheel test step):
-            # they are fetched beside a copy of it, and the wheel installed from there.
-            copy = Path(shutil.copy(wheel, links))
-            python = TargetPython(interpreter)
-            download_dependencies(copy, Path(links), python, ctx)
-            result = smoke_test(copy, Path(links), python, _expected_version(expected),
-                                ctx, plan)
-        try:
-            require_passed(result)
-            progress.say(f"    passed: OpenSSL {expected} ({result.seconds}s)")
-        except BuilderError as exc:
-            failed = max(failed, exc.exit_code)
-            _render(exc, verbose=args.verbose)
+    for outcome in smoke_wheels(args.wheels, RunContext.create(settings), python=args.python,
+                                openssl=args.openssl, probe=args.version_probe):
+        if outcome.error is None:
+            progress.say(f"    passed: OpenSSL {outcome.expected} ({outcome.seconds}s)")
+        else:
+            failed = max(failed, outcome.error.exit_code)
+            _render(outcome.error, verbose=args.verbose)
     return failed
-
-
-def _expected_version(spec: str) -> str:
-    """A release or series the table knows, or an exact version it does not (a wheel built
-    with --allow-unlisted)."""
-    table = load_table()
-    try:
-        return table.resolve(spec).version
-    except InputError:
-        return table.unlisted(spec).version
 
 
 def _cmd_cibuildwheel_config(args: argparse.Namespace, settings: Settings) -> int:

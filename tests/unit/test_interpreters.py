@@ -10,7 +10,7 @@ import pytest
 from builder.errors import InputError
 from builder.extension import Sdist, requires_python
 from builder.interpreters import Interpreter, discover, find_interpreters
-from builder.pipeline import _supported, _Wheel, abi3_floor
+from builder.jobs.wheel import _supported, _Wheel, abi3_floor
 
 
 def interpreter(version):

@@ -1,4 +1,4 @@
-"""The `wheel` job: the stages in order, from a Request to wheels in the wheelhouse."""
+"""The `wheel` job: the stages in order, from a WheelRequest to wheels in the wheelhouse."""
 
 from __future__ import annotations
 
@@ -19,32 +19,20 @@ from builder.context import RunContext
 from builder.cargo import check_rust_target, check_toolchain, rust_version_of_sdist
 from builder.emulation import EmulatedPython, TargetPython, emulated_python, find_qemu
 from builder.errors import InputError
-from builder.signatures import require_gpgv
 from builder.extension import (BuiltWheel, PreparedSource, Sdist, SourceOptions, build_wheel,
                                download_dependencies, get_sdist, prepare_source,
                                requires_python)
 from builder.interpreters import Interpreter, find_interpreters
-from builder.openssl import BuildOptions, OpenSSLBuild, build_openssl, tools_needed
+from builder.jobs.openssl import OpenSSLRequest, prepare_openssl, request_release
+from builder.openssl import OpenSSLBuild
 from builder.sdist_facts import refuse_what_cannot_carry_openssl, scan_sdist
 from builder.recipes import Recipe, recipe_for
-from builder.releases import Release, load_table
+from builder.releases import Release
 from builder.repair import RepairedWheel, repair
 from builder.report import make_provenance, provenance_path, summary, write_json_atomically
 from builder.smoke import SmokePlan, SmokeResult, require_passed, smoke_test
-from builder.sources import fetch_openssl
-from builder.target import Target, host_target, resolve_target
+from builder.target import Target, resolve_target
 from builder.toolchain import Toolchain, for_target, require_build_tools, require_tools
-
-
-@dataclass(frozen=True)
-class OpenSSLRequest:
-    spec: Optional[str] = None  # a version, a series, or None for the newest LTS
-    mirrors: Tuple[str, ...] = ()
-    upstream: bool = True  # False: only the mirrors (hosts that cannot reach openssl.org)
-    local_source: Optional[Path] = None
-    options: BuildOptions = BuildOptions()
-    verify_signature: bool = False  # also check OpenSSL's .asc against the shipped keys
-    allow_unlisted: bool = False  # a version not in the table, on its signature alone
 
 
 @dataclass(frozen=True)
@@ -67,61 +55,10 @@ class WheelResult:
     records: List[dict] = field(default_factory=list)
 
 
-def resolve_release(spec: Optional[str], *, allow_unlisted: bool = False,
-                    verify_signature: bool = False) -> Release:
-    table = load_table()
-    if verify_signature:
-        require_gpgv()
-    if allow_unlisted and not verify_signature:
-        raise InputError("--allow-unlisted needs --verify-signature: a version the table does "
-                         "not list is trusted only through OpenSSL's signature")
-    try:
-        release = table.resolve(spec)
-    except InputError:
-        if not (allow_unlisted and spec):
-            raise
-        release = table.unlisted(spec)
-        if not release.sha256:
-            progress.warn(f"OpenSSL {release.version} is not in the release table: it is "
-                          f"accepted only if OpenSSL's signature of it verifies")
-    for warning in table.warnings_for(release):
-        progress.warn(warning)
-    return release
-
-
-def request_release(request: OpenSSLRequest) -> Release:
-    return resolve_release(request.spec, allow_unlisted=request.allow_unlisted,
-                           verify_signature=request.verify_signature)
-
-
-def prepare_openssl(request: OpenSSLRequest, ctx: RunContext,
-                    release: Optional[Release] = None,
-                    toolchain: Optional[Toolchain] = None,
-                    target: Optional[Target] = None) -> OpenSSLBuild:
-    """Fetch, verify and build (or reuse) the pinned OpenSSL for `target` (the host's without
-    one). Raises InputError for bad input, VerificationError for wrong bytes, CommandFailed
-    for a failed build."""
-    release = release or request_release(request)
-    target = target or host_target()
-    toolchain = toolchain or for_target(target, ctx.cache)
-    require_tools(tools_needed(toolchain, request.options))
-    with progress.stage(f"OpenSSL {release.version}: fetch and verify"):
-        tarball = fetch_openssl(release, ctx.cache, mirrors=request.mirrors,
-                                upstream=request.upstream, local_source=request.local_source,
-                                verify_signature=request.verify_signature)
-        how = "reusing the verified" if tarball.reused else "verified"
-        origin = "" if tarball.origin == str(tarball.path) else f", from {tarball.origin}"
-        progress.say(f"    {how} {tarball.path} (sha256 {tarball.release.sha256[:16]}..."
-                     f"{origin})")
-        if tarball.signature is not None:
-            expired = " (a key since expired)" if tarball.signature.key_expired else ""
-            progress.say(f"    good signature by {tarball.signature.signer}, key "
-                         f"{tarball.signature.fingerprint}{expired}")
-    with progress.stage(f"OpenSSL {release.version}: static build"):
-        return build_openssl(tarball, toolchain, ctx, request.options)
-
-
 def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
+    """Build, repair, smoke-test and publish the wheels `request` asks for; returns them with
+    their provenance records. Raises InputError (exit 2) for bad input, CommandFailed or
+    CheckFailed (exit 1) for a failed build or check; nothing half-written is kept."""
     # Input first: a bad version, interpreter or target must not cost a download or a build.
     release = request_release(request.openssl)
     check_wheelhouse(request.wheelhouse)

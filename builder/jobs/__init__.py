@@ -1,0 +1,1 @@
+"""One module per subcommand job; `builder.cli` only parses arguments and renders results."""

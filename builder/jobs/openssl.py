@@ -1,0 +1,115 @@
+"""The `openssl` jobs: which release, fetched and verified, built (or reused) as a static
+prefix; and the release table with what the cache holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+from builder import progress
+from builder.context import RunContext
+from builder.errors import InputError
+from builder.openssl import BuildOptions, OpenSSLBuild, build_openssl, find_cached, tools_needed
+from builder.releases import Release, load_table
+from builder.signatures import require_gpgv
+from builder.sources import fetch_openssl
+from builder.target import Target, host_target
+from builder.toolchain import Toolchain, for_target, require_tools
+
+
+@dataclass(frozen=True)
+class OpenSSLRequest:
+    spec: Optional[str] = None  # a version, a series, or None for the newest LTS
+    mirrors: Tuple[str, ...] = ()
+    upstream: bool = True  # False: only the mirrors (hosts that cannot reach openssl.org)
+    local_source: Optional[Path] = None
+    options: BuildOptions = BuildOptions()
+    verify_signature: bool = False  # also check OpenSSL's .asc against the shipped keys
+    allow_unlisted: bool = False  # a version not in the table, on its signature alone
+
+
+def resolve_release(spec: Optional[str], *, allow_unlisted: bool = False,
+                    verify_signature: bool = False) -> Release:
+    table = load_table()
+    if verify_signature:
+        require_gpgv()
+    if allow_unlisted and not verify_signature:
+        raise InputError("--allow-unlisted needs --verify-signature: a version the table does "
+                         "not list is trusted only through OpenSSL's signature")
+    try:
+        release = table.resolve(spec)
+    except InputError:
+        if not (allow_unlisted and spec):
+            raise
+        release = table.unlisted(spec)
+        if not release.sha256:
+            progress.warn(f"OpenSSL {release.version} is not in the release table: it is "
+                          f"accepted only if OpenSSL's signature of it verifies")
+    for warning in table.warnings_for(release):
+        progress.warn(warning)
+    return release
+
+
+def request_release(request: OpenSSLRequest) -> Release:
+    return resolve_release(request.spec, allow_unlisted=request.allow_unlisted,
+                           verify_signature=request.verify_signature)
+
+
+def prepare_openssl(request: OpenSSLRequest, ctx: RunContext,
+                    release: Optional[Release] = None,
+                    toolchain: Optional[Toolchain] = None,
+                    target: Optional[Target] = None) -> OpenSSLBuild:
+    """Fetch, verify and build (or reuse) the pinned OpenSSL for `target` (the host's without
+    one). Raises InputError for bad input, VerificationError for wrong bytes, CommandFailed
+    for a failed build."""
+    release = release or request_release(request)
+    target = target or host_target()
+    toolchain = toolchain or for_target(target, ctx.cache)
+    require_tools(tools_needed(toolchain, request.options))
+    with progress.stage(f"OpenSSL {release.version}: fetch and verify"):
+        tarball = fetch_openssl(release, ctx.cache, mirrors=request.mirrors,
+                                upstream=request.upstream, local_source=request.local_source,
+                                verify_signature=request.verify_signature)
+        how = "reusing the verified" if tarball.reused else "verified"
+        origin = "" if tarball.origin == str(tarball.path) else f", from {tarball.origin}"
+        progress.say(f"    {how} {tarball.path} (sha256 {tarball.release.sha256[:16]}..."
+                     f"{origin})")
+        if tarball.signature is not None:
+            expired = " (a key since expired)" if tarball.signature.key_expired else ""
+            progress.say(f"    good signature by {tarball.signature.signer}, key "
+                         f"{tarball.signature.fingerprint}{expired}")
+    with progress.stage(f"OpenSSL {release.version}: static build"):
+        return build_openssl(tarball, toolchain, ctx, request.options)
+
+
+@dataclass(frozen=True)
+class ReleaseRow:
+    """One line of `builder openssl list`."""
+
+    version: str
+    series: str
+    eol: Optional[dt.date]
+    supported: bool
+    lts: bool
+    cached: bool
+
+
+def release_rows(cache: Path, today: Optional[dt.date] = None) -> List[ReleaseRow]:
+    """Every release of the table, newest first, with its series' state on `today` and
+    whether the cache holds a build of it."""
+    day = today or dt.date.today()
+    return [ReleaseRow(r.version, r.series.name, r.series.eol, r.series.supported_on(day),
+                       r.series.lts, bool(find_cached(cache, r.version)))
+            for r in reversed(load_table().releases)]
+
+
+def expected_version(spec: str) -> str:
+    """The exact version a wheel should report for `spec`: a release or series the table
+    knows, or an exact version it does not (a wheel built with --allow-unlisted)."""
+    table = load_table()
+    try:
+        return table.resolve(spec).version
+    except InputError:
+        return table.unlisted(spec).version

@@ -1,0 +1,63 @@
+"""The `smoke` job: prove finished wheels in fresh environments, each against the OpenSSL
+version it claims (its provenance record) or the one asked for."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+from builder import progress
+from builder.context import RunContext
+from builder.emulation import TargetPython
+from builder.errors import BuilderError, InputError
+from builder.extension import download_dependencies
+from builder.interpreters import find_interpreter
+from builder.jobs.openssl import expected_version
+from builder.recipes import recipe_for
+from builder.report import read_provenance
+from builder.smoke import SmokePlan, check_is_wheel, require_passed, smoke_test
+
+
+@dataclass(frozen=True)
+class SmokeOutcome:
+    """One wheel's smoke test: `error` is None where it passed."""
+
+    wheel: Path
+    expected: str  # the OpenSSL version it had to report
+    seconds: float
+    error: Optional[BuilderError] = None
+
+
+def smoke_wheels(wheels: Sequence[Path], ctx: RunContext, *, python: Optional[str] = None,
+                 openssl: Optional[str] = None, probe: Optional[str] = None
+                 ) -> Iterator[SmokeOutcome]:
+    """Smoke-test each wheel with `python` (default: this interpreter), one after another,
+    yielding each outcome as it is known. Raises InputError before any test for a path that
+    is not a wheel, and for a wheel with no provenance record when `openssl` is not given."""
+    for wheel in wheels:
+        check_is_wheel(wheel)
+    interpreter = TargetPython(find_interpreter(python))
+    for wheel in wheels:
+        record = read_provenance(wheel) or {}
+        claimed = openssl or record.get("openssl", {}).get("version")
+        if not claimed:
+            raise InputError(f"no provenance record beside {wheel.name}; pass --openssl VERSION")
+        plan = SmokePlan.from_recipe(recipe_for(wheel.name.split("-")[0]),
+                                     probe=probe or record.get("smoke", {}).get("runtime_probe"))
+        with progress.stage(f"{wheel.name}: smoke test"), \
+                tempfile.TemporaryDirectory(prefix="builder-links-") as links:
+            # The wheel's folder may not hold its dependencies (a cibuildwheel test step):
+            # they are fetched beside a copy of it, and the wheel installed from there.
+            copy = Path(shutil.copy(wheel, links))
+            download_dependencies(copy, Path(links), interpreter, ctx)
+            result = smoke_test(copy, Path(links), interpreter, expected_version(claimed),
+                                ctx, plan)
+        try:
+            require_passed(result)
+        except BuilderError as exc:
+            yield SmokeOutcome(wheel, claimed, result.seconds, exc)
+        else:
+            yield SmokeOutcome(wheel, claimed, result.seconds)
