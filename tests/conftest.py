@@ -13,6 +13,8 @@ import pytest
 
 from tests.httpserver import serve
 
+pytest_plugins = ["pytester"]  # tests/unit/test_guard.py runs a test session in this process
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 SHARED_OPENSSL = SHARED / "openssl"
