@@ -13,10 +13,23 @@ import pytest
 
 from tests.httpserver import serve
 
+pytest_plugins = ["pytester"]  # tests/unit/test_guard.py runs a test session in this process
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 SHARED_OPENSSL = SHARED / "openssl"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+# The tiers: tests/unit/ runs no process and opens no socket (its conftest fails any test
+# that does); tests/integration/ runs processes, compilers and loopback servers; tests/e2e/
+# makes real builds. The last two are `slow`, so that `-m "not slow"` is the unit tier.
+SLOW_TIERS = [Path(__file__).resolve().parent / tier for tier in ("integration", "e2e")]
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if any(tier in item.path.parents for tier in SLOW_TIERS):
+            item.add_marker(pytest.mark.slow)
 
 
 def shared_tarball(version: str) -> Path:
@@ -45,6 +58,48 @@ def run_builder(*args: str, cwd: Optional[Path] = None,
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "builder", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+
+def run_main(*args: str, cwd: Optional[Path] = None,
+             env: Optional[dict] = None) -> subprocess.CompletedProcess:
+    """The CLI in this process, as `run_builder` runs it in a new one: `builder.cli.main`
+    with CI=true, the mirror variable unset, stdout and stderr captured, and the exit code
+    it returns (or argparse's, for --help). The question the builder asks of the running
+    interpreter (which Python it is) is answered in this process; every other command it
+    would run is run as usual."""
+    import contextlib
+    import io
+
+    from builder import interpreters
+    from builder.cli import main
+
+    real_capture = interpreters.capture
+
+    def capture(args, **kwargs):
+        argv = [str(a) for a in args]
+        if argv[1:] == ["-c", interpreters._QUERY] and os.path.samefile(argv[0], sys.executable):
+            answer = io.StringIO()
+            with contextlib.redirect_stdout(answer):
+                exec(interpreters._QUERY, {})
+            return answer.getvalue()
+        return real_capture(args, **kwargs)
+
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(err):
+        patch.setattr(interpreters, "capture", capture)
+        patch.setenv("CI", "true")
+        patch.delenv("BUILDER_OPENSSL_MIRROR", raising=False)
+        for name, value in (env or {}).items():
+            patch.setenv(name, value)
+        if cwd is not None:
+            patch.chdir(cwd)
+        try:
+            code = main(list(args))
+        except SystemExit as exc:
+            code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
+    return subprocess.CompletedProcess(["builder", *args], code, out.getvalue(),
+                                       err.getvalue())
 
 
 def mirror_args(mirror: Optional[str]) -> List[str]:

@@ -1,7 +1,6 @@
 """Which interpreters a run builds for, and which wheel serves which interpreter."""
 
 import io
-import sys
 import tarfile
 from pathlib import Path
 
@@ -9,7 +8,7 @@ import pytest
 
 from builder.errors import InputError
 from builder.extension import Sdist, requires_python
-from builder.interpreters import Interpreter, discover, find_interpreters
+from builder.interpreters import Interpreter
 from builder.jobs.wheel import _supported, _Wheel, abi3_floor
 
 
@@ -78,25 +77,3 @@ def test_interpreters_older_than_the_builders_oldest_target_are_skipped(tmp_path
 def test_requires_python_is_read_from_pkg_info(tmp_path):
     assert str(requires_python(sdist_requiring(tmp_path, ">=3.7,<4").path)) in (">=3.7,<4",
                                                                                "<4,>=3.7")
-
-
-def test_versions_name_interpreters_and_duplicates_collapse_oldest_first():
-    mine = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    others = [i.short_version for i in discover() if i.short_version != mine]
-    if not others:
-        pytest.fail("this test needs a second CPython on PATH or under pyenv")
-    found = find_interpreters([sys.executable, others[-1], mine, others[0]])
-    versions = [i.short_version for i in found]
-    assert sorted(set(versions)) == sorted({mine, others[0], others[-1]})
-    assert versions == sorted(versions, key=lambda v: tuple(map(int, v.split("."))))
-
-
-def test_all_finds_this_interpreters_version_among_the_machines_cpythons():
-    mine = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    versions = [i.short_version for i in discover()]
-    assert mine in versions and versions == sorted(versions, key=lambda v: tuple(map(int, v.split("."))))
-
-
-def test_a_version_with_no_interpreter_on_the_machine_is_bad_input():
-    with pytest.raises(InputError, match="--python 3.99: no CPython 3.99"):
-        find_interpreters(["3.99"])

@@ -1,7 +1,4 @@
-import dataclasses
 import io
-import os
-import subprocess
 import tarfile
 import zipfile
 from pathlib import Path

@@ -1,4 +1,5 @@
-"""Faults of the machine a user can run into: each ends in one clear line, nothing half-written."""
+"""Faults of the machine a user can run into: each ends in one clear line, nothing half-
+written."""
 
 import os
 import subprocess
