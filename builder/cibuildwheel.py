@@ -14,6 +14,7 @@ from typing import List
 
 from builder.errors import InputError
 from builder.extension import prefix_env
+from builder.platforms.linux import EXCLUDE_OPENSSL
 from builder.releases import Release
 
 # A CPython every manylinux image has, new enough to run the builder (the images' own
@@ -58,7 +59,7 @@ class CibuildwheelConfig:
         return f"python -m builder smoke --openssl {self.release.version} {{wheel}}"
 
     def toml(self) -> str:
-        env = prefix_env(PurePosixPath(self.prefix))
+        env = prefix_env(PurePosixPath(self.prefix), EXCLUDE_OPENSSL)
         lines = [
             f"# Static wheels with OpenSSL {self.release.version}, built and checked by builder.",
             "[tool.cibuildwheel]",

@@ -35,6 +35,7 @@ from builder.openssl import INSTALL_PREFIX, OpenSSLBuild
 from builder.recipes import DEFAULT as DEFAULT_RECIPE, Recipe
 from builder.runner import call
 from builder.sources import Expected, cached_download, sha256_file
+from builder.platforms import platform_for
 from builder.target import Target
 from builder.toolchain import Toolchain
 
@@ -183,15 +184,12 @@ def _pinned_version(requirement: Requirement) -> Optional[Version]:
 
 # ---------------------------------------------------------------- the build
 
-# Makes OpenSSL's symbols local to the extension (GNU ld and gold; lld lacks it).
-EXCLUDE_OPENSSL = "-Wl,--exclude-libs,libcrypto.a:libssl.a"
-
-
-def prefix_env(prefix: PurePath, hide: str = EXCLUDE_OPENSSL, *,
-               force_version_text: bool = True) -> Dict[str, str]:
+def prefix_env(prefix: PurePath, hide: str, *, force_version_text: bool = True) -> Dict[str, str]:
     """How every common build system is pointed at a static OpenSSL prefix: C flags, pkg-config,
     and the variables of openssl-sys (Rust), CMake's FindOpenSSL and setup.py files (M2Crypto
     reads OPENSSL_PATH; without it, it hands SWIG the system's /usr/include/openssl).
+
+    `hide`: the platform's link flags that keep OpenSSL's symbols out of each module's exports.
 
     `force_version_text`: `-Wl,-u,OpenSSL_version` on every link, where no compiler wrapper
     adds it to just the links that take OpenSSL objects (cibuildwheel's containers)."""
@@ -214,30 +212,21 @@ def prefix_env(prefix: PurePath, hide: str = EXCLUDE_OPENSSL, *,
     }
 
 
-def openssl_env(build: OpenSSLBuild, toolchain: Optional[Toolchain] = None,
-                scratch: Optional[Path] = None) -> Dict[str, str]:
+def openssl_env(build: OpenSSLBuild, hide: str, toolchain: Optional[Toolchain] = None
+                ) -> Dict[str, str]:
     """How every common build system is pointed at the static prefix, and nothing else.
 
     The prefix's lib/ holds only static archives, so `-lcrypto` cannot find a shared one.
-    OpenSSL's symbols are made local to each extension (--exclude-libs, or a version script
-    where the linker lacks it), so a libcrypto already in the process cannot interpose them;
-    `-u OpenSSL_version` links OpenSSL's version text into every module, so any wheel can be
-    inspected later.
+    OpenSSL's symbols are made local to each extension (`hide`, the platform's flags), so a
+    libcrypto already in the process cannot interpose them; `-u OpenSSL_version` links
+    OpenSSL's version text into every module, so any wheel can be inspected later.
     """
-    if toolchain is None or toolchain.exclude_libs:
-        hide = EXCLUDE_OPENSSL
-    else:
-        assert scratch is not None, "a version script needs a directory to live in"
-        # lld refuses a script naming symbols the link did not pull in, unless told not to.
-        hide = (f"-Wl,--version-script={_local_symbols_script(build, scratch)} "
-                f"-Wl,--undefined-version")
     # The compiler wrapper (link_proof) adds -u OpenSSL_version to the links that use OpenSSL.
     env = prefix_env(build.prefix, hide, force_version_text=False)
-    if toolchain is not None and not toolchain.exclude_libs:
-        # A compiler for another glibc: setuptools must compile and link with it, and libdl
-        # and libpthread are still libraries of their own before glibc 2.34.
+    if toolchain is not None and toolchain.tools:
+        # A compiler other than the host's: setuptools must compile and link with it.
         env.update(toolchain.env())
-        env["LDFLAGS"] += " -ldl -lpthread"
+        env["LDFLAGS"] = " ".join(filter(None, [env["LDFLAGS"], toolchain.ldflags]))
     return env
 
 
@@ -245,22 +234,15 @@ def _host_cc() -> str:
     return os.environ.get("CC") or "cc"
 
 
-def _local_symbols_script(build: OpenSSLBuild, scratch: Path) -> Path:
-    script = scratch / "openssl-local.map"
-    names = "".join(f"    {name};\n" for name in sorted(build.defined_symbols()))
-    script.write_text("{\n  local:\n" + names + "};\n")
-    return script
-
-
-def build_env(build: OpenSSLBuild, base: Optional[Dict[str, str]] = None, *,
-              toolchain: Optional[Toolchain] = None, scratch: Optional[Path] = None,
+def build_env(build: OpenSSLBuild, hide: str, base: Optional[Dict[str, str]] = None, *,
+              toolchain: Optional[Toolchain] = None,
               emulated: Optional[EmulatedPython] = None) -> Dict[str, str]:
-    """The user's environment with the OpenSSL settings (and, for another architecture, the
-    emulated target interpreter's) put in front of theirs."""
+    """The user's environment (`base`, default os.environ) with the OpenSSL settings (and,
+    for another architecture, the emulated target interpreter's) put in front of theirs."""
     env = dict(os.environ if base is None else base)
     if emulated is not None:
         env = _put_in_front(env, emulated.build_env())
-    return _put_in_front(env, openssl_env(build, toolchain, scratch))
+    return _put_in_front(env, openssl_env(build, hide, toolchain))
 
 
 # The wheel's file times when the user sets no SOURCE_DATE_EPOCH: the zip format's epoch.
@@ -381,9 +363,10 @@ def build_wheel(
     keep_cargo_rustflags = _cargo_config_rustflags(source.path)
     # One record for the whole run: a build may reuse what an earlier one linked (cargo).
     audit = LinkAudit(outdir.parent / "link-audit")
-    for inside, target in recipe.source_links:
-        _link_into_source(source.path, inside, build.prefix / target)
-    native_build = toolchain is None or toolchain.exclude_libs
+    for inside, part in recipe.source_links:
+        _link_into_source(source.path, inside, build.prefix / part)
+    native_build = not target.zig
+    hide = platform_for(target).hide_openssl_flags(build, toolchain, outdir.parent)
     path_names = reproducible_paths(outdir.parent, ctx.cache, build,
                                     Path(vendor) if vendor else None)
     # The host's compiler as the user gave it ($CC may be `ccache gcc`); zig's wrapper else.
@@ -391,8 +374,7 @@ def build_wheel(
                             target.arch, audit,
                             cxx=os.environ.get("CXX") or "c++" if native_build else None)
     call([frontend, "-m", "build", "--wheel", "--outdir", outdir, source.path],
-         log=log, env={**_put_in_front(build_env(build, toolchain=toolchain,
-                                                  scratch=outdir.parent,
+         log=log, env={**_put_in_front(build_env(build, hide, toolchain=toolchain,
                                                   emulated=python.emulated),
                                         reproducible_env(path_names,
                                                          rust=not keep_cargo_rustflags)),

@@ -19,12 +19,12 @@ import os
 import re
 import shlex
 import sys
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from builder import cc_audit
+from builder.platforms.elf import wheel_binaries
 from builder.architectures import Architecture
 from builder.errors import CheckFailed, InputError
 from builder.openssl import OpenSSLBuild
@@ -140,27 +140,23 @@ def prove(wheel: Path, audit: LinkAudit, openssl: OpenSSLBuild, scratch: Path,
     links = audit.links()
     by_digest = {link["sha256"]: link for link in links}
     uses: Dict[str, bool] = {}
-    with zipfile.ZipFile(wheel) as archive:
-        for member in archive.namelist():
-            data = archive.read(member)
-            if data[:4] != b"\x7fELF":
-                continue
-            link = by_digest.get(hashlib.sha256(data).hexdigest())
-            if link is None:
-                raise CheckFailed(f"{wheel.name}: no link of this build wrote {member} as it "
-                                  f"is (a prebuilt file in the sdist, or one changed after its "
-                                  f"link by strip or patchelf), so which OpenSSL it holds "
-                                  f"cannot be proven; build it from source, unchanged after "
-                                  f"its link")
-            same = _bundled_members_match(link, openssl, scratch, log)
-            foreign = foreign_inputs(link, openssl, same)
-            if foreign:
-                raise CheckFailed(
-                    f"{wheel.name}: {member} links OpenSSL from elsewhere than the pinned "
-                    f"build ({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}): "
-                    f"remove that library from the package's link (extra_objects, libraries, "
-                    f"-L) so that only the pinned OpenSSL is linked")
-            uses[member] = bool(openssl_objects(link))
+    for member, data in wheel_binaries(wheel):
+        link = by_digest.get(hashlib.sha256(data).hexdigest())
+        if link is None:
+            raise CheckFailed(f"{wheel.name}: no link of this build wrote {member} as it "
+                              f"is (a prebuilt file in the sdist, or one changed after its "
+                              f"link by strip or patchelf), so which OpenSSL it holds "
+                              f"cannot be proven; build it from source, unchanged after "
+                              f"its link")
+        same = _bundled_members_match(link, openssl, scratch, log)
+        foreign = foreign_inputs(link, openssl, same)
+        if foreign:
+            raise CheckFailed(
+                f"{wheel.name}: {member} links OpenSSL from elsewhere than the pinned "
+                f"build ({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}): "
+                f"remove that library from the package's link (extra_objects, libraries, "
+                f"-L) so that only the pinned OpenSSL is linked")
+        uses[member] = bool(openssl_objects(link))
     if uses and not any(uses.values()):
         raise InputError(f"{wheel.name}: none of its binaries links OpenSSL, so the package "
                          f"does not use OpenSSL; build it with pip")

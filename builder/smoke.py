@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Tuple
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from builder import loadwatch, probe
+from builder import loadwatch, platforms, probe
 from builder.context import RunContext
 from builder.emulation import EmulatedPython, TargetPython
 from builder.errors import CheckFailed, CommandFailed, InputError
@@ -85,7 +85,7 @@ def binaries_outside_packages(wheel: Path) -> List[str]:
             if head.endswith((".dist-info", ".libs")) or not inside or inside[0] in modules:
                 continue
             with archive.open(member) as data:
-                if data.read(4) == b"\x7fELF":
+                if platforms.host().is_binary(data.read(4)):
                     found.append(member)
     return found
 
@@ -187,7 +187,7 @@ def _fresh_venv(venv: Path, wheel: Path, find_links: Path, interpreter: Interpre
                 log: Path) -> _Installed:
     call([interpreter.executable, "-m", "venv", venv], log=log,
          what=f"creating a virtualenv with {interpreter.describe()}")
-    python = venv / "bin" / "python"
+    python = platforms.host().venv_python(venv)
     upgrade_old_pip(python, log)
     call([python, "-m", "pip", "install", "--no-index", "--no-cache-dir",
           "--disable-pip-version-check", "--find-links", find_links, wheel],

@@ -44,6 +44,7 @@ class Toolchain:
     openssl_target: Optional[str] = None  # ./Configure target of a cross build
     objcopy: str = "objcopy"  # renames symbols in the target's objects
     nm: str = "nm"  # GNU nm reads any ELF; objcopy only the host's architectures
+    ldflags: str = ""  # what every link of an extension needs besides (zig's old glibc)
 
     def env(self) -> Dict[str, str]:
         return {"CC": self.cc, "OBJCOPY": self.objcopy, "NM": self.nm, **dict(self.tools)}
@@ -145,6 +146,8 @@ def zig(cache: Path, target: Target) -> Toolchain:
                # Rust targets link through the same compiler (what maturin --zig does).
                (target.arch.cargo_linker_variable, str(wrappers / "cc"))),
         exclude_libs=False,
+        # libdl and libpthread are still libraries of their own before glibc 2.34.
+        ldflags="-ldl -lpthread",
         openssl_target=target.arch.openssl_target if target.cross else None,
         objcopy=_objcopy_for(target),
     )

@@ -28,6 +28,7 @@ from builder.openssl import OpenSSLBuild
 from builder.sdist_facts import refuse_what_cannot_carry_openssl, scan_sdist
 from builder.recipes import Recipe, recipe_for
 from builder.releases import Release
+from builder.platforms import platform_for
 from builder.repair import RepairedWheel, repair
 from builder.report import make_provenance, provenance_path, summary, write_json_atomically
 from builder.smoke import SmokePlan, SmokeResult, require_passed, smoke_test
@@ -160,8 +161,8 @@ def _build_and_repair(source: PreparedSource, openssl: OpenSSLBuild, python: Tar
                             target, toolchain, recipe_for(source.sdist.name))
     with progress.stage(f"{built.path.name}: repair and check"):
         # Repaired alone, then moved beside the others: the light lane downloads into staging.
-        repaired = repair(built.path, openssl, ctx, scratch / f"repaired-{number}", target,
-                          built.link_audit)
+        repaired = repair(platform_for(target), built.path, openssl, ctx,
+                          scratch / f"repaired-{number}", target, built.link_audit)
         moved = Path(shutil.move(str(repaired.path), str(staging / repaired.path.name)))
     return _Wheel(built, dataclasses.replace(repaired, path=moved))
 

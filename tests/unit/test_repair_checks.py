@@ -7,8 +7,9 @@ import pytest
 
 from builder.errors import CheckFailed
 from builder.policy import policy_for
-from builder.repair import (build_paths_in, check_no_build_paths, check_tag_within, inspect_elf,
-                            platform_tag, shared_openssl_loads)
+from builder.platforms.elf import inspect_elf
+from builder.platforms.linux import LINUX
+from builder.repair import build_paths_in, check_no_build_paths, platform_tag, shared_openssl_loads
 
 
 def facts(path):
@@ -35,7 +36,7 @@ def test_the_aarch64_policy_names_glibc_2_17_though_it_allows_some_2_18_symbols(
 
 
 def test_an_inferred_tag_older_than_asked_is_accepted():
-    check_tag_within("manylinux2014_aarch64.manylinux_2_17_aarch64", "manylinux_2_28_aarch64",
+    LINUX.check_tag_within("manylinux2014_aarch64.manylinux_2_17_aarch64", "manylinux_2_28_aarch64",
                      "w.whl")
 
 
@@ -43,7 +44,7 @@ def test_an_inferred_tag_older_than_asked_is_accepted():
 def test_an_inferred_tag_newer_than_asked_or_for_another_architecture_is_refused(tag):
     with pytest.raises(CheckFailed, match=f"tagged {tag}, which manylinux_2_28_aarch64 does "
                                           f"not cover"):
-        check_tag_within(tag, "manylinux_2_28_aarch64", "w.whl")
+        LINUX.check_tag_within(tag, "manylinux_2_28_aarch64", "w.whl")
 
 
 def wheel_of(tmp_path, files):
@@ -57,7 +58,7 @@ def wheel_of(tmp_path, files):
 def test_python_code_that_loads_libssl_with_ctypes_is_refused(tmp_path):
     wheel = wheel_of(tmp_path, {"pkg/_native.py": "import ctypes.util\n"
                                 "lib = ctypes.CDLL(ctypes.util.find_library('ssl'))\n"})
-    [found] = shared_openssl_loads(wheel)
+    [found] = shared_openssl_loads(LINUX, wheel)
     assert found.startswith("pkg/_native.py loads it with find_library('ssl")
 
 

