@@ -3,7 +3,7 @@ proven by the functional checks and by its own test suite."""
 
 import pytest
 
-from builder.repair import inspect_wheel
+from builder.platforms.elf import inspect_wheel
 from tests.conftest import mirror_args, run_builder
 from tests.e2e.conftest import built, fresh_venv, offline_crate_args, python_says, wheels_in
 

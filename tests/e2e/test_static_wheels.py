@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from builder.repair import inspect_wheel
+from builder.platforms.elf import inspect_wheel
 from tests.conftest import FIXTURES, mirror_args, run_builder
 from tests.e2e.conftest import fresh_venv, other_python, python_says, wheels_in
 
