@@ -9,14 +9,14 @@ import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
-from builder.cache import locked, publishing
+from builder.cache import Store, locked, publishing
 from builder.errors import BuilderError, InputError
+from builder.fetch import Expected, cached_download
 from builder.index import DEFAULT_INDEX, index_files
 from builder.policy import Policy, manylinux_tags, policy_for
 from builder.runner import capture
-from builder.sources import Expected, cached_download
 
 # What to install when a tool is missing (Debian/Ubuntu names; the RHEL ones are alike).
 _PACKAGES: Dict[str, str] = {
@@ -82,6 +82,8 @@ def native() -> Toolchain:
 ZIG_VERSION = "0.15.2"
 ZIG_WHEEL = "ziglang-0.15.2-py3-none-manylinux_2_12_x86_64.manylinux2010_x86_64.musllinux_1_1_x86_64.whl"
 ZIG_SHA256 = "806316453d1ede7174ed3fefb8e5348154629089c3bb5fe812dfd0e172fac130"
+_ZIG_ADVICE = (f"set BUILDER_INDEX_URL to a reachable package index that offers "
+               f"{ZIG_WHEEL}")
 
 # OpenSSL's ./Configure target for each architecture zig can build for from this host.
 OPENSSL_TARGETS: Dict[str, str] = {"x86_64": "linux-x86_64", "aarch64": "linux-aarch64"}
@@ -185,18 +187,25 @@ def _installed_zig(cache: Path) -> Path:
     with locked(entry):
         if executable.exists():
             return executable
-        wheel = cache / "downloads" / ZIG_WHEEL
         index = os.environ.get("BUILDER_INDEX_URL") or DEFAULT_INDEX
-        urls = [f.url for f in index_files(index, "ziglang", (".whl",)) if f.filename == ZIG_WHEEL]
-        if not urls and not wheel.exists():
-            raise BuilderError(f"{index} does not offer {ZIG_WHEEL}, the pinned zig")
-        cached_download(wheel, urls, Expected(sha256=ZIG_SHA256, gzip=False), label=ZIG_WHEEL)
+        wheel = cached_download(Store(cache), ZIG_WHEEL, _zig_wheel_urls(index),
+                                Expected(sha256=ZIG_SHA256, gzip=False), label=ZIG_WHEEL,
+                                advice=_ZIG_ADVICE).path
         with publishing(entry, directory=True) as temp:
             with zipfile.ZipFile(wheel) as archive:
                 archive.extractall(temp, [n for n in archive.namelist()
                                           if n.startswith("ziglang/")])
             (temp / "ziglang" / "zig").chmod(0o755)
     return executable
+
+
+def _zig_wheel_urls(index: str) -> Iterator[str]:
+    """Where `index` offers the pinned zig wheel; asked only once iterated."""
+    files = index_files(index, "ziglang", (".whl",), advice=_ZIG_ADVICE)
+    urls = [f.url for f in files if f.filename == ZIG_WHEEL]
+    if not urls:
+        raise BuilderError(f"{index} does not offer {ZIG_WHEEL}, the pinned zig; {_ZIG_ADVICE}")
+    yield from urls
 
 
 def _write_script(path: Path, text: str) -> None:
