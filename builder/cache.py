@@ -92,7 +92,7 @@ class Store:
                     reuse: Optional[Callable[[Path], bool]] = None) -> Entry:
         """The entry `key` of `kind`, reused or made now: see the class's protocol."""
         entry = self.path(kind, key)
-        with locked(entry):
+        with _locked(entry):
             if entry.exists():
                 if reuse is None or reuse(entry):
                     return Entry(entry, reused=True)
@@ -108,7 +108,7 @@ class Store:
 
 
 @contextmanager
-def locked(entry: Path) -> Iterator[None]:
+def _locked(entry: Path) -> Iterator[None]:
     """Hold the lock of one cache entry; clear what killed runs left behind for it."""
     entry.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(entry.parent / f".{entry.name}.lock")):
@@ -116,23 +116,6 @@ def locked(entry: Path) -> Iterator[None]:
             _stop_processes_of(stale)
             _remove(stale)
         yield
-
-
-@contextmanager
-def publishing(entry: Path, *, directory: bool) -> Iterator[Path]:
-    """Yield a temporary path; when the block succeeds, rename it to `entry` atomically.
-
-    On any failure (Ctrl-C included) the temporary is removed and `entry` is untouched.
-    """
-    temp = temp_sibling(entry, directory=directory)
-    try:
-        yield temp
-        if directory and entry.exists():
-            _remove(entry)  # a directory cannot be renamed over a non-empty one
-        os.replace(temp, entry)
-    except BaseException:
-        _remove(temp)
-        raise
 
 
 def _publish(entry: Path, make: Callable[[Path], None], *, directory: bool) -> None:

@@ -1,4 +1,5 @@
-"""What every stage of one run shares: the cache, the run's log directory, the parallelism."""
+"""What every stage of one run shares: the cache (its Store), the run's log directory, the
+parallelism."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from builder.cache import cache_root
+from builder.cache import Kind, Store, cache_root
 
 KEEP_RUN_LOGS = 50
 
@@ -24,10 +25,15 @@ class RunContext:
     def create(cls, cache_dir: Optional[str] = None, jobs: Optional[int] = None) -> "RunContext":
         cache = cache_root(cache_dir)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        logs = cache / "logs" / f"{stamp}-{os.getpid()}"
+        logs = Store(cache).path(Kind.LOGS, f"{stamp}-{os.getpid()}")
         logs.mkdir(parents=True, exist_ok=True)
         _prune_old_logs(logs.parent)
         return cls(cache=cache, logs=logs, jobs=jobs or os.cpu_count() or 1)
+
+    @property
+    def store(self) -> Store:
+        """The cache's entries (`cache` is its root directory)."""
+        return Store(self.cache)
 
     def log(self, name: str) -> Path:
         return self.logs / f"{name}.log"

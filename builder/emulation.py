@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from builder import progress
-from builder.cache import Kind, Store, locked, publishing
+from builder.cache import Kind, Store
 from builder.errors import BuilderError, InputError, VerificationError
 from builder.fetch import Expected, cached_download, fetch_text
 from builder.runner import capture
@@ -128,21 +128,20 @@ def emulated_python(arch: str, cache: Path) -> EmulatedPython:
     if arch not in DEBIAN_ARCH:
         raise InputError(f"no emulated Python for {arch}; smoke-test on a {arch} host")
     qemu = find_qemu(arch)
-    entry = cache / "tools" / f"debian-{SUITE}-{DEBIAN_ARCH[arch]}-python{PYTHON_VERSION}"
-    with locked(entry):
-        if not (entry / _RECORD).is_file():
-            with progress.stage(f"Debian's {arch} CPython {PYTHON_VERSION} for the smoke test"):
-                _unpack_debian_python(arch, cache, entry)
-    packages = tuple(json.loads((entry / _RECORD).read_text()))
-    return EmulatedPython(arch, entry / "root", qemu, packages)
-
-
-def _unpack_debian_python(arch: str, cache: Path, entry: Path) -> None:
-    mirror = (os.environ.get(MIRROR_ENV) or DEFAULT_MIRROR).rstrip("/")
     store = Store(cache)
-    index = _package_index(mirror, DEBIAN_ARCH[arch], store)
-    chosen = []
-    with publishing(entry, directory=True) as temp:
+    entry = store.materialize(
+        Kind.TOOLS, f"debian-{SUITE}-{DEBIAN_ARCH[arch]}-python{PYTHON_VERSION}",
+        lambda temp: _unpack_debian_python(arch, store, temp),
+        reuse=lambda path: (path / _RECORD).is_file())
+    packages = tuple(json.loads((entry.path / _RECORD).read_text()))
+    return EmulatedPython(arch, entry.path / "root", qemu, packages)
+
+
+def _unpack_debian_python(arch: str, store: Store, temp: Path) -> None:
+    with progress.stage(f"Debian's {arch} CPython {PYTHON_VERSION} for the smoke test"):
+        mirror = (os.environ.get(MIRROR_ENV) or DEFAULT_MIRROR).rstrip("/")
+        index = _package_index(mirror, DEBIAN_ARCH[arch], store)
+        chosen = []
         for name in PACKAGES:
             fields = index.get(name)
             if fields is None:

@@ -26,7 +26,7 @@ from packaging.version import InvalidVersion, Version
 
 from builder import progress
 from builder.context import RunContext
-from builder.cache import Kind, Store
+from builder.cache import Kind
 from builder.cargo import CargoOptions, fetch_crates, offline_env, prepare_sources
 from builder.emulation import EmulatedPython
 from builder.errors import BuilderError, CommandFailed, InputError
@@ -164,7 +164,7 @@ def _index_sdist(target: str, ctx: RunContext, index_url: str) -> Sdist:
     if not pick.sha256:
         raise BuilderError(f"{index_url} gives no sha256 for {pick.filename}; cannot verify it")
     expected = Expected(sha256=pick.sha256, gzip=pick.filename.endswith(".gz"))
-    got = cached_download(Store(ctx.cache), pick.filename, [pick.url], expected,
+    got = cached_download(ctx.store, pick.filename, [pick.url], expected,
                           label=pick.filename, advice=_INDEX_ADVICE, kind=Kind.SDISTS)
     if got.reused:
         progress.say(f"    reusing the cached sdist {got.path}")

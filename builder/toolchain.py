@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
-from builder.cache import Store, locked, publishing
+from builder.cache import Kind, Store
 from builder.errors import BuilderError, InputError
 from builder.fetch import Expected, cached_download
 from builder.index import DEFAULT_INDEX, index_files
@@ -82,6 +82,7 @@ def native() -> Toolchain:
 ZIG_VERSION = "0.15.2"
 ZIG_WHEEL = "ziglang-0.15.2-py3-none-manylinux_2_12_x86_64.manylinux2010_x86_64.musllinux_1_1_x86_64.whl"
 ZIG_SHA256 = "806316453d1ede7174ed3fefb8e5348154629089c3bb5fe812dfd0e172fac130"
+_ZIG_KEY = f"zig-{ZIG_VERSION}"
 _ZIG_ADVICE = (f"set BUILDER_INDEX_URL to a reachable package index that offers "
                f"{ZIG_WHEEL}")
 
@@ -141,27 +142,22 @@ def host_glibc() -> Optional[Tuple[int, int]]:
 
 def zig(cache: Path, glibc: str, arch: str = "x86_64") -> Toolchain:
     """zig cc targeting `arch`-linux-gnu.`glibc`, installed into the builder's cache."""
-    executable = _installed_zig(cache)
+    store = Store(cache)
+    executable = _installed_zig(store)
     target = f"{arch}-linux-gnu.{glibc}"
     # The wrappers' text is part of the toolchain's identity: a changed quirk is a new key.
     quirks = hashlib.sha256((_CC_WRAPPER + _TOOL_WRAPPER + _CRYPT_H).encode()).hexdigest()[:12]
-    wrappers = executable.parent.parent / "wrappers" / f"{target}-{quirks}"
-    with locked(wrappers):
-        if not (wrappers / "cc").exists():
-            with publishing(wrappers, directory=True) as temp:
-                _write_script(temp / "cc", _CC_WRAPPER.format(
-                    zig=executable, target=target, zig_version=ZIG_VERSION,
-                    fallback_include=wrappers / "include"))
-                (temp / "include").mkdir()
-                (temp / "include" / "crypt.h").write_text(_CRYPT_H)
-                for tool in ("ar", "ranlib"):
-                    _write_script(temp / tool, _TOOL_WRAPPER.format(zig=executable, tool=tool))
+    key = f"{_ZIG_KEY}/wrappers/{target}-{quirks}"
+    wrappers = store.path(Kind.TOOLS, key)
+    store.materialize(Kind.TOOLS, key,
+                      lambda temp: _write_wrappers(temp, wrappers, executable, target),
+                      reuse=lambda path: (path / "cc").exists())
     return Toolchain(
         cc=str(wrappers / "cc"),
         identity=f"zig {ZIG_VERSION} cc (wrappers {quirks})",
         triple=target,
         tools=(("AR", str(wrappers / "ar")), ("RANLIB", str(wrappers / "ranlib")),
-               ("ZIG_GLOBAL_CACHE_DIR", str(cache / "tools" / "zig-cache")),
+               ("ZIG_GLOBAL_CACHE_DIR", str(store.path(Kind.TOOLS, "zig-cache"))),
                # Rust targets link through the same compiler (what maturin --zig does).
                (f"CARGO_TARGET_{arch.upper()}_UNKNOWN_LINUX_GNU_LINKER", str(wrappers / "cc"))),
         exclude_libs=False,
@@ -169,6 +165,18 @@ def zig(cache: Path, glibc: str, arch: str = "x86_64") -> Toolchain:
         openssl_target=OPENSSL_TARGETS[arch] if arch != platform.machine() else None,
         objcopy=_objcopy_for(arch),
     )
+
+
+def _write_wrappers(temp: Path, final: Path, executable: Path, target: str) -> None:
+    """The compiler, ar and ranlib wrappers of one target, written into `temp`; they name
+    their `final` directory."""
+    _write_script(temp / "cc", _CC_WRAPPER.format(
+        zig=executable, target=target, zig_version=ZIG_VERSION,
+        fallback_include=final / "include"))
+    (temp / "include").mkdir()
+    (temp / "include" / "crypt.h").write_text(_CRYPT_H)
+    for tool in ("ar", "ranlib"):
+        _write_script(temp / tool, _TOOL_WRAPPER.format(zig=executable, tool=tool))
 
 
 def _objcopy_for(arch: str) -> str:
@@ -181,22 +189,21 @@ def _objcopy_for(arch: str) -> str:
     return f"{arch}-linux-gnu-objcopy"
 
 
-def _installed_zig(cache: Path) -> Path:
-    entry = cache / "tools" / f"zig-{ZIG_VERSION}"
-    executable = entry / "ziglang" / "zig"
-    with locked(entry):
-        if executable.exists():
-            return executable
-        index = os.environ.get("BUILDER_INDEX_URL") or DEFAULT_INDEX
-        wheel = cached_download(Store(cache), ZIG_WHEEL, _zig_wheel_urls(index),
-                                Expected(sha256=ZIG_SHA256, gzip=False), label=ZIG_WHEEL,
-                                advice=_ZIG_ADVICE).path
-        with publishing(entry, directory=True) as temp:
-            with zipfile.ZipFile(wheel) as archive:
-                archive.extractall(temp, [n for n in archive.namelist()
-                                          if n.startswith("ziglang/")])
-            (temp / "ziglang" / "zig").chmod(0o755)
-    return executable
+def _installed_zig(store: Store) -> Path:
+    """The pinned zig executable, unpacked into the cache from its wheel on first use."""
+    index = os.environ.get("BUILDER_INDEX_URL") or DEFAULT_INDEX
+    entry = store.materialize(Kind.TOOLS, _ZIG_KEY, lambda temp: _unpack_zig(store, index, temp),
+                              reuse=lambda path: (path / "ziglang" / "zig").exists())
+    return entry.path / "ziglang" / "zig"
+
+
+def _unpack_zig(store: Store, index: str, temp: Path) -> None:
+    wheel = cached_download(store, ZIG_WHEEL, _zig_wheel_urls(index),
+                            Expected(sha256=ZIG_SHA256, gzip=False), label=ZIG_WHEEL,
+                            advice=_ZIG_ADVICE).path
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(temp, [n for n in archive.namelist() if n.startswith("ziglang/")])
+    (temp / "ziglang" / "zig").chmod(0o755)
 
 
 def _zig_wheel_urls(index: str) -> Iterator[str]:

@@ -215,6 +215,15 @@ def test_a_cached_download_is_checked_again_and_fetched_anew_when_damaged(server
     assert len(servers.asked) == 2
 
 
+def test_a_cached_download_lands_in_the_folder_of_its_kind_with_its_origin(servers, tmp_path):
+    servers.routes["https://a.example/s-1.tar.gz"] = whole(GOOD)
+    got = cached_download(Store(tmp_path), "s-1.tar.gz", ["https://a.example/s-1.tar.gz"],
+                          WHOLE, label="s-1.tar.gz", advice=ADVICE, kind=Kind.SDISTS)
+    assert got.path == tmp_path / "sdists" / "s-1.tar.gz"
+    assert folder_names(tmp_path / "sdists") == [".s-1.tar.gz.lock", "s-1.tar.gz",
+                                                 "s-1.tar.gz.origin"]
+
+
 def test_a_cached_download_is_not_looked_up_while_the_cache_holds_it(servers, tmp_path):
     store = Store(tmp_path)
     store.materialize(Kind.DOWNLOADS, "f.gz", lambda temp: temp.write_bytes(GOOD))
