@@ -1,6 +1,6 @@
-"""The content-addressed cache, written like a database: every entry is made in a temporary
-sibling and renamed into place under a file lock, so a reader never sees a partial entry and a
-killed run leaves only temporaries that the next holder of the lock removes."""
+"""The builder's cache, written like a database: every entry is made in a temporary sibling
+and renamed into place under a file lock, so a reader never sees a partial entry and a killed
+run leaves only temporaries that the next holder of the lock removes."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import shutil
 import signal
 import tempfile
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Iterator, Optional
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path, PurePosixPath
+from typing import Callable, Iterator, List, Optional
 
 import platformdirs
 from filelock import FileLock
@@ -28,8 +30,85 @@ def cache_root(explicit: Optional[str] = None) -> Path:
     return root
 
 
+class Kind(Enum):
+    """The kinds of entry the cache holds: the folder each kind lives in, and whether its
+    entries are directories (else single files)."""
+
+    DOWNLOADS = ("downloads", False)  # verified downloads: tarballs, signatures, packages
+    SDISTS = ("sdists", False)  # sdists from the package index
+    OPENSSL = ("openssl", True)  # static OpenSSL builds, one per cache key
+    TOOLS = ("tools", True)  # zig, `build` frontends, Debian's CPython for emulation
+    LOGS = ("logs", True)  # each run's logs
+
+    @property
+    def folder(self) -> str:
+        return self.value[0]
+
+    @property
+    def directories(self) -> bool:
+        return self.value[1]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A complete cache entry: where it is, and whether it was there already."""
+
+    path: Path
+    reused: bool
+
+
+@dataclass(frozen=True)
+class Store:
+    """The cache's entries, by kind and key (a relative path such as `zig-0.15.2` or
+    `debian/libc6_2.36_arm64.deb`). Another backend (a remote one) keeps the same protocol:
+
+    `materialize(kind, key, make, reuse=None)` returns `Entry(path, reused)`, the entry's
+    local path, complete. It holds the entry's lock (across processes) for the whole call.
+    An existing entry that `reuse(path)` accepts (by default: any existing one) is returned
+    with `reused=True` and `make` is not called. Otherwise an entry `reuse` refused is
+    removed, `make(temp)` fills a fresh temporary (an empty directory for a kind of
+    directories; a path to create for a kind of files) and the temporary is renamed to the
+    entry's path in one step: `reused=False`. It raises what `make` or `reuse` raise; then
+    nothing is published and the temporary is gone. A key that is absolute, climbs out with
+    `..` or has a part starting with `.` raises ValueError.
+
+    What a reader may assume: a path an Entry names is complete, never partly written, and
+    is replaced only by a later `materialize` whose `reuse` refuses it. Names starting with
+    `.` (locks, temporaries) are the store's own. A writer killed inside `make` leaves a
+    temporary that the next holder of the lock removes, after stopping the process group
+    noted in it (`note_process_group`)."""
+
+    root: Path
+
+    def path(self, kind: Kind, key: str = "") -> Path:
+        """Where the entry `key` of `kind` is or would be; the kind's folder without a key.
+        Raises ValueError for a key that is not a plain relative path."""
+        parts = PurePosixPath(key).parts
+        if PurePosixPath(key).is_absolute() or any(p.startswith(".") for p in parts):
+            raise ValueError(f"cache key {key!r} is not a plain relative path")
+        return self.root.joinpath(kind.folder, *parts)
+
+    def materialize(self, kind: Kind, key: str, make: Callable[[Path], None], *,
+                    reuse: Optional[Callable[[Path], bool]] = None) -> Entry:
+        """The entry `key` of `kind`, reused or made now: see the class's protocol."""
+        entry = self.path(kind, key)
+        with _locked(entry):
+            if entry.exists():
+                if reuse is None or reuse(entry):
+                    return Entry(entry, reused=True)
+                _remove(entry)
+            _publish(entry, make, directory=kind.directories)
+        return Entry(entry, reused=False)
+
+    def entries(self, kind: Kind, pattern: str) -> List[Path]:
+        """The complete entries of `kind` whose names match the glob `pattern`, sorted."""
+        folder = self.path(kind)
+        found = folder.glob(pattern) if folder.is_dir() else []
+        return sorted(p for p in found if not p.name.startswith("."))
+
+
 @contextmanager
-def locked(entry: Path) -> Iterator[None]:
+def _locked(entry: Path) -> Iterator[None]:
     """Hold the lock of one cache entry; clear what killed runs left behind for it."""
     entry.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(entry.parent / f".{entry.name}.lock")):
@@ -37,6 +116,20 @@ def locked(entry: Path) -> Iterator[None]:
             _stop_processes_of(stale)
             _remove(stale)
         yield
+
+
+def _publish(entry: Path, make: Callable[[Path], None], *, directory: bool) -> None:
+    """Run `make` on a temporary inside a private sibling directory; rename it to `entry`.
+    On any failure (Ctrl-C included) the private directory is removed."""
+    private = temp_sibling(entry, directory=True)
+    temp = private / entry.name
+    try:
+        if directory:
+            temp.mkdir()
+        make(temp)
+        os.replace(temp, entry)
+    finally:
+        _remove(private)
 
 
 def note_process_group(scratch: Path, pgid: int) -> None:
@@ -60,7 +153,8 @@ def _stop_processes_of(stale: Path) -> None:
 
 
 def temp_sibling(entry: Path, *, directory: bool) -> Path:
-    """A fresh temporary path next to `entry`, on the same filesystem, for a later rename."""
+    """A fresh temporary path next to `entry`, on the same filesystem, for a later rename;
+    the next holder of `entry`'s lock removes it if it is left behind."""
     entry.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{entry.name}{_TEMP_MARK}"
     if directory:
@@ -68,23 +162,6 @@ def temp_sibling(entry: Path, *, directory: bool) -> Path:
     fd, name = tempfile.mkstemp(prefix=prefix, dir=entry.parent)
     os.close(fd)
     return Path(name)
-
-
-@contextmanager
-def publishing(entry: Path, *, directory: bool) -> Iterator[Path]:
-    """Yield a temporary path; when the block succeeds, rename it to `entry` atomically.
-
-    On any failure (Ctrl-C included) the temporary is removed and `entry` is untouched.
-    """
-    temp = temp_sibling(entry, directory=directory)
-    try:
-        yield temp
-        if directory and entry.exists():
-            _remove(entry)  # a directory cannot be renamed over a non-empty one
-        os.replace(temp, entry)
-    except BaseException:
-        _remove(temp)
-        raise
 
 
 def _remove(path: Path) -> None:

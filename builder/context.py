@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from builder.cache import Kind, Store
 from builder.settings import Settings
 
 KEEP_RUN_LOGS = 50
@@ -29,10 +30,15 @@ class RunContext:
         Raises OSError where the cache directory cannot be made."""
         cache = settings.cache_dir
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        logs = cache / "logs" / f"{stamp}-{os.getpid()}"
+        logs = Store(cache).path(Kind.LOGS, f"{stamp}-{os.getpid()}")
         logs.mkdir(parents=True, exist_ok=True)
         _prune_old_logs(logs.parent)
         return cls(settings=settings, cache=cache, logs=logs)
+
+    @property
+    def store(self) -> Store:
+        """The cache's entries (`cache` is its root directory)."""
+        return Store(self.cache)
 
     def log(self, name: str) -> Path:
         return self.logs / f"{name}.log"

@@ -18,11 +18,11 @@ from typing import Dict, List, Optional, Tuple
 
 from builder import progress
 from builder.architectures import ARCHITECTURES, Architecture
-from builder.cache import locked, publishing
+from builder.cache import Kind, Store
 from builder.errors import BuilderError, InputError, VerificationError
+from builder.fetch import Expected, cached_download, fetch_text
 from builder.interpreters import Interpreter
 from builder.runner import capture
-from builder.sources import Expected, cached_download, fetch_text
 
 MIRROR_ENV = "BUILDER_DEBIAN_MIRROR"
 DEFAULT_MIRROR = "https://deb.debian.org/debian"
@@ -158,35 +158,36 @@ def emulated_python(arch: str, cache: Path) -> EmulatedPython:
     if arch not in ARCHITECTURES or ARCHITECTURES[arch].debian_arch is None:
         raise InputError(f"no emulated Python for {arch}; smoke-test on a {arch} host")
     qemu = find_qemu(arch)
-    entry = cache / "tools" / f"debian-{SUITE}-{ARCHITECTURES[arch].debian_arch}-python{PYTHON_VERSION}"
-    with locked(entry):
-        if not (entry / _RECORD).is_file():
-            with progress.stage(f"Debian's {arch} CPython {PYTHON_VERSION} for the smoke test"):
-                _unpack_debian_python(arch, cache, entry)
-    packages = tuple(json.loads((entry / _RECORD).read_text()))
-    return EmulatedPython(arch, entry / "root", qemu, packages)
+    store = Store(cache)
+    entry = store.materialize(
+        Kind.TOOLS, f"debian-{SUITE}-{ARCHITECTURES[arch].debian_arch}-python{PYTHON_VERSION}",
+        lambda temp: _unpack_debian_python(arch, store, temp),
+        reuse=lambda path: (path / _RECORD).is_file())
+    packages = tuple(json.loads((entry.path / _RECORD).read_text()))
+    return EmulatedPython(arch, entry.path / "root", qemu, packages)
 
 
-def _unpack_debian_python(arch: str, cache: Path, entry: Path) -> None:
-    mirror = (os.environ.get(MIRROR_ENV) or DEFAULT_MIRROR).rstrip("/")
-    index = _package_index(mirror, str(ARCHITECTURES[arch].debian_arch), cache / "downloads" / "debian")
-    chosen = []
-    with publishing(entry, directory=True) as temp:
+def _unpack_debian_python(arch: str, store: Store, temp: Path) -> None:
+    with progress.stage(f"Debian's {arch} CPython {PYTHON_VERSION} for the smoke test"):
+        mirror = (os.environ.get(MIRROR_ENV) or DEFAULT_MIRROR).rstrip("/")
+        index = _package_index(mirror, str(ARCHITECTURES[arch].debian_arch), store)
+        chosen = []
         for name in PACKAGES:
             fields = index.get(name)
             if fields is None:
                 raise BuilderError(f"{mirror} {SUITE} has no {ARCHITECTURES[arch].debian_arch} package {name}")
-            deb = cache / "downloads" / "debian" / Path(fields["Filename"]).name
-            cached_download(deb, [f"{mirror}/{fields['Filename']}"],
-                            Expected(fields["SHA256"], int(fields["Size"]), gzip=False),
-                            label=deb.name, advice=_FETCH_ADVICE)
+            filename = Path(fields["Filename"]).name
+            deb = cached_download(store, f"debian/{filename}", [f"{mirror}/{fields['Filename']}"],
+                                  Expected(fields["SHA256"], int(fields["Size"]), gzip=False),
+                                  label=filename, advice=_FETCH_ADVICE).path
             unpack_deb(deb, temp / "root")
             chosen.append(f"{name}={fields['Version']}")
         (temp / _RECORD).write_text(json.dumps(chosen, indent=1) + "\n")
 
 
-def _package_index(mirror: str, debian_arch: str, downloads: Path) -> Dict[str, Dict[str, str]]:
+def _package_index(mirror: str, debian_arch: str, store: Store) -> Dict[str, Dict[str, str]]:
     """The suite's package list, trusted through the signed InRelease file."""
+    downloads = store.path(Kind.DOWNLOADS, "debian")
     downloads.mkdir(parents=True, exist_ok=True)
     release = fetch_text(f"{mirror}/dists/{SUITE}/InRelease", advice=_FETCH_ADVICE)
     _verify_signature(release, mirror, downloads)
@@ -197,9 +198,9 @@ def _package_index(mirror: str, debian_arch: str, downloads: Path) -> Dict[str, 
     if path not in digests:
         raise BuilderError(f"{mirror} {SUITE} lists no {path}")
     sha256, size = digests[path]
-    local = downloads / f"{SUITE}-{debian_arch}-Packages-{sha256[:16]}.xz"
-    cached_download(local, [f"{mirror}/dists/{SUITE}/{path}"], Expected(sha256, size, gzip=False),
-                    label=f"{SUITE} {debian_arch} Packages.xz", advice=_FETCH_ADVICE)
+    local = cached_download(store, f"debian/{SUITE}-{debian_arch}-Packages-{sha256[:16]}.xz",
+                            [f"{mirror}/dists/{SUITE}/{path}"], Expected(sha256, size, gzip=False),
+                            label=f"{SUITE} {debian_arch} Packages.xz", advice=_FETCH_ADVICE).path
     return parse_packages(lzma.decompress(local.read_bytes()).decode())
 
 

@@ -25,21 +25,23 @@ from packaging.version import InvalidVersion, Version
 
 from builder import progress
 from builder.context import RunContext
+from builder.cache import Kind
 from builder.cargo import CargoOptions, fetch_crates, offline_env, prepare_sources
 from builder.emulation import EmulatedPython, TargetPython
 from builder.errors import BuilderError, CommandFailed, InputError
+from builder.fetch import Expected, cached_download, sha256_file
 from builder.index import DEFAULT_INDEX, SDIST_SUFFIXES, index_files
 from builder.interpreters import build_frontend
 from builder.link_proof import LinkAudit, compiler_env
 from builder.openssl import INSTALL_PREFIX, OpenSSLBuild
 from builder.recipes import DEFAULT as DEFAULT_RECIPE, Recipe
 from builder.runner import call
-from builder.sources import Expected, cached_download, sha256_file
 from builder.platforms import platform_for
 from builder.target import Target
 from builder.toolchain import Toolchain
 
 INDEX_ENV = "BUILDER_INDEX_URL"
+_INDEX_ADVICE = "check --index-url or give a local sdist"
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,7 @@ def _index_sdist(target: str, ctx: RunContext, index_url: str) -> Sdist:
                          f"directory") from exc
     pinned = _pinned_version(requirement)
     name = canonicalize_name(requirement.name)
-    files = index_files(index_url, name)
+    files = index_files(index_url, name, advice=_INDEX_ADVICE)
     versions = {f: v for f in files if not f.yanked and (v := f.version) is not None}
     if pinned is not None:
         chosen = [f for f, v in versions.items() if v == pinned]
@@ -161,12 +163,12 @@ def _index_sdist(target: str, ctx: RunContext, index_url: str) -> Sdist:
     pick = sorted(chosen, key=lambda f: not f.filename.endswith(".tar.gz"))[0]
     if not pick.sha256:
         raise BuilderError(f"{index_url} gives no sha256 for {pick.filename}; cannot verify it")
-    entry = ctx.cache / "sdists" / pick.filename
     expected = Expected(sha256=pick.sha256, gzip=pick.filename.endswith(".gz"))
-    _, reused = cached_download(entry, [pick.url], expected, label=pick.filename)
-    if reused:
-        progress.say(f"    reusing the cached sdist {entry}")
-    return Sdist(str(name), str(pick.version), entry, pick.sha256, pick.url)
+    got = cached_download(ctx.store, pick.filename, [pick.url], expected,
+                          label=pick.filename, advice=_INDEX_ADVICE, kind=Kind.SDISTS)
+    if got.reused:
+        progress.say(f"    reusing the cached sdist {got.path}")
+    return Sdist(str(name), str(pick.version), got.path, pick.sha256, pick.url)
 
 
 def _pinned_version(requirement: Requirement) -> Optional[Version]:

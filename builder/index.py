@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Dict, List, Optional
 from urllib.parse import urldefrag, urljoin
 
-import requests
 from packaging.utils import InvalidSdistFilename, parse_sdist_filename
 from packaging.version import InvalidVersion, Version
 
-from builder.errors import BuilderError, InputError
+from builder.errors import InputError
+from builder.fetch import NotFound, fetch_page
 
 DEFAULT_INDEX = "https://pypi.org/simple"
 SDIST_SUFFIXES = (".tar.gz", ".zip")
@@ -33,24 +34,22 @@ class IndexFile:
             return None
 
 
-def index_files(index_url: str, name: str, suffixes: tuple = SDIST_SUFFIXES) -> List[IndexFile]:
-    """The files of one project whose names end with `suffixes`."""
+def index_files(index_url: str, name: str, suffixes: tuple = SDIST_SUFFIXES, *,
+                advice: str) -> List[IndexFile]:
+    """The files of one project on the index whose names end with `suffixes`. Raises
+    InputError when the index does not know the project, BuilderError (ending with `advice`)
+    when the index cannot be read."""
     url = f"{index_url.rstrip('/')}/{name}/"
-    headers = {"Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1"}
     try:
-        response = requests.get(url, headers=headers, timeout=(15, 60))
-    except requests.RequestException as exc:
-        raise BuilderError(f"cannot reach the package index {index_url} ({type(exc).__name__});"
-                           f" check --index-url or give a local sdist") from exc
-    if response.status_code == 404:
-        raise InputError(f"{name} does not exist on the package index {index_url}")
-    if response.status_code != 200:
-        raise BuilderError(f"the package index answered HTTP {response.status_code} for {url}")
-    if "json" in response.headers.get("Content-Type", ""):
+        page = fetch_page(url, advice=advice,
+                          accept="application/vnd.pypi.simple.v1+json, text/html;q=0.1")
+    except NotFound as exc:
+        raise InputError(f"{name} does not exist on the package index {index_url}") from exc
+    if "json" in page.content_type:
         files = [IndexFile(f["filename"], urljoin(url, f["url"]), f["hashes"].get("sha256"),
-                           bool(f.get("yanked"))) for f in response.json()["files"]]
+                           bool(f.get("yanked"))) for f in json.loads(page.text)["files"]]
     else:
-        files = _parse_simple_html(response.text, url)
+        files = _parse_simple_html(page.text, url)
     return [f for f in files if f.filename.endswith(suffixes)]
 
 

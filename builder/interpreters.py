@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from builder import progress
-from builder.cache import locked, publishing
+from builder.cache import Kind
 from builder.context import RunContext
 from builder.errors import BuilderError, InputError
 from builder.runner import call, capture
@@ -142,18 +142,20 @@ def build_frontend(interpreter: Interpreter, ctx: RunContext) -> Path:
     except BuilderError:
         pass
     ident = hashlib.sha256(f"{interpreter.executable}{interpreter.version}".encode())
-    entry = ctx.cache / "tools" / f"build-py{interpreter.short_version}-{ident.hexdigest()[:12]}"
-    python = entry / "bin" / "python"
-    with locked(entry):
-        if python.exists():
-            return python
-        progress.say(f"    preparing a `build` frontend for {interpreter.describe()}")
-        log = ctx.log(f"tools-py{interpreter.short_version}")
-        with publishing(entry, directory=True) as temp:
-            call([interpreter.executable, "-m", "venv", temp], log=log,
-                 what=f"creating a venv for {interpreter.describe()}")
-            upgrade_old_pip(temp / "bin" / "python", log)
-            call([temp / "bin" / "python", "-m", "pip", "install", "--quiet", "build"],
-                 log=log, what="installing the `build` frontend")
-        # Renaming the venv leaves its script shebangs stale; only `python -m` is used.
-    return python
+    entry = ctx.store.materialize(
+        Kind.TOOLS, f"build-py{interpreter.short_version}-{ident.hexdigest()[:12]}",
+        lambda temp: _build_venv(interpreter, temp, ctx),
+        reuse=lambda path: (path / "bin" / "python").exists())
+    # Renaming the venv leaves its script shebangs stale; only `python -m` is used.
+    return entry.path / "bin" / "python"
+
+
+def _build_venv(interpreter: Interpreter, temp: Path, ctx: RunContext) -> None:
+    """A venv of `interpreter` in `temp` holding the `build` frontend."""
+    progress.say(f"    preparing a `build` frontend for {interpreter.describe()}")
+    log = ctx.log(f"tools-py{interpreter.short_version}")
+    call([interpreter.executable, "-m", "venv", temp], log=log,
+         what=f"creating a venv for {interpreter.describe()}")
+    upgrade_old_pip(temp / "bin" / "python", log)
+    call([temp / "bin" / "python", "-m", "pip", "install", "--quiet", "build"],
+         log=log, what="installing the `build` frontend")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import FrozenSet, List, Optional, Tuple
 
 from builder import progress
-from builder.cache import locked, note_process_group, publishing, temp_sibling
+from builder.cache import Kind, Store, note_process_group, temp_sibling
 from builder.context import RunContext
 from builder.errors import InputError
 from builder.runner import call, capture
@@ -241,10 +241,8 @@ def cache_key(tarball: VerifiedTarball, toolchain: Toolchain, options: BuildOpti
 
 def find_cached(cache: Path, version: str) -> List[Path]:
     """Complete cached builds of one version (any key)."""
-    root = cache / "openssl"
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.glob(f"openssl-{version}-*") if (p / RECORD).is_file())
+    return [p for p in Store(cache).entries(Kind.OPENSSL, f"openssl-{version}-*")
+            if (p / RECORD).is_file()]
 
 
 def tools_needed(toolchain: Toolchain, options: BuildOptions) -> List[str]:
@@ -262,18 +260,18 @@ def build_openssl(
     """The static build for this tarball and toolchain: from the cache, or built now."""
     require_tools(tools_needed(toolchain, options))
     key = cache_key(tarball, toolchain, options)
-    entry = ctx.cache / "openssl" / key.entry_name()
     log = ctx.log(f"openssl-{key.version}")
-    with locked(entry):
-        if (entry / RECORD).is_file():
-            progress.say(f"    reusing the cached OpenSSL {key.version} build: {entry}")
-            return _from_record(entry, key, tarball, reused=True)
-        _build_into(entry, key, tarball, toolchain, ctx, options, log)
-    return _from_record(entry, key, tarball, reused=False)
+    entry = ctx.store.materialize(
+        Kind.OPENSSL, key.entry_name(),
+        lambda temp: _build_into(temp, key, tarball, toolchain, ctx, options, log),
+        reuse=lambda path: (path / RECORD).is_file())
+    if entry.reused:
+        progress.say(f"    reusing the cached OpenSSL {key.version} build: {entry.path}")
+    return _from_record(entry.path, key, tarball, reused=entry.reused)
 
 
 def _build_into(
-    entry: Path,
+    temp: Path,
     key: CacheKey,
     tarball: VerifiedTarball,
     toolchain: Toolchain,
@@ -281,7 +279,9 @@ def _build_into(
     options: BuildOptions,
     log: Path,
 ) -> None:
+    """Build in a scratch directory beside the entry, and install into `temp`."""
     version = tarball.release.version
+    entry = ctx.store.path(Kind.OPENSSL, key.entry_name())
     scratch = temp_sibling(entry, directory=True)
     started = time.monotonic()
     try:
@@ -293,24 +293,23 @@ def _build_into(
              env=_build_env(toolchain), on_line=_show_recipe_stage,
              on_start=lambda pgid: note_process_group(scratch, pgid))
         installed = Path(str(scratch / "dest") + INSTALL_PREFIX)
-        with publishing(entry, directory=True) as temp:
-            for child in installed.iterdir():
-                shutil.move(str(child), str(temp / child.name))
-            # pkg-config must find the headers and archives where they are, in the cache;
-            # what OpenSSL compiled in stays INSTALL_PREFIX.
-            _point_pkgconfig(temp / "lib" / "pkgconfig", INSTALL_PREFIX, entry)
-            shutil.copyfile(log, temp / "build.log")
-            symbols = archive_symbols(temp / "lib")
-            (temp / SYMBOLS).write_text("\n".join(sorted(symbols)) + "\n")
-            renamed = len([n for n in symbols if key.namespace and n.startswith(key.namespace)])
-            (temp / RECORD).write_text(json.dumps({
-                "key": asdict(key),
-                "configure_args": list(key.flags),
-                "source": tarball.origin,
-                "build_seconds": round(time.monotonic() - started, 1),
-                "renamed_symbols": renamed,
-                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            }, indent=2) + "\n")
+        for child in installed.iterdir():
+            shutil.move(str(child), str(temp / child.name))
+        # pkg-config must find the headers and archives where they are, in the cache;
+        # what OpenSSL compiled in stays INSTALL_PREFIX.
+        _point_pkgconfig(temp / "lib" / "pkgconfig", INSTALL_PREFIX, entry)
+        shutil.copyfile(log, temp / "build.log")
+        symbols = archive_symbols(temp / "lib")
+        (temp / SYMBOLS).write_text("\n".join(sorted(symbols)) + "\n")
+        renamed = len([n for n in symbols if key.namespace and n.startswith(key.namespace)])
+        (temp / RECORD).write_text(json.dumps({
+            "key": asdict(key),
+            "configure_args": list(key.flags),
+            "source": tarball.origin,
+            "build_seconds": round(time.monotonic() - started, 1),
+            "renamed_symbols": renamed,
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }, indent=2) + "\n")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -13,7 +13,7 @@ from builder.extension import BuiltWheel
 from builder.openssl import OpenSSLBuild
 from builder.repair import RepairedWheel
 from builder.smoke import SmokeResult
-from builder.sources import sha256_file
+from builder.fetch import sha256_file
 
 PROVENANCE_SUFFIX = ".provenance.json"
 

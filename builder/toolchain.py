@@ -8,13 +8,13 @@ import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Dict, Iterable, Iterator, Optional, Tuple
 
-from builder.cache import locked, publishing
+from builder.cache import Kind, Store
 from builder.errors import BuilderError, InputError
+from builder.fetch import Expected, cached_download
 from builder.index import DEFAULT_INDEX, index_files
 from builder.runner import capture
-from builder.sources import Expected, cached_download
 from builder.target import Target
 
 # What to install when a tool is missing (Debian/Ubuntu names; the RHEL ones are alike).
@@ -76,6 +76,9 @@ def native() -> Toolchain:
 ZIG_VERSION = "0.15.2"
 ZIG_WHEEL = "ziglang-0.15.2-py3-none-manylinux_2_12_x86_64.manylinux2010_x86_64.musllinux_1_1_x86_64.whl"
 ZIG_SHA256 = "806316453d1ede7174ed3fefb8e5348154629089c3bb5fe812dfd0e172fac130"
+_ZIG_KEY = f"zig-{ZIG_VERSION}"
+_ZIG_ADVICE = (f"set BUILDER_INDEX_URL to a reachable package index that offers "
+               f"{ZIG_WHEEL}")
 
 # Each quirk of building OpenSSL and extensions with zig, answered in these wrappers:
 # - the Rust `cc` crate passes --target=<rust triple>, which zig cc rejects: dropped (rustc
@@ -121,28 +124,23 @@ exec "{zig}" {tool} "$@"
 def zig(cache: Path, target: Target) -> Toolchain:
     """zig cc for the target's architecture and glibc (x86_64-linux-gnu.2.17), installed into
     the builder's cache; raises BuilderError where the pinned zig cannot be fetched."""
-    executable = _installed_zig(cache)
+    store = Store(cache)
+    executable = _installed_zig(store)
     assert target.libc_version is not None and target.arch.gnu_triple is not None
     triple = f"{target.arch.gnu_triple}.{target.libc_version[0]}.{target.libc_version[1]}"
     # The wrappers' text is part of the toolchain's identity: a changed quirk is a new key.
     quirks = hashlib.sha256((_CC_WRAPPER + _TOOL_WRAPPER + _CRYPT_H).encode()).hexdigest()[:12]
-    wrappers = executable.parent.parent / "wrappers" / f"{triple}-{quirks}"
-    with locked(wrappers):
-        if not (wrappers / "cc").exists():
-            with publishing(wrappers, directory=True) as temp:
-                _write_script(temp / "cc", _CC_WRAPPER.format(
-                    zig=executable, target=triple, zig_version=ZIG_VERSION,
-                    fallback_include=wrappers / "include"))
-                (temp / "include").mkdir()
-                (temp / "include" / "crypt.h").write_text(_CRYPT_H)
-                for tool in ("ar", "ranlib"):
-                    _write_script(temp / tool, _TOOL_WRAPPER.format(zig=executable, tool=tool))
+    key = f"{_ZIG_KEY}/wrappers/{triple}-{quirks}"
+    wrappers = store.path(Kind.TOOLS, key)
+    store.materialize(Kind.TOOLS, key,
+                      lambda temp: _write_wrappers(temp, wrappers, executable, triple),
+                      reuse=lambda path: (path / "cc").exists())
     return Toolchain(
         cc=str(wrappers / "cc"),
         identity=f"zig {ZIG_VERSION} cc (wrappers {quirks})",
         triple=triple,
         tools=(("AR", str(wrappers / "ar")), ("RANLIB", str(wrappers / "ranlib")),
-               ("ZIG_GLOBAL_CACHE_DIR", str(cache / "tools" / "zig-cache")),
+               ("ZIG_GLOBAL_CACHE_DIR", str(store.path(Kind.TOOLS, "zig-cache"))),
                # Rust targets link through the same compiler (what maturin --zig does).
                (target.arch.cargo_linker_variable, str(wrappers / "cc"))),
         exclude_libs=False,
@@ -151,6 +149,18 @@ def zig(cache: Path, target: Target) -> Toolchain:
         openssl_target=target.arch.openssl_target if target.cross else None,
         objcopy=_objcopy_for(target),
     )
+
+
+def _write_wrappers(temp: Path, final: Path, executable: Path, target: str) -> None:
+    """The compiler, ar and ranlib wrappers of one target, written into `temp`; they name
+    their `final` directory."""
+    _write_script(temp / "cc", _CC_WRAPPER.format(
+        zig=executable, target=target, zig_version=ZIG_VERSION,
+        fallback_include=final / "include"))
+    (temp / "include").mkdir()
+    (temp / "include" / "crypt.h").write_text(_CRYPT_H)
+    for tool in ("ar", "ranlib"):
+        _write_script(temp / tool, _TOOL_WRAPPER.format(zig=executable, tool=tool))
 
 
 def _objcopy_for(target: Target) -> str:
@@ -163,24 +173,30 @@ def _objcopy_for(target: Target) -> str:
     return f"{target.arch.gnu_triple}-objcopy"
 
 
-def _installed_zig(cache: Path) -> Path:
-    entry = cache / "tools" / f"zig-{ZIG_VERSION}"
-    executable = entry / "ziglang" / "zig"
-    with locked(entry):
-        if executable.exists():
-            return executable
-        wheel = cache / "downloads" / ZIG_WHEEL
-        index = os.environ.get("BUILDER_INDEX_URL") or DEFAULT_INDEX
-        urls = [f.url for f in index_files(index, "ziglang", (".whl",)) if f.filename == ZIG_WHEEL]
-        if not urls and not wheel.exists():
-            raise BuilderError(f"{index} does not offer {ZIG_WHEEL}, the pinned zig")
-        cached_download(wheel, urls, Expected(sha256=ZIG_SHA256, gzip=False), label=ZIG_WHEEL)
-        with publishing(entry, directory=True) as temp:
-            with zipfile.ZipFile(wheel) as archive:
-                archive.extractall(temp, [n for n in archive.namelist()
-                                          if n.startswith("ziglang/")])
-            (temp / "ziglang" / "zig").chmod(0o755)
-    return executable
+def _installed_zig(store: Store) -> Path:
+    """The pinned zig executable, unpacked into the cache from its wheel on first use."""
+    index = os.environ.get("BUILDER_INDEX_URL") or DEFAULT_INDEX
+    entry = store.materialize(Kind.TOOLS, _ZIG_KEY, lambda temp: _unpack_zig(store, index, temp),
+                              reuse=lambda path: (path / "ziglang" / "zig").exists())
+    return entry.path / "ziglang" / "zig"
+
+
+def _unpack_zig(store: Store, index: str, temp: Path) -> None:
+    wheel = cached_download(store, ZIG_WHEEL, _zig_wheel_urls(index),
+                            Expected(sha256=ZIG_SHA256, gzip=False), label=ZIG_WHEEL,
+                            advice=_ZIG_ADVICE).path
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(temp, [n for n in archive.namelist() if n.startswith("ziglang/")])
+    (temp / "ziglang" / "zig").chmod(0o755)
+
+
+def _zig_wheel_urls(index: str) -> Iterator[str]:
+    """Where `index` offers the pinned zig wheel; asked only once iterated."""
+    files = index_files(index, "ziglang", (".whl",), advice=_ZIG_ADVICE)
+    urls = [f.url for f in files if f.filename == ZIG_WHEEL]
+    if not urls:
+        raise BuilderError(f"{index} does not offer {ZIG_WHEEL}, the pinned zig; {_ZIG_ADVICE}")
+    yield from urls
 
 
 def _write_script(path: Path, text: str) -> None:
