@@ -14,20 +14,10 @@ from enum import Enum
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator, List, Optional
 
-import platformdirs
 from filelock import FileLock
 
-CACHE_ENV = "BUILDER_CACHE_DIR"
 _TEMP_MARK = ".tmp-"
 _PROCESS_GROUP = "process-group"
-
-
-def cache_root(explicit: Optional[str] = None) -> Path:
-    """--cache-dir, else $BUILDER_CACHE_DIR, else the platform's user cache directory."""
-    chosen = explicit or os.environ.get(CACHE_ENV) or platformdirs.user_cache_dir("builder")
-    root = Path(chosen).expanduser().resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    return root
 
 
 class Kind(Enum):

@@ -214,7 +214,6 @@ def _cmd_wheel(args: argparse.Namespace, settings: Settings) -> int:
         pythons=tuple(args.python),
         plat=args.plat,
         wheelhouse=args.wheelhouse,
-        index_url=settings.index_url,
         runtime_probe=args.version_probe,
         source=SourceOptions(
             patches=tuple(args.patch),

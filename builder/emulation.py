@@ -8,7 +8,6 @@ import io
 import itertools
 import json
 import lzma
-import os
 import shutil
 import tarfile
 import tempfile
@@ -23,9 +22,8 @@ from builder.errors import BuilderError, InputError, VerificationError
 from builder.fetch import Expected, cached_download, fetch_text
 from builder.interpreters import Interpreter
 from builder.runner import capture
+from builder.settings import DEFAULT_DEBIAN_MIRROR
 
-MIRROR_ENV = "BUILDER_DEBIAN_MIRROR"
-DEFAULT_MIRROR = "https://deb.debian.org/debian"
 SUITE = "bookworm"
 PYTHON_VERSION = "3.11"  # bookworm's CPython
 GLIBC = (2, 36)  # bookworm's: the emulated interpreter runs every manylinux_2_x up to it
@@ -40,7 +38,7 @@ PACKAGES = (
     "libreadline8", "libnsl2", "libtirpc3", "libdb5.3", "libgdbm6", "media-types",
 )
 _QEMU_ADVICE = "install qemu-user-static (apt-get install qemu-user-static / dnf install qemu-user-static)"
-_FETCH_ADVICE = f"set {MIRROR_ENV} to a reachable Debian mirror"
+_FETCH_ADVICE = "set BUILDER_DEBIAN_MIRROR (or builder.toml's debian-mirror) to a reachable Debian mirror"
 _RECORD = "packages.json"
 
 
@@ -153,23 +151,25 @@ def find_qemu(arch: str) -> str:
                      f"({' or '.join(names or ('qemu',))} on PATH): {_QEMU_ADVICE}")
 
 
-def emulated_python(arch: str, cache: Path) -> EmulatedPython:
-    """Debian's CPython for `arch`, unpacked into the cache on first use."""
+def emulated_python(arch: str, cache: Path, mirror: str = DEFAULT_DEBIAN_MIRROR
+                    ) -> EmulatedPython:
+    """Debian's CPython for `arch`, from `mirror` (the debian-mirror setting), unpacked into
+    the cache on first use. Raises InputError where no emulator or Debian port serves `arch`,
+    VerificationError or BuilderError where the mirror's files cannot be had or verified."""
     if arch not in ARCHITECTURES or ARCHITECTURES[arch].debian_arch is None:
         raise InputError(f"no emulated Python for {arch}; smoke-test on a {arch} host")
     qemu = find_qemu(arch)
     store = Store(cache)
     entry = store.materialize(
         Kind.TOOLS, f"debian-{SUITE}-{ARCHITECTURES[arch].debian_arch}-python{PYTHON_VERSION}",
-        lambda temp: _unpack_debian_python(arch, store, temp),
+        lambda temp: _unpack_debian_python(arch, store, mirror.rstrip("/"), temp),
         reuse=lambda path: (path / _RECORD).is_file())
     packages = tuple(json.loads((entry.path / _RECORD).read_text()))
     return EmulatedPython(arch, entry.path / "root", qemu, packages)
 
 
-def _unpack_debian_python(arch: str, store: Store, temp: Path) -> None:
+def _unpack_debian_python(arch: str, store: Store, mirror: str, temp: Path) -> None:
     with progress.stage(f"Debian's {arch} CPython {PYTHON_VERSION} for the smoke test"):
-        mirror = (os.environ.get(MIRROR_ENV) or DEFAULT_MIRROR).rstrip("/")
         index = _package_index(mirror, str(ARCHITECTURES[arch].debian_arch), store)
         chosen = []
         for name in PACKAGES:

@@ -14,7 +14,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from auditwheel.tools import dir2zip, zip2dir
 from auditwheel.wheeltools import rewrite_record
@@ -30,7 +30,7 @@ from builder.cargo import CargoOptions, fetch_crates, offline_env, prepare_sourc
 from builder.emulation import EmulatedPython, TargetPython
 from builder.errors import BuilderError, CommandFailed, InputError
 from builder.fetch import Expected, cached_download, sha256_file
-from builder.index import DEFAULT_INDEX, SDIST_SUFFIXES, index_files
+from builder.index import SDIST_SUFFIXES, index_files
 from builder.interpreters import build_frontend
 from builder.link_proof import LinkAudit, compiler_env
 from builder.openssl import INSTALL_PREFIX, OpenSSLBuild
@@ -40,7 +40,6 @@ from builder.platforms import platform_for
 from builder.target import Target
 from builder.toolchain import Toolchain
 
-INDEX_ENV = "BUILDER_INDEX_URL"
 _INDEX_ADVICE = "check --index-url or give a local sdist"
 
 
@@ -73,7 +72,7 @@ class BuiltWheel:
 
 # ---------------------------------------------------------------- what the user asked for
 
-def get_sdist(target: str, ctx: RunContext, index_url: Optional[str] = None) -> Sdist:
+def get_sdist(target: str, ctx: RunContext) -> Sdist:
     """`target` is a local sdist, a local source tree, or NAME[==VERSION] on the index."""
     path = Path(target)
     if path.is_file() and target.endswith(SDIST_SUFFIXES):
@@ -88,7 +87,7 @@ def get_sdist(target: str, ctx: RunContext, index_url: Optional[str] = None) -> 
     if os.sep in target or target.endswith(SDIST_SUFFIXES):
         raise InputError(f"{target} does not exist; give a PyPI project name, an sdist file "
                          f"or a source directory")
-    return _index_sdist(target, ctx, index_url or os.environ.get(INDEX_ENV) or DEFAULT_INDEX)
+    return _index_sdist(target, ctx, ctx.settings.index_url)
 
 
 def requires_python(sdist: Path) -> Optional[SpecifierSet]:
@@ -247,14 +246,6 @@ def build_env(build: OpenSSLBuild, hide: str, base: Optional[Dict[str, str]] = N
     return _put_in_front(env, openssl_env(build, hide, toolchain))
 
 
-# The wheel's file times when the user sets no SOURCE_DATE_EPOCH: the zip format's epoch.
-DEFAULT_SOURCE_DATE_EPOCH = "315532800"
-
-
-def source_date_epoch() -> str:
-    return os.environ.get("SOURCE_DATE_EPOCH") or DEFAULT_SOURCE_DATE_EPOCH
-
-
 def build_host_paths(scratch: Path, cache: Path) -> List[Tuple[Path, str]]:
     """The build host's directories that compilers would write into a wheel (debug info,
     __FILE__, panic messages), each with the fixed name it is recorded as instead; the most
@@ -276,18 +267,29 @@ def reproducible_paths(scratch: Path, cache: Path, openssl: Optional[OpenSSLBuil
     return names
 
 
-def reproducible_env(names: List[Tuple[Path, str]], *, rust: bool = True) -> Dict[str, str]:
+def reproducible_env(names: List[Tuple[Path, str]], epoch: int, *, rust: bool = True
+                     ) -> Dict[str, str]:
     """What makes two builds of the same inputs byte-identical wherever they run, and keeps
     the build host's paths out of the wheel: fixed file times; `names` recorded under their
     fixed names in C debug info and __FILE__ (-ffile-prefix-map) and, with `rust`, in Rust's
     (--remap-path-prefix, added to $RUSTFLAGS)."""
-    env = {"SOURCE_DATE_EPOCH": source_date_epoch(),
+    env = {"SOURCE_DATE_EPOCH": str(epoch),
            "CFLAGS": " ".join(f"-ffile-prefix-map={old}={new}" for old, new in names)}
     if rust:
         rustflags = " ".join(f"--remap-path-prefix={old}={new}" for old, new in names)
         env["RUSTFLAGS"] = (f"{os.environ['RUSTFLAGS']} {rustflags}"
                             if os.environ.get("RUSTFLAGS") else rustflags)
     return env
+
+
+def parallelism_env(jobs: int, environ: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """The jobs setting, for the build systems an extension's build runs (make, CMake, cargo),
+    each only where the user's environment (`environ`, default os.environ) does not already
+    choose."""
+    environ = os.environ if environ is None else environ
+    wanted = {"MAKEFLAGS": f"-j{jobs}", "CMAKE_BUILD_PARALLEL_LEVEL": str(jobs),
+              "CARGO_BUILD_JOBS": str(jobs)}
+    return {name: value for name, value in wanted.items() if not environ.get(name)}
 
 
 def _cargo_config_rustflags(source: Path) -> bool:
@@ -379,18 +381,21 @@ def build_wheel(
          log=log, env={**_put_in_front(build_env(build, hide, toolchain=toolchain,
                                                   emulated=python.emulated),
                                         reproducible_env(path_names,
+                                                         ctx.settings.source_date_epoch,
                                                          rust=not keep_cargo_rustflags)),
-                       **wrappers, **recipe.build_env(build.prefix), **source.env},
+                       **wrappers, **parallelism_env(ctx.jobs), **recipe.build_env(build.prefix),
+                       **source.env},
          what=f"building {sdist.name} {sdist.version} for Python {python.short_version}")
     wheels = sorted(outdir.glob("*.whl"))
     if len(wheels) != 1:
         raise BuilderError(f"building {sdist.name} produced {len(wheels)} wheels, expected 1",
                            log=log)
-    scrub_metadata_paths(wheels[0], path_names, outdir.parent)
+    scrub_metadata_paths(wheels[0], path_names, outdir.parent, ctx.settings.source_date_epoch)
     return BuiltWheel(wheels[0], sdist, python, log, source.changes, audit)
 
 
-def scrub_metadata_paths(wheel: Path, names: Sequence[Tuple[Path, str]], scratch: Path) -> bool:
+def scrub_metadata_paths(wheel: Path, names: Sequence[Tuple[Path, str]], scratch: Path,
+                         epoch: int) -> bool:
     """Rewrite, in the wheel's .dist-info text files only (the SBOM maturin writes names the
     unpacked sdist's directory), each build-host directory to its fixed name, as the compilers
     were told for the binaries (`-ffile-prefix-map`); RECORD is rewritten with auditwheel's
@@ -412,8 +417,8 @@ def scrub_metadata_paths(wheel: Path, names: Sequence[Tuple[Path, str]], scratch
             data = data.replace(old, new)
         path.write_bytes(data)
     rewrite_record(folder)
-    epoch = dt.datetime.fromtimestamp(int(source_date_epoch()), tz=dt.timezone.utc)
-    dir2zip(folder, wheel, zlib.Z_DEFAULT_COMPRESSION, epoch)
+    when = dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc)
+    dir2zip(folder, wheel, zlib.Z_DEFAULT_COMPRESSION, when)
     return True
 
 
@@ -486,9 +491,12 @@ def download_dependencies(wheel: Path, dest: Path, python: TargetPython, ctx: Ru
     pip downloads into a private folder first: other wheels may arrive in `dest` meanwhile,
     and must not be taken for dependencies."""
     for_target = python.emulated.pip_target_args() if python.emulated is not None else []
+    # The index-url setting, where one was given; else pip's own configuration decides.
+    index = (["--index-url", ctx.settings.index_url] if "index-url" in ctx.settings.origins
+             else [])
     with tempfile.TemporaryDirectory(prefix=".dependencies-", dir=dest) as private:
         call([build_frontend(python.build, ctx), "-m", "pip", "download",
-              "--disable-pip-version-check", "--only-binary", ":all:", *for_target,
+              "--disable-pip-version-check", "--only-binary", ":all:", *index, *for_target,
               "--dest", private, wheel],
              log=ctx.log(f"dependencies-{wheel.name}"),
              what=f"fetching the dependencies of {wheel.name}")

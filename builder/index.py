@@ -15,7 +15,6 @@ from packaging.version import InvalidVersion, Version
 from builder.errors import InputError
 from builder.fetch import NotFound, fetch_page
 
-DEFAULT_INDEX = "https://pypi.org/simple"
 SDIST_SUFFIXES = (".tar.gz", ".zip")
 
 

@@ -47,7 +47,8 @@ KEYS: Tuple[Key, ...] = (
         "cache of tarballs, OpenSSL builds, tools and logs (default: the user cache "
         "directory, ~/.cache/builder on Linux)"),
     Key("index-url", "BUILDER_INDEX_URL", "--index-url",
-        f"simple package index for sdists, zig and dependencies (default {DEFAULT_INDEX})"),
+        f"simple package index for sdists and zig (default {DEFAULT_INDEX}); when set, "
+        f"also for the wheels' dependencies (else pip's own configuration decides)"),
     Key("openssl-mirror", "BUILDER_OPENSSL_MIRROR", "--mirror",
         "OpenSSL mirrors tried after upstream, serving openssl-X.tar.gz (environment: "
         "space separated)", is_list=True),

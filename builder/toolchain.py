@@ -13,7 +13,8 @@ from typing import Dict, Iterable, Iterator, Optional, Tuple
 from builder.cache import Kind, Store
 from builder.errors import BuilderError, InputError
 from builder.fetch import Expected, cached_download
-from builder.index import DEFAULT_INDEX, index_files
+from builder.context import RunContext
+from builder.index import index_files
 from builder.runner import capture
 from builder.target import Target
 
@@ -77,8 +78,8 @@ ZIG_VERSION = "0.15.2"
 ZIG_WHEEL = "ziglang-0.15.2-py3-none-manylinux_2_12_x86_64.manylinux2010_x86_64.musllinux_1_1_x86_64.whl"
 ZIG_SHA256 = "806316453d1ede7174ed3fefb8e5348154629089c3bb5fe812dfd0e172fac130"
 _ZIG_KEY = f"zig-{ZIG_VERSION}"
-_ZIG_ADVICE = (f"set BUILDER_INDEX_URL to a reachable package index that offers "
-               f"{ZIG_WHEEL}")
+_ZIG_ADVICE = (f"pass --index-url (or set BUILDER_INDEX_URL) naming a reachable package index "
+               f"that offers {ZIG_WHEEL}")
 
 # Each quirk of building OpenSSL and extensions with zig, answered in these wrappers:
 # - the Rust `cc` crate passes --target=<rust triple>, which zig cc rejects: dropped (rustc
@@ -121,11 +122,11 @@ exec "{zig}" {tool} "$@"
 """
 
 
-def zig(cache: Path, target: Target) -> Toolchain:
+def zig(store: Store, index_url: str, target: Target) -> Toolchain:
     """zig cc for the target's architecture and glibc (x86_64-linux-gnu.2.17), installed into
-    the builder's cache; raises BuilderError where the pinned zig cannot be fetched."""
-    store = Store(cache)
-    executable = _installed_zig(store)
+    the store from the package index at `index_url`; raises BuilderError where the pinned zig
+    cannot be fetched."""
+    executable = _installed_zig(store, index_url)
     assert target.libc_version is not None and target.arch.gnu_triple is not None
     triple = f"{target.arch.gnu_triple}.{target.libc_version[0]}.{target.libc_version[1]}"
     # The wrappers' text is part of the toolchain's identity: a changed quirk is a new key.
@@ -173,9 +174,8 @@ def _objcopy_for(target: Target) -> str:
     return f"{target.arch.gnu_triple}-objcopy"
 
 
-def _installed_zig(store: Store) -> Path:
+def _installed_zig(store: Store, index: str) -> Path:
     """The pinned zig executable, unpacked into the cache from its wheel on first use."""
-    index = os.environ.get("BUILDER_INDEX_URL") or DEFAULT_INDEX
     entry = store.materialize(Kind.TOOLS, _ZIG_KEY, lambda temp: _unpack_zig(store, index, temp),
                               reuse=lambda path: (path / "ziglang" / "zig").exists())
     return entry.path / "ziglang" / "zig"
@@ -204,10 +204,10 @@ def _write_script(path: Path, text: str) -> None:
     path.chmod(0o755)
 
 
-def for_target(target: Target, cache: Path) -> Toolchain:
+def for_target(target: Target, ctx: RunContext) -> Toolchain:
     """The host's compiler, or zig where the target needs an older glibc than the host's or
     another architecture (aarch64 from x86_64). Raises InputError for a missing compiler."""
-    return zig(cache, target) if target.zig else native()
+    return zig(ctx.store, ctx.settings.index_url, target) if target.zig else native()
 
 
 def require_build_tools(target: Target) -> None:

@@ -16,7 +16,8 @@ from builder.releases import Release, load_table
 from builder.signatures import require_gpgv
 from builder.sources import fetch_openssl
 from builder.target import Target, host_target
-from builder.toolchain import Toolchain, for_target, require_tools
+from builder.platforms import platform_for
+from builder.toolchain import Toolchain, require_tools
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def prepare_openssl(request: OpenSSLRequest, ctx: RunContext,
     for a failed build."""
     release = release or request_release(request)
     target = target or host_target()
-    toolchain = toolchain or for_target(target, ctx.cache)
+    toolchain = toolchain or platform_for(target).toolchain(target, ctx)
     require_tools(tools_needed(toolchain, request.options))
     with progress.stage(f"OpenSSL {release.version}: fetch and verify"):
         tarball = fetch_openssl(release, ctx.cache, mirrors=request.mirrors,

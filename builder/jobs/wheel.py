@@ -33,7 +33,7 @@ from builder.repair import RepairedWheel, repair
 from builder.report import make_provenance, provenance_path, summary, write_json_atomically
 from builder.smoke import SmokePlan, SmokeResult, require_passed, smoke_test
 from builder.target import Target, resolve_target
-from builder.toolchain import Toolchain, for_target, require_build_tools, require_tools
+from builder.toolchain import Toolchain, require_build_tools, require_tools
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,6 @@ class WheelRequest:
     pythons: Tuple[str, ...] = ()  # paths, versions (3.9) or "all"; none: this interpreter
     plat: Optional[str] = None
     wheelhouse: Path = Path("wheelhouse")
-    index_url: Optional[str] = None
     runtime_probe: Optional[str] = None
     source: SourceOptions = SourceOptions()
     full_smoke: bool = False  # also run the package's own test suite
@@ -69,13 +68,13 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
     if target.cross:
         find_qemu(target.arch.name)  # the smoke test's emulator, before any download
     with progress.stage(f"{request.target}: get the sdist"):
-        sdist = get_sdist(request.target, ctx, request.index_url)
+        sdist = get_sdist(request.target, ctx)
         progress.say(f"    {sdist.name} {sdist.version} from {sdist.origin}")
         refuse_what_cannot_carry_openssl(sdist.name, scan_sdist(sdist.path))
     interpreters = _supported(interpreters, sdist)
     recipe = recipe_for(sdist.name)
     preflight(sdist, release, recipe, request.source, target)
-    toolchain = for_target(target, ctx.cache)
+    toolchain = platform_for(target).toolchain(target, ctx)
     plan = SmokePlan.from_recipe(recipe, probe=request.runtime_probe, full=request.full_smoke,
                                  sdist=sdist.path, version=sdist.version, jobs=ctx.jobs)
     emulated = _emulated_python(target, interpreters, request, ctx)
@@ -236,7 +235,7 @@ def _emulated_python(target: Target, interpreters: List[Interpreter],
     if request.full_smoke:
         raise InputError(f"--smoke full runs the package's test suite natively; for "
                          f"{arch} wheels built here use --smoke basic")
-    emulated = emulated_python(arch, ctx.cache)
+    emulated = emulated_python(arch, ctx.cache, ctx.settings.debian_mirror)
     if interpreter.implementation != "cpython" or interpreter.version[:2] != emulated.version:
         raise InputError(f"{arch} wheels are built for {emulated.describe()}: pass "
                          f"--python with a CPython {emulated.short_version} for the build "

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator, List, Optional, Pattern, Protocol, Sequence, Tuple
 
+from builder.context import RunContext
 from builder.errors import InputError
 from builder.openssl import OpenSSLBuild
 from builder.target import Target
@@ -36,7 +37,7 @@ class Platform(Protocol):
     def require_build_tools(self, target: Target) -> None:
         """Raise InputError, before any download, naming the package of a missing tool."""
 
-    def toolchain(self, target: Target, cache: Path) -> Toolchain:
+    def toolchain(self, target: Target, ctx: RunContext) -> Toolchain:
         """The compiler (and its tools) that builds for `target`."""
 
     def hide_openssl_flags(self, build: OpenSSLBuild, toolchain: Optional[Toolchain],

@@ -12,6 +12,7 @@ from typing import List, Mapping, Optional, Sequence, Tuple
 
 from auditwheel.lddtree import ldd
 
+from builder.context import RunContext
 from builder.errors import BuilderError, CheckFailed
 from builder.openssl import OpenSSLBuild
 from builder.platforms import elf
@@ -40,8 +41,8 @@ class LinuxPlatform:
     def require_build_tools(self, target: Target) -> None:
         require_build_tools(target)
 
-    def toolchain(self, target: Target, cache: Path) -> Toolchain:
-        return for_target(target, cache)
+    def toolchain(self, target: Target, ctx: RunContext) -> Toolchain:
+        return for_target(target, ctx)
 
     def hide_openssl_flags(self, build: OpenSSLBuild, toolchain: Optional[Toolchain],
                            scratch: Path) -> str:

@@ -37,11 +37,14 @@ def test_full_smoke_of_a_package_without_a_known_suite_is_bad_input(tmp_path):
 
 
 def test_no_plat_or_a_plat_the_host_meets_uses_the_host_compiler(tmp_path):
+    from builder.context import RunContext
+    from builder.settings import resolve
     from builder.target import resolve_target
     from builder.toolchain import for_target
 
+    ctx = RunContext.create(resolve({"cache-dir": str(tmp_path)}, {}, tmp_path))
     for plat in (None, "linux_x86_64", "manylinux_2_36_x86_64"):
-        assert for_target(resolve_target(plat), tmp_path).exclude_libs, plat
+        assert for_target(resolve_target(plat), ctx).exclude_libs, plat
     assert not (tmp_path / "tools").exists()  # no zig fetched for these
 
 

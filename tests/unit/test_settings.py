@@ -81,3 +81,12 @@ def test_the_readme_table_lists_every_key_with_its_variable():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert table_markdown() in readme
     assert len(KEYS) == len({k.env for k in KEYS}) == len({k.name for k in KEYS})
+
+
+def test_the_jobs_setting_reaches_make_cmake_and_cargo_unless_the_user_chose():
+    from builder.extension import parallelism_env
+
+    assert parallelism_env(3, {}) == {"MAKEFLAGS": "-j3", "CMAKE_BUILD_PARALLEL_LEVEL": "3",
+                                      "CARGO_BUILD_JOBS": "3"}
+    assert parallelism_env(3, {"MAKEFLAGS": "-j1"}) == {"CMAKE_BUILD_PARALLEL_LEVEL": "3",
+                                                        "CARGO_BUILD_JOBS": "3"}
