@@ -1,5 +1,5 @@
-"""The compiler wrapper every extension build goes through (standard library only; run by the
-builder's own interpreter): it records what the linker itself says it linked, and which
+"""The compiler wrapper every extension build goes through (run by the builder's own
+interpreter, isolated, with the builder's runner for its processes): it records what the linker itself says it linked, and which
 headers each compile read, so that the builder can prove which OpenSSL a binary holds.
 
 usage: python cc_audit.py AUDIT_DIR REAL_COMPILER_JSON [compiler arguments...]
@@ -24,9 +24,12 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 import sys
 import uuid
+
+# Run as a script with -I -S: the builder's runner is found beside this file.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from builder.runner import outcome, passthrough  # noqa: E402
 
 # An archive member in a link map, as GNU ld and lld both write it: /path/libcrypto.a(x.o).
 _MEMBER = re.compile(r"(?P<archive>[^\s()]+\.(?:a|rlib|lib))\((?P<member>[^\s()/]+)\)")
@@ -94,8 +97,7 @@ def _sources(args):
 
 
 def _run(real, args):
-    done = subprocess.run([*real, *args, "-Wl,--print-map"], stdout=subprocess.PIPE,
-                          universal_newlines=True, errors="replace")
+    done = outcome([*real, *args, "-Wl,--print-map"], stderr=False)
     return done.returncode, done.stdout
 
 
@@ -146,7 +148,7 @@ def compile_(real, audit_dir, args, sources):
         if len(sources) == 1:
             args += ["-MF", os.path.join(audit_dir, "deps-%s.d" % uuid.uuid4().hex)]
     linking = "-c" not in args
-    returncode = link(real, audit_dir, args) if linking else subprocess.call([*real, *args])
+    returncode = link(real, audit_dir, args) if linking else passthrough([*real, *args])
     if returncode != 0:
         return returncode
     for path in _dependency_files(args, sources):
@@ -171,7 +173,7 @@ def main(argv):
     if sources:
         return compile_(real, audit_dir, args, sources)
     if "-c" in args:  # compiling from standard input or an unusual suffix: nothing to record
-        return subprocess.call([*real, *args])
+        return passthrough([*real, *args])
     return link(real, audit_dir, args)
 
 

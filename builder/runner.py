@@ -7,6 +7,7 @@ import shlex
 import signal
 import subprocess
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List, Mapping, Optional, Sequence, Union
 
@@ -107,6 +108,39 @@ def capture(args: Sequence[StrPath], *, env: Optional[Mapping[str, str]] = None)
         lines = (done.stderr or done.stdout).strip().splitlines()[-TAIL_LINES:]
         raise CommandFailed(f"{shlex.join(argv)} failed (exit {done.returncode})", tail=lines)
     return done.stdout
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a command whose exit status is part of the answer ended (gpgv, a linker)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def outcome(args: Sequence[StrPath], *, stderr: bool = True) -> Outcome:
+    """Run `args` with no input and return its exit status and output, whatever the status;
+    with `stderr` False the command's standard error goes where the builder's goes (a
+    compiler's diagnostics, into the build log). Raises InputError where it cannot start."""
+    argv = [str(a) for a in args]
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE if stderr else None,
+                              universal_newlines=True, errors="replace", check=False)
+    except OSError as exc:
+        raise InputError(f"{argv[0]} cannot be run ({exc.strerror})") from exc
+    return Outcome(done.returncode, done.stdout, done.stderr or "")
+
+
+def passthrough(args: Sequence[StrPath]) -> int:
+    """Run `args` with the builder's own standard streams (a compiler a wrapper stands in
+    for); return its exit status. Raises InputError where it cannot start."""
+    argv = [str(a) for a in args]
+    try:
+        return subprocess.call(argv)
+    except OSError as exc:
+        raise InputError(f"{argv[0]} cannot be run ({exc.strerror})") from exc
 
 
 def _stop(proc: subprocess.Popen) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import re
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from importlib import resources
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import List
 
 from builder.errors import InputError, VerificationError
+from builder.runner import outcome
 
 _ARMOR = re.compile(r"-----BEGIN PGP PUBLIC KEY BLOCK-----\n(.*?)-----END PGP PUBLIC KEY BLOCK-----",
                     re.S)  # the block's text: optional armor headers, a blank line, base64
@@ -63,10 +63,8 @@ def verify(tarball: Path, signature: Path) -> GoodSignature:
     with tempfile.TemporaryDirectory(prefix="builder-gpgv-") as scratch:
         keyring = Path(scratch) / "openssl-release-keys.gpg"
         keyring.write_bytes(b"".join(dearmor(k.read_text()) for k in shipped_keys()))
-        done = subprocess.run([gpgv, "--homedir", scratch, "--status-fd", "1", "--keyring",
-                               str(keyring), str(signature), str(tarball)],
-                              capture_output=True, text=True, errors="replace",
-                              stdin=subprocess.DEVNULL)
+        done = outcome([gpgv, "--homedir", scratch, "--status-fd", "1", "--keyring",
+                        keyring, signature, tarball])
     return judge(done.stdout, tarball.name, done.stderr)
 
 
