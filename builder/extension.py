@@ -27,11 +27,11 @@ from builder import progress
 from builder.context import RunContext
 from builder.cache import Kind
 from builder.cargo import CargoOptions, fetch_crates, offline_env, prepare_sources
-from builder.emulation import EmulatedPython, TargetPython
+from builder.platforms.qemu import EmulatedPython
 from builder.errors import BuilderError, CommandFailed, InputError
 from builder.fetch import Expected, cached_download, sha256_file
 from builder.index import SDIST_SUFFIXES, index_files
-from builder.interpreters import build_frontend
+from builder.interpreters import TargetPython, build_frontend
 from builder.link_proof import LinkAudit, compiler_env
 from builder.openssl import INSTALL_PREFIX, OpenSSLBuild
 from builder.recipes import DEFAULT as DEFAULT_RECIPE, Recipe

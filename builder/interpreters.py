@@ -11,13 +11,16 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 from builder import progress
 from builder.cache import Kind
 from builder.context import RunContext
 from builder.errors import BuilderError, InputError
 from builder.runner import call, capture
+
+if TYPE_CHECKING:
+    from builder.platforms.qemu import EmulatedPython
 
 _QUERY = (
     "import json, sys, sysconfig; print(json.dumps({"
@@ -39,6 +42,29 @@ class Interpreter:
 
     def describe(self) -> str:
         return f"{self.implementation} {'.'.join(map(str, self.version))} ({self.executable})"
+
+
+@dataclass(frozen=True)
+class TargetPython:
+    """The interpreter a wheel is for, and the one that builds it: one and the same for the
+    host's architecture; for another, the host's CPython of that version builds (and pip
+    installs) for the emulated one, which runs the smoke test."""
+
+    build: Interpreter
+    emulated: Optional[EmulatedPython] = None
+
+    @property
+    def short_version(self) -> str:
+        return self.emulated.short_version if self.emulated else self.build.short_version
+
+    def describe(self) -> str:
+        return self.emulated.describe() if self.emulated else self.build.describe()
+
+    @property
+    def label(self) -> str:
+        """A short name for log files: py3.11, or py3.11-aarch64 under emulation."""
+        arch = f"-{self.emulated.arch}" if self.emulated else ""
+        return f"py{self.short_version}{arch}"
 
 
 def find_interpreter(spec: Optional[str]) -> Interpreter:
@@ -145,9 +171,9 @@ def build_frontend(interpreter: Interpreter, ctx: RunContext) -> Path:
     entry = ctx.store.materialize(
         Kind.TOOLS, f"build-py{interpreter.short_version}-{ident.hexdigest()[:12]}",
         lambda temp: _build_venv(interpreter, temp, ctx),
-        reuse=lambda path: (path / "bin" / "python").exists())
+        reuse=lambda path: venv_python(path).exists())
     # Renaming the venv leaves its script shebangs stale; only `python -m` is used.
-    return entry.path / "bin" / "python"
+    return venv_python(entry.path)
 
 
 def _build_venv(interpreter: Interpreter, temp: Path, ctx: RunContext) -> None:
@@ -156,6 +182,12 @@ def _build_venv(interpreter: Interpreter, temp: Path, ctx: RunContext) -> None:
     log = ctx.log(f"tools-py{interpreter.short_version}")
     call([interpreter.executable, "-m", "venv", temp], log=log,
          what=f"creating a venv for {interpreter.describe()}")
-    upgrade_old_pip(temp / "bin" / "python", log)
-    call([temp / "bin" / "python", "-m", "pip", "install", "--quiet", "build"],
+    upgrade_old_pip(venv_python(temp), log)
+    call([venv_python(temp), "-m", "pip", "install", "--quiet", "build"],
          log=log, what="installing the `build` frontend")
+
+
+def venv_python(venv: Path) -> Path:
+    """The interpreter inside a virtualenv made on this host (the host platform's layout)."""
+    from builder import platforms  # the platforms import this module's records
+    return platforms.host().venv_python(venv)

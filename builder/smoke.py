@@ -18,10 +18,10 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from builder import loadwatch, platforms, probe
 from builder.context import RunContext
-from builder.emulation import EmulatedPython, TargetPython
+from builder.platforms.qemu import EmulatedPython
 from builder.errors import CheckFailed, CommandFailed, InputError
 from builder.extension import unpack_sdist
-from builder.interpreters import Interpreter, build_frontend, upgrade_old_pip
+from builder.interpreters import Interpreter, TargetPython, build_frontend, upgrade_old_pip
 from builder.recipes import Recipe
 from builder.runner import call, capture
 

@@ -1,25 +1,16 @@
-"""The compiler and build tools for a target; every toolchain quirk belongs here."""
+"""The record of a compiler and its build tools, and the refusal of missing ones; each
+platform module (builder/platforms/) chooses and makes its toolchains."""
 
 from __future__ import annotations
 
-import hashlib
-import os
 import shutil
-import zipfile
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Dict, Iterable, Iterator, Optional, Tuple
+from typing import Dict, Iterable, Optional, Tuple
 
-from builder.cache import Kind, Store
-from builder.errors import BuilderError, InputError
-from builder.fetch import Expected, cached_download
-from builder.context import RunContext
-from builder.index import index_files
-from builder.runner import capture
-from builder.target import Target
+from builder.errors import InputError
 
 # What to install when a tool is missing (Debian/Ubuntu names; the RHEL ones are alike).
-_PACKAGES: Dict[str, str] = {
+PACKAGES: Dict[str, str] = {
     "cc": "a C compiler (apt-get install gcc / dnf install gcc)",
     "perl": "perl (apt-get install perl / dnf install perl-core)",
     "make": "make (apt-get install make / dnf install make)",
@@ -37,6 +28,8 @@ _PACKAGES: Dict[str, str] = {
 
 @dataclass(frozen=True)
 class Toolchain:
+    """A C compiler and what it sets beside it; its identity is part of every cache key."""
+
     cc: str
     identity: str  # first line of `cc --version`: part of every cache key
     triple: str  # `cc -dumpmachine`, e.g. x86_64-linux-gnu; with the glibc for zig targets
@@ -48,171 +41,14 @@ class Toolchain:
     ldflags: str = ""  # what every link of an extension needs besides (zig's old glibc)
 
     def env(self) -> Dict[str, str]:
+        """The variables that make build systems use this toolchain."""
         return {"CC": self.cc, "OBJCOPY": self.objcopy, "NM": self.nm, **dict(self.tools)}
 
 
 def require_tools(names: Iterable[str]) -> None:
-    """Refuse up front, naming the package, when a build tool is not on PATH."""
+    """Raise InputError up front, naming the package to install, when a build tool is not on
+    PATH."""
     missing = [n for n in names if shutil.which(n) is None]
     if missing:
-        wanted = "; ".join(f"{n}: install {_PACKAGES.get(n, n)}" for n in missing)
+        wanted = "; ".join(f"{n}: install {PACKAGES.get(n, n)}" for n in missing)
         raise InputError(f"missing build tools ({wanted})")
-
-
-def native() -> Toolchain:
-    """The host's C compiler ($CC or cc), identified for cache keys and provenance."""
-    cc = os.environ.get("CC", "cc").split()[0]
-    if shutil.which(cc) is None:
-        raise InputError(f"no C compiler: {cc} is not on PATH; install {_PACKAGES['cc']} "
-                         f"or set CC")
-    identity = capture([cc, "--version"]).splitlines()[0].strip()
-    triple = capture([cc, "-dumpmachine"]).strip()
-    return Toolchain(cc=cc, identity=identity, triple=triple)
-
-
-# ------------------------------------------------------------------ zig: old-glibc targets
-
-# zig, from the `ziglang` wheel on the package index, pinned by version and hash. It targets
-# any glibc (x86_64-linux-gnu.2.17) without a sysroot.
-ZIG_VERSION = "0.15.2"
-ZIG_WHEEL = "ziglang-0.15.2-py3-none-manylinux_2_12_x86_64.manylinux2010_x86_64.musllinux_1_1_x86_64.whl"
-ZIG_SHA256 = "806316453d1ede7174ed3fefb8e5348154629089c3bb5fe812dfd0e172fac130"
-_ZIG_KEY = f"zig-{ZIG_VERSION}"
-_ZIG_ADVICE = (f"pass --index-url (or set BUILDER_INDEX_URL) naming a reachable package index "
-               f"that offers {ZIG_WHEEL}")
-
-# Each quirk of building OpenSSL and extensions with zig, answered in these wrappers:
-# - the Rust `cc` crate passes --target=<rust triple>, which zig cc rejects: dropped (rustc
-#   links through the same wrapper);
-# - zig emits debug info by default (libcrypto.a 28 MB instead of 9 MB): -g0;
-# - OpenSSL's perlasm asks the assembler's version (`-Wa,-v`) and, told clang, leaves out the
-#   AVX-512 ChaCha20/Poly1305 code (44% slower): zig's LLVM assembler handles it, so the
-#   probe is answered as a binutils that does;
-# - setup.py files that add the host's -I/usr/include (scrypt's does) would mix the host
-#   glibc's headers with the target's: those two directories are dropped;
-# - CPython 3.6-3.8 headers include <crypt.h>, which zig's glibc headers lack: a stand-in
-#   declaring crypt() is searched after every other include directory;
-# - zig links its own glibc stubs (libc_nonshared) with debug info naming its lib directory
-#   in the cache: links strip debug info (the wheel's own code has none: -g0);
-# - ar and ranlib are zig's own.
-_CC_WRAPPER = """#!/bin/sh
-for arg in "$@"; do
-  case "$arg" in -Wa,-v) echo "GNU assembler version 2.40 (zig cc {zig_version})" >&2; exit 0 ;; esac
-done
-link=-Wl,--strip-debug
-for arg in "$@"; do
-  case "$arg" in -c|-E|-S|-M|-MM) link= ;; esac
-done
-first=1
-for arg in "$@"; do
-  if [ "$first" = 1 ]; then set --; first=0; fi
-  case "$arg" in --target=*|-target=*|-I/usr/include|-I/usr/local/include) ;; *) set -- "$@" "$arg" ;; esac
-done
-exec "{zig}" cc -target {target} -g0 "$@" $link -idirafter "{fallback_include}"
-"""
-_CRYPT_H = """/* Stand-in for glibc's <crypt.h>, which zig's glibc headers lack; CPython 3.6-3.8's
-   Python.h includes it. */
-#ifndef _CRYPT_H
-#define _CRYPT_H 1
-extern char *crypt(const char *key, const char *salt);
-#endif
-"""
-_TOOL_WRAPPER = """#!/bin/sh
-exec "{zig}" {tool} "$@"
-"""
-
-
-def zig(store: Store, index_url: str, target: Target) -> Toolchain:
-    """zig cc for the target's architecture and glibc (x86_64-linux-gnu.2.17), installed into
-    the store from the package index at `index_url`; raises BuilderError where the pinned zig
-    cannot be fetched."""
-    executable = _installed_zig(store, index_url)
-    assert target.libc_version is not None and target.arch.gnu_triple is not None
-    triple = f"{target.arch.gnu_triple}.{target.libc_version[0]}.{target.libc_version[1]}"
-    # The wrappers' text is part of the toolchain's identity: a changed quirk is a new key.
-    quirks = hashlib.sha256((_CC_WRAPPER + _TOOL_WRAPPER + _CRYPT_H).encode()).hexdigest()[:12]
-    key = f"{_ZIG_KEY}/wrappers/{triple}-{quirks}"
-    wrappers = store.path(Kind.TOOLS, key)
-    store.materialize(Kind.TOOLS, key,
-                      lambda temp: _write_wrappers(temp, wrappers, executable, triple),
-                      reuse=lambda path: (path / "cc").exists())
-    return Toolchain(
-        cc=str(wrappers / "cc"),
-        identity=f"zig {ZIG_VERSION} cc (wrappers {quirks})",
-        triple=triple,
-        tools=(("AR", str(wrappers / "ar")), ("RANLIB", str(wrappers / "ranlib")),
-               ("ZIG_GLOBAL_CACHE_DIR", str(store.path(Kind.TOOLS, "zig-cache"))),
-               # Rust targets link through the same compiler (what maturin --zig does).
-               (target.arch.cargo_linker_variable, str(wrappers / "cc"))),
-        exclude_libs=False,
-        # libdl and libpthread are still libraries of their own before glibc 2.34.
-        ldflags="-ldl -lpthread",
-        openssl_target=target.arch.openssl_target if target.cross else None,
-        objcopy=_objcopy_for(target),
-    )
-
-
-def _write_wrappers(temp: Path, final: Path, executable: Path, target: str) -> None:
-    """The compiler, ar and ranlib wrappers of one target, written into `temp`; they name
-    their `final` directory."""
-    _write_script(temp / "cc", _CC_WRAPPER.format(
-        zig=executable, target=target, zig_version=ZIG_VERSION,
-        fallback_include=final / "include"))
-    (temp / "include").mkdir()
-    (temp / "include" / "crypt.h").write_text(_CRYPT_H)
-    for tool in ("ar", "ranlib"):
-        _write_script(temp / tool, _TOOL_WRAPPER.format(zig=executable, tool=tool))
-
-
-def _objcopy_for(target: Target) -> str:
-    """The host's objcopy knows only its own architectures: another one needs llvm-objcopy
-    (any architecture) or binutils for that target."""
-    if not target.cross:
-        return "objcopy"
-    if shutil.which("llvm-objcopy"):
-        return "llvm-objcopy"
-    return f"{target.arch.gnu_triple}-objcopy"
-
-
-def _installed_zig(store: Store, index: str) -> Path:
-    """The pinned zig executable, unpacked into the cache from its wheel on first use."""
-    entry = store.materialize(Kind.TOOLS, _ZIG_KEY, lambda temp: _unpack_zig(store, index, temp),
-                              reuse=lambda path: (path / "ziglang" / "zig").exists())
-    return entry.path / "ziglang" / "zig"
-
-
-def _unpack_zig(store: Store, index: str, temp: Path) -> None:
-    wheel = cached_download(store, ZIG_WHEEL, _zig_wheel_urls(index),
-                            Expected(sha256=ZIG_SHA256, gzip=False), label=ZIG_WHEEL,
-                            advice=_ZIG_ADVICE).path
-    with zipfile.ZipFile(wheel) as archive:
-        archive.extractall(temp, [n for n in archive.namelist() if n.startswith("ziglang/")])
-    (temp / "ziglang" / "zig").chmod(0o755)
-
-
-def _zig_wheel_urls(index: str) -> Iterator[str]:
-    """Where `index` offers the pinned zig wheel; asked only once iterated."""
-    files = index_files(index, "ziglang", (".whl",), advice=_ZIG_ADVICE)
-    urls = [f.url for f in files if f.filename == ZIG_WHEEL]
-    if not urls:
-        raise BuilderError(f"{index} does not offer {ZIG_WHEEL}, the pinned zig; {_ZIG_ADVICE}")
-    yield from urls
-
-
-def _write_script(path: Path, text: str) -> None:
-    path.write_text(text)
-    path.chmod(0o755)
-
-
-def for_target(target: Target, ctx: RunContext) -> Toolchain:
-    """The host's compiler, or zig where the target needs an older glibc than the host's or
-    another architecture (aarch64 from x86_64). Raises InputError for a missing compiler."""
-    return zig(ctx.store, ctx.settings.index_url, target) if target.zig else native()
-
-
-def require_build_tools(target: Target) -> None:
-    """Before any download: perl and make, and the host's C compiler unless zig will be used.
-    Raises InputError naming the package to install."""
-    require_tools(["perl", "make"])
-    if not target.zig:
-        native()

@@ -11,10 +11,9 @@ from typing import Iterator, Optional, Sequence
 
 from builder import progress
 from builder.context import RunContext
-from builder.emulation import TargetPython
 from builder.errors import BuilderError, InputError
 from builder.extension import download_dependencies
-from builder.interpreters import find_interpreter
+from builder.interpreters import TargetPython, find_interpreter
 from builder.jobs.openssl import expected_version
 from builder.recipes import recipe_for
 from builder.report import read_provenance

@@ -17,12 +17,12 @@ from packaging.utils import parse_wheel_filename
 from builder import progress
 from builder.context import RunContext
 from builder.cargo import check_rust_target, check_toolchain, rust_version_of_sdist
-from builder.emulation import EmulatedPython, TargetPython, emulated_python, find_qemu
+from builder.platforms.qemu import EmulatedPython, emulated_python
 from builder.errors import InputError
 from builder.extension import (BuiltWheel, PreparedSource, Sdist, SourceOptions, build_wheel,
                                download_dependencies, get_sdist, prepare_source,
                                requires_python)
-from builder.interpreters import Interpreter, find_interpreters
+from builder.interpreters import Interpreter, TargetPython, find_interpreters
 from builder.jobs.openssl import OpenSSLRequest, prepare_openssl, request_release
 from builder.openssl import OpenSSLBuild
 from builder.sdist_facts import refuse_what_cannot_carry_openssl, scan_sdist
@@ -33,7 +33,7 @@ from builder.repair import RepairedWheel, repair
 from builder.report import make_provenance, provenance_path, summary, write_json_atomically
 from builder.smoke import SmokePlan, SmokeResult, require_passed, smoke_test
 from builder.target import Target, resolve_target
-from builder.toolchain import Toolchain, require_build_tools, require_tools
+from builder.toolchain import Toolchain, require_tools
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,8 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
     check_wheelhouse(request.wheelhouse)
     interpreters = find_interpreters(request.pythons)
     target = resolve_target(request.plat)
-    require_build_tools(target)
-    if target.cross:
-        find_qemu(target.arch.name)  # the smoke test's emulator, before any download
+    platform = platform_for(target)
+    platform.require_build_tools(target)  # and the smoke test's emulator, before any download
     with progress.stage(f"{request.target}: get the sdist"):
         sdist = get_sdist(request.target, ctx)
         progress.say(f"    {sdist.name} {sdist.version} from {sdist.origin}")
@@ -74,7 +73,7 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
     interpreters = _supported(interpreters, sdist)
     recipe = recipe_for(sdist.name)
     preflight(sdist, release, recipe, request.source, target)
-    toolchain = platform_for(target).toolchain(target, ctx)
+    toolchain = platform.toolchain(target, ctx)
     plan = SmokePlan.from_recipe(recipe, probe=request.runtime_probe, full=request.full_smoke,
                                  sdist=sdist.path, version=sdist.version, jobs=ctx.jobs)
     emulated = _emulated_python(target, interpreters, request, ctx)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 from typing import List, Mapping, Optional, Sequence, Tuple
@@ -13,14 +14,17 @@ from typing import List, Mapping, Optional, Sequence, Tuple
 from auditwheel.lddtree import ldd
 
 from builder.context import RunContext
-from builder.errors import BuilderError, CheckFailed
+from builder.errors import BuilderError, CheckFailed, InputError
 from builder.openssl import OpenSSLBuild
 from builder.platforms import elf
 from builder.platforms.elf import ElfFacts
 from builder.policy import Policy, policy_for
 from builder.runner import StrPath, call
 from builder.target import Target
-from builder.toolchain import Toolchain, for_target, require_build_tools
+from builder.platforms.qemu import find_qemu
+from builder.platforms.zig import zig
+from builder.runner import capture
+from builder.toolchain import PACKAGES, Toolchain, require_tools
 
 # A shared OpenSSL as the dynamic loader names it: libssl.so.3, libcrypto-1_1.so (grafted).
 SHARED_OPENSSL = re.compile(r"^lib(ssl|crypto)(-[\w.]+)?\.so")
@@ -39,10 +43,20 @@ class LinuxPlatform:
     loads_in_binary = LOADS_IN_BINARY
 
     def require_build_tools(self, target: Target) -> None:
-        require_build_tools(target)
+        """Before any download: perl and make, the host's C compiler unless zig will be used,
+        and for another architecture the qemu that runs its smoke test. Raises InputError
+        naming the package to install."""
+        require_tools(["perl", "make"])
+        if not target.zig:
+            native()
+        if target.cross:
+            find_qemu(target.arch.name)
 
     def toolchain(self, target: Target, ctx: RunContext) -> Toolchain:
-        return for_target(target, ctx)
+        """The host's compiler, or zig where the target needs an older glibc than the host's
+        or another architecture (aarch64 from x86_64). Raises InputError for a missing
+        compiler, BuilderError where the pinned zig cannot be fetched."""
+        return zig(ctx.store, ctx.settings.index_url, target) if target.zig else native()
 
     def hide_openssl_flags(self, build: OpenSSLBuild, toolchain: Optional[Toolchain],
                            scratch: Path) -> str:
@@ -135,6 +149,18 @@ class LinuxPlatform:
     def venv_python(self, venv: Path) -> Path:
         """The interpreter of a virtualenv made on this platform."""
         return venv / "bin" / "python"
+
+
+def native() -> Toolchain:
+    """The host's C compiler ($CC or cc), identified for cache keys and provenance. Raises
+    InputError where it is not on PATH."""
+    cc = os.environ.get("CC", "cc").split()[0]
+    if shutil.which(cc) is None:
+        raise InputError(f"no C compiler: {cc} is not on PATH; install {PACKAGES['cc']} "
+                         f"or set CC")
+    identity = capture([cc, "--version"]).splitlines()[0].strip()
+    triple = capture([cc, "-dumpmachine"]).strip()
+    return Toolchain(cc=cc, identity=identity, triple=triple)
 
 
 def _chain_to_openssl(name: str, libraries: Mapping[str, object], seen: List[str]) -> List[str]:

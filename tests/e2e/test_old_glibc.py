@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.emulation import emulated_python
+from builder.platforms.qemu import emulated_python
 from builder.platforms.elf import inspect_wheel
 from tests.conftest import FIXTURES, run_builder
 from tests.e2e.conftest import cpython, offline_crate_args, wheels_in

@@ -40,11 +40,11 @@ def test_no_plat_or_a_plat_the_host_meets_uses_the_host_compiler(tmp_path):
     from builder.context import RunContext
     from builder.settings import resolve
     from builder.target import resolve_target
-    from builder.toolchain import for_target
+    from builder.platforms.linux import LINUX
 
     ctx = RunContext.create(resolve({"cache-dir": str(tmp_path)}, {}, tmp_path))
     for plat in (None, "linux_x86_64", "manylinux_2_36_x86_64"):
-        assert for_target(resolve_target(plat), ctx).exclude_libs, plat
+        assert LINUX.toolchain(resolve_target(plat), ctx).exclude_libs, plat
     assert not (tmp_path / "tools").exists()  # no zig fetched for these
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.emulation import EmulatedPython, find_qemu, parse_packages, unpack_deb
+from builder.platforms.qemu import EmulatedPython, find_qemu, parse_packages, unpack_deb
 from builder.errors import InputError
 
 PACKAGES = """Package: libc6

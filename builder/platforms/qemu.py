@@ -20,7 +20,6 @@ from builder.architectures import ARCHITECTURES, Architecture
 from builder.cache import Kind, Store
 from builder.errors import BuilderError, InputError, VerificationError
 from builder.fetch import Expected, cached_download, fetch_text
-from builder.interpreters import Interpreter
 from builder.runner import capture
 from builder.settings import DEFAULT_DEBIAN_MIRROR
 
@@ -114,29 +113,6 @@ class EmulatedPython:
     @property
     def _facts(self) -> Architecture:
         return ARCHITECTURES[self.arch]
-
-
-@dataclass(frozen=True)
-class TargetPython:
-    """The interpreter a wheel is for, and the one that builds it: one and the same for the
-    host's architecture; for another, the host's CPython of that version builds (and pip
-    installs) for the emulated one, which runs the smoke test."""
-
-    build: Interpreter
-    emulated: Optional[EmulatedPython] = None
-
-    @property
-    def short_version(self) -> str:
-        return self.emulated.short_version if self.emulated else self.build.short_version
-
-    def describe(self) -> str:
-        return self.emulated.describe() if self.emulated else self.build.describe()
-
-    @property
-    def label(self) -> str:
-        """A short name for log files: py3.11, or py3.11-aarch64 under emulation."""
-        arch = f"-{self.emulated.arch}" if self.emulated else ""
-        return f"py{self.short_version}{arch}"
 
 
 def find_qemu(arch: str) -> str:

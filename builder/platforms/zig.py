@@ -1,0 +1,149 @@
+"""zig as the C compiler (and Rust's linker) for glibc targets older than the host's or of
+another architecture: `zig cc -target x86_64-linux-gnu.2.17` needs no sysroot. Pinned by
+version and sha256, from the `ziglang` wheel on the package index, unpacked into the cache."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Iterator
+
+from builder.cache import Kind, Store
+from builder.errors import BuilderError
+from builder.fetch import Expected, cached_download
+from builder.index import index_files
+from builder.target import Target
+from builder.toolchain import Toolchain
+
+# zig, from the `ziglang` wheel on the package index, pinned by version and hash. It targets
+# any glibc (x86_64-linux-gnu.2.17) without a sysroot.
+ZIG_VERSION = "0.15.2"
+ZIG_WHEEL = "ziglang-0.15.2-py3-none-manylinux_2_12_x86_64.manylinux2010_x86_64.musllinux_1_1_x86_64.whl"
+ZIG_SHA256 = "806316453d1ede7174ed3fefb8e5348154629089c3bb5fe812dfd0e172fac130"
+_ZIG_KEY = f"zig-{ZIG_VERSION}"
+_ZIG_ADVICE = (f"pass --index-url (or set BUILDER_INDEX_URL) naming a reachable package index "
+               f"that offers {ZIG_WHEEL}")
+
+# Each quirk of building OpenSSL and extensions with zig, answered in these wrappers:
+# - the Rust `cc` crate passes --target=<rust triple>, which zig cc rejects: dropped (rustc
+#   links through the same wrapper);
+# - zig emits debug info by default (libcrypto.a 28 MB instead of 9 MB): -g0;
+# - OpenSSL's perlasm asks the assembler's version (`-Wa,-v`) and, told clang, leaves out the
+#   AVX-512 ChaCha20/Poly1305 code (44% slower): zig's LLVM assembler handles it, so the
+#   probe is answered as a binutils that does;
+# - setup.py files that add the host's -I/usr/include (scrypt's does) would mix the host
+#   glibc's headers with the target's: those two directories are dropped;
+# - CPython 3.6-3.8 headers include <crypt.h>, which zig's glibc headers lack: a stand-in
+#   declaring crypt() is searched after every other include directory;
+# - zig links its own glibc stubs (libc_nonshared) with debug info naming its lib directory
+#   in the cache: links strip debug info (the wheel's own code has none: -g0);
+# - ar and ranlib are zig's own.
+_CC_WRAPPER = """#!/bin/sh
+for arg in "$@"; do
+  case "$arg" in -Wa,-v) echo "GNU assembler version 2.40 (zig cc {zig_version})" >&2; exit 0 ;; esac
+done
+link=-Wl,--strip-debug
+for arg in "$@"; do
+  case "$arg" in -c|-E|-S|-M|-MM) link= ;; esac
+done
+first=1
+for arg in "$@"; do
+  if [ "$first" = 1 ]; then set --; first=0; fi
+  case "$arg" in --target=*|-target=*|-I/usr/include|-I/usr/local/include) ;; *) set -- "$@" "$arg" ;; esac
+done
+exec "{zig}" cc -target {target} -g0 "$@" $link -idirafter "{fallback_include}"
+"""
+_CRYPT_H = """/* Stand-in for glibc's <crypt.h>, which zig's glibc headers lack; CPython 3.6-3.8's
+   Python.h includes it. */
+#ifndef _CRYPT_H
+#define _CRYPT_H 1
+extern char *crypt(const char *key, const char *salt);
+#endif
+"""
+_TOOL_WRAPPER = """#!/bin/sh
+exec "{zig}" {tool} "$@"
+"""
+
+
+def zig(store: Store, index_url: str, target: Target) -> Toolchain:
+    """zig cc for the target's architecture and glibc (x86_64-linux-gnu.2.17), installed into
+    the store from the package index at `index_url`; raises BuilderError where the pinned zig
+    cannot be fetched."""
+    executable = _installed_zig(store, index_url)
+    assert target.libc_version is not None and target.arch.gnu_triple is not None
+    triple = f"{target.arch.gnu_triple}.{target.libc_version[0]}.{target.libc_version[1]}"
+    # The wrappers' text is part of the toolchain's identity: a changed quirk is a new key.
+    quirks = hashlib.sha256((_CC_WRAPPER + _TOOL_WRAPPER + _CRYPT_H).encode()).hexdigest()[:12]
+    key = f"{_ZIG_KEY}/wrappers/{triple}-{quirks}"
+    wrappers = store.path(Kind.TOOLS, key)
+    store.materialize(Kind.TOOLS, key,
+                      lambda temp: _write_wrappers(temp, wrappers, executable, triple),
+                      reuse=lambda path: (path / "cc").exists())
+    return Toolchain(
+        cc=str(wrappers / "cc"),
+        identity=f"zig {ZIG_VERSION} cc (wrappers {quirks})",
+        triple=triple,
+        tools=(("AR", str(wrappers / "ar")), ("RANLIB", str(wrappers / "ranlib")),
+               ("ZIG_GLOBAL_CACHE_DIR", str(store.path(Kind.TOOLS, "zig-cache"))),
+               # Rust targets link through the same compiler (what maturin --zig does).
+               (target.arch.cargo_linker_variable, str(wrappers / "cc"))),
+        exclude_libs=False,
+        # libdl and libpthread are still libraries of their own before glibc 2.34.
+        ldflags="-ldl -lpthread",
+        openssl_target=target.arch.openssl_target if target.cross else None,
+        objcopy=_objcopy_for(target),
+    )
+
+
+def _write_wrappers(temp: Path, final: Path, executable: Path, target: str) -> None:
+    """The compiler, ar and ranlib wrappers of one target, written into `temp`; they name
+    their `final` directory."""
+    _write_script(temp / "cc", _CC_WRAPPER.format(
+        zig=executable, target=target, zig_version=ZIG_VERSION,
+        fallback_include=final / "include"))
+    (temp / "include").mkdir()
+    (temp / "include" / "crypt.h").write_text(_CRYPT_H)
+    for tool in ("ar", "ranlib"):
+        _write_script(temp / tool, _TOOL_WRAPPER.format(zig=executable, tool=tool))
+
+
+def _objcopy_for(target: Target) -> str:
+    """The host's objcopy knows only its own architectures: another one needs llvm-objcopy
+    (any architecture) or binutils for that target."""
+    if not target.cross:
+        return "objcopy"
+    if shutil.which("llvm-objcopy"):
+        return "llvm-objcopy"
+    return f"{target.arch.gnu_triple}-objcopy"
+
+
+def _installed_zig(store: Store, index: str) -> Path:
+    """The pinned zig executable, unpacked into the cache from its wheel on first use."""
+    entry = store.materialize(Kind.TOOLS, _ZIG_KEY, lambda temp: _unpack_zig(store, index, temp),
+                              reuse=lambda path: (path / "ziglang" / "zig").exists())
+    return entry.path / "ziglang" / "zig"
+
+
+def _unpack_zig(store: Store, index: str, temp: Path) -> None:
+    wheel = cached_download(store, ZIG_WHEEL, _zig_wheel_urls(index),
+                            Expected(sha256=ZIG_SHA256, gzip=False), label=ZIG_WHEEL,
+                            advice=_ZIG_ADVICE).path
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(temp, [n for n in archive.namelist() if n.startswith("ziglang/")])
+    (temp / "ziglang" / "zig").chmod(0o755)
+
+
+def _zig_wheel_urls(index: str) -> Iterator[str]:
+    """Where `index` offers the pinned zig wheel; asked only once iterated."""
+    files = index_files(index, "ziglang", (".whl",), advice=_ZIG_ADVICE)
+    urls = [f.url for f in files if f.filename == ZIG_WHEEL]
+    if not urls:
+        raise BuilderError(f"{index} does not offer {ZIG_WHEEL}, the pinned zig; {_ZIG_ADVICE}")
+    yield from urls
+
+
+def _write_script(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(0o755)
