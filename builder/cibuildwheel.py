@@ -13,7 +13,7 @@ from pathlib import PurePosixPath
 from typing import List
 
 from builder.errors import InputError
-from builder.extension import prefix_env
+from builder.build_env import prefix_env
 from builder.platforms.linux import EXCLUDE_OPENSSL
 from builder.releases import Release
 

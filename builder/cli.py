@@ -16,7 +16,7 @@ from builder.cibuildwheel import DEFAULT_PREFIX, CibuildwheelConfig
 from builder.cargo import CargoOptions, vendor_from
 from builder.context import RunContext
 from builder.errors import DISK_FULL_ADVICE, BuilderError, InputError
-from builder.extension import SourceOptions
+from builder.source import SourceOptions
 from builder.openssl import DEFAULT_OPENSSLDIR, BuildOptions, copy_prefix
 from builder.jobs.openssl import OpenSSLRequest, prepare_openssl, release_rows
 from builder.jobs.smoke import smoke_wheels

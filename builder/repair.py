@@ -15,7 +15,7 @@ from packaging.utils import parse_wheel_filename
 
 from builder.context import RunContext
 from builder.errors import CheckFailed, InputError
-from builder.extension import build_host_paths
+from builder.build_env import build_host_paths
 from builder.link_proof import LinkAudit, prove
 from builder.openssl import OpenSSLBuild
 from builder.platforms import BinaryFacts, Platform

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 from builder import __version__
-from builder.extension import BuiltWheel
+from builder.wheel_build import BuiltWheel
 from builder.openssl import OpenSSLBuild
 from builder.repair import RepairedWheel
 from builder.smoke import SmokeResult

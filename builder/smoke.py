@@ -20,7 +20,7 @@ from builder import loadwatch, platforms, probe
 from builder.context import RunContext
 from builder.platforms.qemu import EmulatedPython
 from builder.errors import CheckFailed, CommandFailed, InputError
-from builder.extension import unpack_sdist
+from builder.sdist import unpack_sdist
 from builder.interpreters import Interpreter, TargetPython, build_frontend, upgrade_old_pip
 from builder.recipes import Recipe
 from builder.runner import call, capture

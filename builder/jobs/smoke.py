@@ -12,7 +12,7 @@ from typing import Iterator, Optional, Sequence
 from builder import progress
 from builder.context import RunContext
 from builder.errors import BuilderError, InputError
-from builder.extension import download_dependencies
+from builder.dependencies import download_dependencies
 from builder.interpreters import TargetPython, find_interpreter
 from builder.jobs.openssl import expected_version
 from builder.recipes import recipe_for

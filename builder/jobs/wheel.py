@@ -19,9 +19,10 @@ from builder.context import RunContext
 from builder.cargo import check_rust_target, check_toolchain, rust_version_of_sdist
 from builder.platforms.qemu import EmulatedPython, emulated_python
 from builder.errors import InputError
-from builder.extension import (BuiltWheel, PreparedSource, Sdist, SourceOptions, build_wheel,
-                               download_dependencies, get_sdist, prepare_source,
-                               requires_python)
+from builder.dependencies import download_dependencies
+from builder.sdist import Sdist, get_sdist, requires_python
+from builder.source import PreparedSource, SourceOptions, prepare_source
+from builder.wheel_build import BuiltWheel, build_wheel
 from builder.interpreters import Interpreter, TargetPython, find_interpreters
 from builder.jobs.openssl import OpenSSLRequest, prepare_openssl, request_release
 from builder.openssl import OpenSSLBuild

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.extension import prefix_env
+from builder.build_env import prefix_env
 from builder.platforms.linux import EXCLUDE_OPENSSL
 from tests.conftest import run_main
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from builder.errors import InputError
-from builder.extension import Sdist, requires_python
+from builder.sdist import Sdist, requires_python
 from builder.interpreters import Interpreter
 from builder.jobs.wheel import _supported, _Wheel, abi3_floor
 

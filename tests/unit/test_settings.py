@@ -84,7 +84,7 @@ def test_the_readme_table_lists_every_key_with_its_variable():
 
 
 def test_the_jobs_setting_reaches_make_cmake_and_cargo_unless_the_user_chose():
-    from builder.extension import parallelism_env
+    from builder.build_env import parallelism_env
 
     assert parallelism_env(3, {}) == {"MAKEFLAGS": "-j3", "CMAKE_BUILD_PARALLEL_LEVEL": "3",
                                       "CARGO_BUILD_JOBS": "3"}

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from builder.errors import InputError
-from builder.extension import build_env, openssl_env, unpack_sdist
+from builder.build_env import build_env, openssl_env
+from builder.sdist import unpack_sdist
 from builder.openssl import CacheKey, OpenSSLBuild
 from builder.platforms.linux import EXCLUDE_OPENSSL
 from builder.probe import openssl_versions_in, version_of_text

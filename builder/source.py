@@ -1,0 +1,82 @@
+"""The unpacked sdist, with the asked-for changes made before any compile: patches, crates
+from a vendor directory, links a recipe asks for."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Tuple
+
+
+from builder.context import RunContext
+from builder.cargo import CargoOptions, fetch_crates, offline_env, prepare_sources
+from builder.errors import CommandFailed, InputError
+from builder.fetch import sha256_file
+from builder.runner import call
+from builder.sdist import Sdist, unpack_sdist
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """Changes to the unpacked sdist before it is built."""
+
+    patches: Tuple[Path, ...] = ()
+    cargo: CargoOptions = CargoOptions()
+
+
+@dataclass(frozen=True)
+class PreparedSource:
+    """An unpacked sdist with the asked-for changes made, ready to build."""
+
+    sdist: Sdist
+    path: Path
+    env: Dict[str, str]  # what the build needs beyond the OpenSSL settings (cargo)
+    changes: Dict[str, object]  # patches applied, crates used: for the provenance
+
+
+def prepare_source(sdist: Sdist, scratch: Path, ctx: RunContext,
+                   options: SourceOptions = SourceOptions()) -> PreparedSource:
+    """Unpack the sdist into a fresh directory, apply patches, point cargo at the crates.
+
+    Runs before any compile, so that a patch that does not apply or crates that do not
+    satisfy Cargo.lock are refused in seconds."""
+    source = unpack_sdist(sdist.path, scratch / "src")
+    log = ctx.log(f"prepare-{sdist.name}")
+    env: Dict[str, str] = {}
+    changes: Dict[str, object] = {}
+    if options.patches:
+        changes["patches"] = [_apply_patch(patch, source, log, sdist) for patch in options.patches]
+    if options.cargo.vendor is not None and (source / "Cargo.toml").is_file():
+        env = offline_env(options.cargo.vendor, scratch / "cargo-home")
+        prepare_sources(source, options.cargo, {**os.environ, **env}, log,
+                        f"{sdist.name} {sdist.version}")
+        changes["cargo"] = {"vendor": str(options.cargo.vendor),
+                            "relocked": options.cargo.relock}
+    elif (source / "Cargo.toml").is_file():
+        fetch_crates(source, log, f"{sdist.name} {sdist.version}")
+    return PreparedSource(sdist, source, env, changes)
+
+
+def _apply_patch(patch: Path, source: Path, log: Path, sdist: Sdist) -> Dict[str, str]:
+    if not patch.is_file():
+        raise InputError(f"--patch {patch} does not exist")
+    try:
+        call(["patch", "-p1", "--batch", "--forward", "-i", patch.resolve()], cwd=source,
+             log=log, what=f"applying {patch.name}")
+    except CommandFailed as exc:
+        raise InputError(f"{patch} does not apply to {sdist.name} {sdist.version}; "
+                         f"check that it was made for this version", log=exc.log,
+                         tail=exc.tail) from exc
+    return {"file": patch.name, "sha256": sha256_file(patch)}
+
+
+def link_into_source(source: Path, inside: str, target: Path) -> None:
+    """A link at `inside` (relative to the unpacked source) to a part of the static prefix;
+    refused when `inside` would leave the source directory."""
+    link = (source / inside)
+    if not str(link.resolve()).startswith(str(source.resolve()) + os.sep):
+        raise InputError(f"the recipe's source link {inside} leaves the source directory")
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not link.is_symlink():
+        link.symlink_to(target, target_is_directory=target.is_dir())

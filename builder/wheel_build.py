@@ -1,0 +1,117 @@
+"""The wheel build: `python -m build --wheel` (PEP 517) of the prepared source, against the
+static OpenSSL, through the compiler wrapper that records every link."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Optional, Sequence, Tuple
+
+from auditwheel.tools import dir2zip, zip2dir
+from auditwheel.wheeltools import rewrite_record
+
+from builder.build_env import (build_env, cargo_config_sets_rustflags, host_cc, parallelism_env,
+                               put_in_front, reproducible_env, reproducible_paths)
+from builder.context import RunContext
+from builder.errors import BuilderError
+from builder.interpreters import TargetPython, build_frontend
+from builder.link_proof import LinkAudit, compiler_env
+from builder.openssl import OpenSSLBuild
+from builder.platforms import platform_for
+from builder.recipes import DEFAULT as DEFAULT_RECIPE, Recipe
+from builder.runner import call
+from builder.sdist import Sdist
+from builder.source import PreparedSource, link_into_source
+from builder.target import Target
+from builder.toolchain import Toolchain
+
+
+@dataclass(frozen=True)
+class BuiltWheel:
+    """A wheel as the build made it, before repair, with what it was built from."""
+
+    path: Path
+    sdist: Sdist
+    python: TargetPython  # built by python.build, for python.emulated where cross-built
+    log: Path
+    source_changes: Dict[str, object]  # patches applied, crates used: for the provenance
+    link_audit: Optional[LinkAudit] = None  # what its compiler and linker were seen to use
+
+
+def build_wheel(
+    source: PreparedSource,
+    build: OpenSSLBuild,
+    python: TargetPython,
+    ctx: RunContext,
+    outdir: Path,
+    target: Target,
+    toolchain: Optional[Toolchain] = None,
+    recipe: Recipe = DEFAULT_RECIPE,
+) -> BuiltWheel:
+    """Build one wheel of the prepared source against the static OpenSSL into `outdir`, with
+    `python.build` (for `python.emulated` where the target is another architecture).
+    Raises CommandFailed for a failed build, BuilderError where it made no single wheel."""
+    sdist = source.sdist
+    frontend = build_frontend(python.build, ctx)
+    log = ctx.log(f"wheel-{sdist.name}-{python.label}")
+    vendor = source.changes.get("cargo", {}).get("vendor")  # type: ignore[union-attr]
+    keep_cargo_rustflags = cargo_config_sets_rustflags(source.path)
+    # One record for the whole run: a build may reuse what an earlier one linked (cargo).
+    audit = LinkAudit(outdir.parent / "link-audit")
+    for inside, part in recipe.source_links:
+        link_into_source(source.path, inside, build.prefix / part)
+    native_build = not target.zig
+    hide = platform_for(target).hide_openssl_flags(build, toolchain, outdir.parent)
+    path_names = reproducible_paths(outdir.parent, ctx.cache, build,
+                                    Path(vendor) if vendor else None)
+    # The host's compiler as the user gave it ($CC may be `ccache gcc`); zig's wrapper else.
+    wrappers = compiler_env(outdir.parent, host_cc() if native_build else toolchain.cc,
+                            target.arch, audit,
+                            cxx=os.environ.get("CXX") or "c++" if native_build else None)
+    call([frontend, "-m", "build", "--wheel", "--outdir", outdir, source.path],
+         log=log, env={**put_in_front(build_env(build, hide, toolchain=toolchain,
+                                                  emulated=python.emulated),
+                                        reproducible_env(path_names,
+                                                         ctx.settings.source_date_epoch,
+                                                         rust=not keep_cargo_rustflags)),
+                       **wrappers, **parallelism_env(ctx.jobs), **recipe.build_env(build.prefix),
+                       **source.env},
+         what=f"building {sdist.name} {sdist.version} for Python {python.short_version}")
+    wheels = sorted(outdir.glob("*.whl"))
+    if len(wheels) != 1:
+        raise BuilderError(f"building {sdist.name} produced {len(wheels)} wheels, expected 1",
+                           log=log)
+    scrub_metadata_paths(wheels[0], path_names, outdir.parent, ctx.settings.source_date_epoch)
+    return BuiltWheel(wheels[0], sdist, python, log, source.changes, audit)
+
+
+def scrub_metadata_paths(wheel: Path, names: Sequence[Tuple[Path, str]], scratch: Path,
+                         epoch: int) -> bool:
+    """Rewrite, in the wheel's .dist-info text files only (the SBOM maturin writes names the
+    unpacked sdist's directory), each build-host directory to its fixed name, as the compilers
+    were told for the binaries (`-ffile-prefix-map`); RECORD is rewritten with auditwheel's
+    own tools. Binaries are never touched. Returns whether anything changed."""
+    pairs = [(str(old).rstrip("/").encode(), new.encode()) for old, new in names
+             if len(str(old).rstrip("/")) > 1]
+    with zipfile.ZipFile(wheel) as archive:
+        hits = [n for n in archive.namelist() if ".dist-info/" in n and not n.endswith("RECORD")
+                and any(old in archive.read(n) for old, _ in pairs)]
+    if not hits:
+        return False
+    folder = scratch / f"scrub-{wheel.stem}"
+    zip2dir(wheel, folder)
+    for name in hits:
+        path = folder / name
+        data = path.read_bytes()
+        # The longest (most specific) directory first: the cache may lie inside home.
+        for old, new in sorted(pairs, key=lambda pair: -len(pair[0])):
+            data = data.replace(old, new)
+        path.write_bytes(data)
+    rewrite_record(folder)
+    when = dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc)
+    dir2zip(folder, wheel, zlib.Z_DEFAULT_COMPRESSION, when)
+    return True
