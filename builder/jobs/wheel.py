@@ -17,7 +17,6 @@ from packaging.utils import parse_wheel_filename
 from builder import progress
 from builder.context import RunContext
 from builder.cargo import check_rust_target, check_toolchain, rust_version_of_sdist
-from builder.platforms.qemu import EmulatedPython, emulated_python
 from builder.errors import InputError
 from builder.dependencies import download_dependencies
 from builder.sdist import Sdist, get_sdist, requires_python
@@ -77,7 +76,7 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
     toolchain = platform.toolchain(target, ctx)
     plan = SmokePlan.from_recipe(recipe, probe=request.runtime_probe, full=request.full_smoke,
                                  sdist=sdist.path, version=sdist.version, jobs=ctx.jobs)
-    emulated = _emulated_python(target, interpreters, request, ctx)
+    emulated = platform.emulated_python(target, interpreters, request.full_smoke, ctx)
     wheelhouse = request.wheelhouse.resolve()
     wheelhouse.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="builder-") as scratch_dir, \
@@ -219,28 +218,6 @@ def preflight(sdist: Sdist, release: Release, recipe: Recipe, source: SourceOpti
                      f" (needs {rust_version or 'any'})")
         if target.cross:
             check_rust_target(package, str(target.arch.rust_triple))
-
-
-def _emulated_python(target: Target, interpreters: List[Interpreter],
-                   request: WheelRequest, ctx: RunContext) -> Optional[EmulatedPython]:
-    """For another architecture: the emulated interpreter the wheel is built for and smoke-
-    tested in; the build interpreter must be the same CPython version."""
-    if not target.cross:
-        return None
-    arch = target.arch.name
-    if len(interpreters) != 1:
-        raise InputError(f"{arch} wheels are built for one emulated interpreter: "
-                         f"pass a single --python")
-    interpreter = interpreters[0]
-    if request.full_smoke:
-        raise InputError(f"--smoke full runs the package's test suite natively; for "
-                         f"{arch} wheels built here use --smoke basic")
-    emulated = emulated_python(arch, ctx.cache, ctx.settings.debian_mirror)
-    if interpreter.implementation != "cpython" or interpreter.version[:2] != emulated.version:
-        raise InputError(f"{arch} wheels are built for {emulated.describe()}: pass "
-                         f"--python with a CPython {emulated.short_version} for the build "
-                         f"(got {interpreter.describe()})")
-    return emulated
 
 
 def check_wheelhouse(wheelhouse: Path) -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Iterator, List, Optional, Pattern, Protocol, Sequence, Tuple
 
 from builder.context import RunContext
+from builder.interpreters import Interpreter
+from builder.platforms.qemu import EmulatedPython
 from builder.errors import InputError
 from builder.openssl import OpenSSLBuild
 from builder.target import Target
@@ -67,6 +69,11 @@ class Platform(Protocol):
     def repair_tool(self, wheel: Path, outdir: Path, target: Target, log: Path,
                     source_date_epoch: int) -> Path:
         """Run the platform's repair tool; return the one wheel it made in `outdir`."""
+
+    def emulated_python(self, target: Target, interpreters: Sequence[Interpreter],
+                        full_smoke: bool, ctx: RunContext) -> Optional[EmulatedPython]:
+        """The interpreter a wheel for another architecture is built for and runs in; None
+        for the host's architecture."""
 
     def venv_python(self, venv: Path) -> Path:
         """The interpreter inside a virtualenv made on this platform."""

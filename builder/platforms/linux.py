@@ -21,7 +21,8 @@ from builder.platforms.elf import ElfFacts
 from builder.policy import Policy, policy_for
 from builder.runner import StrPath, call
 from builder.target import Target
-from builder.platforms.qemu import find_qemu
+from builder.interpreters import Interpreter
+from builder.platforms.qemu import EmulatedPython, emulated_python, find_qemu
 from builder.platforms.zig import zig
 from builder.runner import capture
 from builder.toolchain import PACKAGES, Toolchain, require_tools
@@ -145,6 +146,29 @@ class LinuxPlatform:
             raise BuilderError(f"auditwheel repair of {wheel.name} made {len(made)} wheels",
                                log=log)
         return made[0]
+
+    def emulated_python(self, target: Target, interpreters: Sequence[Interpreter],
+                        full_smoke: bool, ctx: RunContext) -> Optional[EmulatedPython]:
+        """For another architecture: Debian's CPython of that architecture under qemu, which
+        the wheel is built for and smoke-tested in; None for the host's. Raises InputError
+        unless exactly one build interpreter of the same CPython version is given, and for
+        --smoke full (the package's test suite runs natively only)."""
+        if not target.cross:
+            return None
+        arch = target.arch.name
+        if len(interpreters) != 1:
+            raise InputError(f"{arch} wheels are built for one emulated interpreter: "
+                             f"pass a single --python")
+        interpreter = interpreters[0]
+        if full_smoke:
+            raise InputError(f"--smoke full runs the package's test suite natively; for "
+                             f"{arch} wheels built here use --smoke basic")
+        emulated = emulated_python(arch, ctx.cache, ctx.settings.debian_mirror)
+        if interpreter.implementation != "cpython" or interpreter.version[:2] != emulated.version:
+            raise InputError(f"{arch} wheels are built for {emulated.describe()}: pass "
+                             f"--python with a CPython {emulated.short_version} for the build "
+                             f"(got {interpreter.describe()})")
+        return emulated
 
     def venv_python(self, venv: Path) -> Path:
         """The interpreter of a virtualenv made on this platform."""
