@@ -17,12 +17,11 @@ from builder.cargo import CargoOptions, vendor_from
 from builder.context import RunContext
 from builder.errors import DISK_FULL_ADVICE, BuilderError, InputError
 from builder.source import SourceOptions
-from builder.openssl import DEFAULT_OPENSSLDIR, BuildOptions, copy_prefix
-from builder.jobs.openssl import OpenSSLRequest, prepare_openssl, release_rows
+from builder.openssl import DEFAULT_OPENSSLDIR, BuildOptions
+from builder.jobs.openssl import OpenSSLRequest, build_prefix, release_rows
 from builder.jobs.smoke import smoke_wheels
 from builder.jobs.wheel import WheelRequest, run_wheel
 from builder.releases import load_table
-from builder.target import resolve_target
 from builder.settings import Settings
 
 
@@ -235,13 +234,8 @@ def _cmd_openssl_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_openssl_build(args: argparse.Namespace, settings: Settings) -> int:
-    ctx = RunContext.create(settings)
-    build = prepare_openssl(_openssl_request(args, settings), ctx, target=resolve_target(args.plat))
-    if args.prefix is not None:
-        copy_prefix(build, args.prefix.resolve())
-        print(args.prefix.resolve())
-    else:
-        print(build.prefix)
+    print(build_prefix(_openssl_request(args, settings), RunContext.create(settings),
+                       args.plat, args.prefix))
     return 0
 
 

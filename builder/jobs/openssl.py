@@ -11,11 +11,12 @@ from typing import List, Optional, Tuple
 from builder import progress
 from builder.context import RunContext
 from builder.errors import InputError
-from builder.openssl import BuildOptions, OpenSSLBuild, build_openssl, find_cached, tools_needed
+from builder.openssl import (BuildOptions, OpenSSLBuild, build_openssl, copy_prefix, find_cached,
+                             tools_needed)
 from builder.releases import Release, load_table
 from builder.signatures import require_gpgv
 from builder.sources import fetch_openssl
-from builder.target import Target, host_target
+from builder.target import Target, host_target, resolve_target
 from builder.platforms import platform_for
 from builder.toolchain import Toolchain, require_tools
 
@@ -83,6 +84,18 @@ def prepare_openssl(request: OpenSSLRequest, ctx: RunContext,
                          f"{tarball.signature.fingerprint}{expired}")
     with progress.stage(f"OpenSSL {release.version}: static build"):
         return build_openssl(tarball, toolchain, ctx, request.options)
+
+
+def build_prefix(request: OpenSSLRequest, ctx: RunContext, plat: Optional[str] = None,
+                 copy_to: Optional[Path] = None) -> Path:
+    """The `openssl build` job: build (or reuse) the static OpenSSL for --plat and return its
+    prefix in the cache, or, with `copy_to`, a copy there with pkg-config pointed at it.
+    Raises what prepare_openssl raises, and InputError for a `copy_to` that is not empty."""
+    build = prepare_openssl(request, ctx, target=resolve_target(plat))
+    if copy_to is None:
+        return build.prefix
+    copy_prefix(build, copy_to.resolve())
+    return copy_to.resolve()
 
 
 @dataclass(frozen=True)
