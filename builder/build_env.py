@@ -130,6 +130,8 @@ def cargo_config_sets_rustflags(source: Path) -> bool:
 
 
 def put_in_front(env: Dict[str, str], settings: Dict[str, str]) -> Dict[str, str]:
+    """A copy of `env` with `settings` set: CFLAGS, CPPFLAGS and LDFLAGS go before the user's
+    flags, PKG_CONFIG_PATH before the user's path; any other variable replaces the user's."""
     env = dict(env)
     for name, value in settings.items():
         if name in ("CFLAGS", "CPPFLAGS", "LDFLAGS") and env.get(name):
@@ -141,4 +143,5 @@ def put_in_front(env: Dict[str, str], settings: Dict[str, str]) -> Dict[str, str
 
 
 def host_cc() -> str:
+    """The host's C compiler: $CC, else `cc`."""
     return os.environ.get("CC") or "cc"

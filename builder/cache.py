@@ -32,10 +32,12 @@ class Kind(Enum):
 
     @property
     def folder(self) -> str:
+        """The name of the kind's folder under the cache root."""
         return self.value[0]
 
     @property
     def directories(self) -> bool:
+        """Whether the kind's entries are directories (else single files)."""
         return self.value[1]
 
 

@@ -23,6 +23,9 @@ else:  # pragma: no cover - exercised on older Pythons only
 
 @dataclass(frozen=True)
 class CargoOptions:
+    """How cargo gets its crates: from the registry (default), or offline from the directory source
+    `vendor`, with Cargo.lock re-resolved against it when `relock` is set."""
+
     vendor: Optional[Path] = None  # a directory source; cargo then runs offline
     relock: bool = False  # re-resolve Cargo.lock offline against `vendor`
 
@@ -47,7 +50,11 @@ def rust_version_of_sdist(sdist: Path) -> Tuple[bool, Optional[str]]:
 
 
 def check_toolchain(package: str, minimum: Optional[str]) -> str:
-    """Refuse up front when cargo/rustc are missing or older than the package needs."""
+    """Refuse up front when cargo/rustc are missing or older than the package needs; return
+    `rustc --version`'s text.
+
+    Raises InputError when cargo or rustc is not on PATH, or rustc is older than `minimum`;
+    CommandFailed when `rustc --version` fails."""
     require_tools(["cargo", "rustc"])
     text = capture(["rustc", "--version"]).strip()
     match = re.search(r"(\d+)\.(\d+)\.(\d+)", text)
@@ -61,7 +68,8 @@ def check_toolchain(package: str, minimum: Optional[str]) -> str:
 
 
 def check_rust_target(package: str, triple: str) -> None:
-    """Refuse up front when rustc has no standard library for the target triple."""
+    """Refuse up front when rustc has no standard library for the target triple (no
+    lib/rustlib/<triple>/lib in its sysroot): raises InputError."""
     sysroot = capture(["rustc", "--print", "sysroot"]).strip()
     if not (Path(sysroot) / "lib" / "rustlib" / triple / "lib").is_dir():
         raise InputError(f"{package} is a Rust project and this Rust has no standard library "
@@ -82,7 +90,8 @@ def vendor_from(chosen: Optional[Path], relock: bool = False) -> Optional[Path]:
 
 def offline_env(vendor: Path, cargo_home: Path) -> Dict[str, str]:
     """A private CARGO_HOME whose only source is `vendor`: cargo reads neither the user's
-    config nor the network."""
+    config nor the network. Writes `cargo_home/config.toml`; returns the variables to set
+    (CARGO_HOME, CARGO_NET_OFFLINE)."""
     cargo_home.mkdir(parents=True, exist_ok=True)
     (cargo_home / "config.toml").write_text(
         "[source.crates-io]\n"
@@ -97,7 +106,10 @@ def offline_env(vendor: Path, cargo_home: Path) -> Dict[str, str]:
 
 def prepare_sources(source: Path, options: CargoOptions, env: Dict[str, str], log: Path,
                     package: str) -> None:
-    """Relock against the directory source, or prove that it satisfies Cargo.lock."""
+    """Relock against the directory source, or prove that it satisfies Cargo.lock.
+
+    Raises InputError when the crates do not satisfy Cargo.lock (without --cargo-relock);
+    CommandFailed when `cargo generate-lockfile` fails."""
     assert options.vendor is not None
     if options.relock:
         (source / "Cargo.lock").unlink(missing_ok=True)

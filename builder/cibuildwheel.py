@@ -30,7 +30,10 @@ _PLAIN_DIRECTORY = re.compile(r"/(?:[A-Za-z0-9._+-]+/)*[A-Za-z0-9._+-]*")
 
 @dataclass(frozen=True)
 class CibuildwheelConfig:
-    """Raises InputError at construction for a prefix that is not a plain absolute directory
+    """The [tool.cibuildwheel] configuration for one OpenSSL release, a way to install the
+    builder in the containers, and the static prefix.
+
+    Raises InputError at construction for a prefix that is not a plain absolute directory
     or a builder requirement holding white space or control characters."""
 
     release: Release
@@ -49,6 +52,8 @@ class CibuildwheelConfig:
 
     def before_all(self) -> List[str]:
         # OpenSSL 3's Configure needs perl's IPC::Cmd, which the RHEL-based images lack.
+        """The before-all commands, in order: perl's IPC::Cmd where yum is present, the builder
+        installed with the containers' CPython 3.12, the static OpenSSL built into the prefix."""
         perl = "if command -v yum >/dev/null; then yum install -y perl-IPC-Cmd; fi"
         install = f"{CONTAINER_PYTHON} -m pip install {shlex.quote(self.builder_requirement)}"
         build = (f"{CONTAINER_PYTHON} -m builder openssl build {self.release.version} "
@@ -56,9 +61,13 @@ class CibuildwheelConfig:
         return [perl, install, build]
 
     def test_command(self) -> str:
+        """The test-command: `builder smoke` of each wheel against the pinned release."""
         return f"python -m builder smoke --openssl {self.release.version} {{wheel}}"
 
     def toml(self) -> str:
+        """The configuration as TOML text: [tool.cibuildwheel] (glibc builds only, the smoke test),
+        its linux before-all, and the environment pointing every build at the prefix (the same
+        variables `prefix_env` gives the builder's own builds)."""
         env = prefix_env(PurePosixPath(self.prefix), EXCLUDE_OPENSSL)
         lines = [
             f"# Static wheels with OpenSSL {self.release.version}, built and checked by builder.",

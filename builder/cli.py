@@ -29,6 +29,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but usage errors are InputErrors rendered like every other error."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        """Raise InputError with argparse's message and a pointer to --help (instead of exiting)."""
         raise InputError(f"{message} (see `{self.prog} --help`)")
 
 
@@ -83,6 +84,9 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `builder` argument parser: the subcommands wheel, openssl (list, build), smoke and
+    cibuildwheel-config, each with its options and the function that runs it (`func`). Its
+    usage errors raise InputError."""
     parser = _Parser(prog="builder", description="Build static Python extension wheels that "
                      "carry their own pinned OpenSSL.")
     parser.add_argument("--version", action="version", version=f"builder {__version__}")
@@ -269,6 +273,10 @@ def _render(exc: BuilderError, *, verbose: bool) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Parse `argv` (default sys.argv[1:]), resolve the settings and run the command; return the
+    exit code: the command's own (0; `smoke` returns the worst of its wheels' codes), a
+    BuilderError's (1, or 2 for InputError) after printing it, 130 when interrupted, 1 for an
+    OSError (a full disk, a folder that cannot be written)."""
     parser = build_parser()
     verbose = "--verbose" in (argv if argv is not None else sys.argv[1:])
     try:

@@ -16,12 +16,15 @@ KEEP_RUN_LOGS = 50
 
 @dataclass(frozen=True)
 class RunContext:
+    """The settings, the cache directory and this run's log folder, shared by every stage."""
+
     settings: Settings
     cache: Path  # settings.cache_dir, made
     logs: Path  # this run's log folder, inside the cache
 
     @property
     def jobs(self) -> int:
+        """The jobs setting (--jobs): how many parallel jobs a build may run."""
         return self.settings.jobs
 
     @classmethod
@@ -41,6 +44,8 @@ class RunContext:
         return Store(self.cache)
 
     def log(self, name: str) -> Path:
+        """The path of the log file `name` in this run's log folder (inside the cache);
+        not created here."""
         return self.logs / f"{name}.log"
 
 

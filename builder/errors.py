@@ -44,4 +44,5 @@ _DISK_FULL_TEXT = "No space left on device"
 
 
 def mentions_full_disk(lines: Sequence[str]) -> bool:
+    """Whether any of `lines` (a command's last lines of output) reads "No space left on device"."""
     return any(_DISK_FULL_TEXT in line for line in lines)

@@ -20,6 +20,9 @@ SDIST_SUFFIXES = (".tar.gz", ".zip")
 
 @dataclass(frozen=True)
 class IndexFile:
+    """One file of a project on the package index: its name, absolute URL, sha256 (hex, None where
+    the index gives none) and whether it is yanked."""
+
     filename: str
     url: str
     sha256: Optional[str]
@@ -27,6 +30,7 @@ class IndexFile:
 
     @property
     def version(self) -> Optional[Version]:
+        """The version in the file's sdist name; None where the name is not a valid sdist name."""
         try:
             return parse_sdist_filename(self.filename)[1]
         except (InvalidSdistFilename, InvalidVersion):
@@ -58,6 +62,7 @@ class _AnchorParser(HTMLParser):
         self.anchors: List[Dict[str, Optional[str]]] = []
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
+        """Keep the attributes of every `<a>` tag."""
         if tag == "a":
             self.anchors.append(dict(attrs))
 

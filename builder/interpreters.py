@@ -31,6 +31,9 @@ _QUERY = (
 
 @dataclass(frozen=True)
 class Interpreter:
+    """A Python interpreter as it answers about itself: its sys.executable, version (major, minor,
+    micro), implementation name and sysconfig platform."""
+
     executable: Path
     version: Tuple[int, int, int]
     implementation: str
@@ -38,9 +41,11 @@ class Interpreter:
 
     @property
     def short_version(self) -> str:
+        """`major.minor`, such as `3.11`."""
         return f"{self.version[0]}.{self.version[1]}"
 
     def describe(self) -> str:
+        """The interpreter for messages: `cpython 3.11.4 (/usr/bin/python3.11)`."""
         return f"{self.implementation} {'.'.join(map(str, self.version))} ({self.executable})"
 
 
@@ -55,9 +60,13 @@ class TargetPython:
 
     @property
     def short_version(self) -> str:
+        """The target interpreter's `major.minor`: the emulated one's, else the build
+        interpreter's."""
         return self.emulated.short_version if self.emulated else self.build.short_version
 
     def describe(self) -> str:
+        """The target interpreter for messages: the emulated one's description, else the build
+        interpreter's."""
         return self.emulated.describe() if self.emulated else self.build.describe()
 
     @property
@@ -94,7 +103,9 @@ def find_interpreter(spec: Optional[str]) -> Interpreter:
 
 def find_interpreters(specs: Sequence[str]) -> List[Interpreter]:
     """--python, repeatable: paths, commands, versions like 3.9, or `all` (every CPython on
-    this machine). None given: the running interpreter. Oldest first, without duplicates."""
+    this machine). None given: the running interpreter. Oldest first, without duplicates
+    (one per minor version, the first found). Raises InputError when `all` or a version finds
+    no CPython, or a path or command is not a Python interpreter."""
     if not specs:
         return [find_interpreter(None)]
     found: Dict[Tuple[int, int], Interpreter] = {}
@@ -150,7 +161,8 @@ _PIP_UPGRADE = "pip>=20.3,<22"
 
 def upgrade_old_pip(python: Path, log: Path) -> None:
     """A venv whose bundled pip cannot install a manylinux_x_y wheel (nor skip releases that
-    need a newer Python) gets a newer pip from the index first."""
+    need a newer Python) gets a newer pip from the index first. Raises InputError when
+    `python` cannot run, CommandFailed when the pip query or the upgrade fails."""
     text = capture([python, "-m", "pip", "--version"])
     found = re.match(r"pip (\d+)\.(\d+)", text)
     if found and tuple(int(n) for n in found.groups()) < _PIP_WITH_PEP_600:
@@ -161,7 +173,8 @@ def upgrade_old_pip(python: Path, log: Path) -> None:
 
 def build_frontend(interpreter: Interpreter, ctx: RunContext) -> Path:
     """A Python for `interpreter` that can run `python -m build`: itself where `build` is
-    installed, else a venv of it in the cache holding `build`."""
+    installed, else a venv of it in the cache holding `build` (its interpreter's path inside
+    the cache). Raises CommandFailed when making that venv fails."""
     try:
         capture([interpreter.executable, "-c", "import build"])
         return interpreter.executable

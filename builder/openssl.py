@@ -134,7 +134,9 @@ def refuse_configure_arg(arg: str) -> None:
 
 def check_openssldir(openssldir: str) -> None:
     """--openssldir must be a plain absolute directory: OpenSSL compiles it in, and a relative
-    one is taken inside the build's prefix (the trust store would be looked up there)."""
+    one is taken inside the build's prefix (the trust store would be looked up there).
+    Raises InputError for a relative one, or one holding white space, quotes, `$`, a backtick,
+    a backslash or a `..` part."""
     if not openssldir.startswith("/") or any(c.isspace() or c in "\"'$`\\" for c in openssldir) \
             or "/../" in f"{openssldir}/":
         raise InputError(f"--openssldir {openssldir!r} is refused: give a plain absolute "
@@ -155,15 +157,20 @@ class CacheKey:
     namespace: str = NAMESPACE_PREFIX  # "" when the internals keep their names
 
     def digest(self) -> str:
+        """The key's identity: the first 16 hex digits of the sha256 of its fields (sorted JSON)."""
         blob = json.dumps(asdict(self), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
     def entry_name(self) -> str:
+        """The build's entry name in the cache's openssl folder: `openssl-<version>-<digest>`."""
         return f"openssl-{self.version}-{self.digest()}"
 
 
 @dataclass(frozen=True)
 class OpenSSLBuild:
+    """A static OpenSSL build in the cache: its installed prefix (a directory inside the cache),
+    the key it was built for, where its tarball came from and whether the entry was reused."""
+
     version: str
     prefix: Path
     key: CacheKey
@@ -177,20 +184,27 @@ class OpenSSLBuild:
 
     @property
     def include_dir(self) -> Path:
+        """The prefix's include/ directory (OpenSSL's headers)."""
         return self.prefix / "include"
 
     @property
     def lib_dir(self) -> Path:
+        """The prefix's lib/ directory (libcrypto.a, libssl.a, pkgconfig/)."""
         return self.prefix / "lib"
 
     def defined_symbols(self) -> FrozenSet[str]:
-        """Every global symbol the static archives define: none may leave an extension."""
+        """Every global symbol the static archives define: none may leave an extension. Read from
+        the list saved beside the build (defined-symbols.txt), else from `nm` on the archives
+        (`archive_symbols`)."""
         listed = self.prefix / SYMBOLS
         if listed.is_file():
             return frozenset(listed.read_text().split())
         return archive_symbols(self.lib_dir)
 
     def record(self) -> dict:
+        """The build as the provenance record shows it: a JSON-ready dict of version, tarball
+        sha256, source, ./Configure arguments, compiler, target, cache key digest, namespace
+        (None when the internals keep their names) and, when checked, the tarball's signature."""
         return {
             "version": self.version,
             "tarball_sha256": self.tarball_sha256,
@@ -220,13 +234,17 @@ def recipe_options(options: BuildOptions, toolchain: Toolchain) -> List[str]:
 def configure_args(tarball: VerifiedTarball, options: BuildOptions,
                    toolchain: Toolchain) -> List[str]:
     """Ask the recipe which ./Configure arguments it uses for this release (one per item,
-    `--prefix=INSTALL_PREFIX` among them)."""
+    `--prefix=INSTALL_PREFIX` among them). Raises CommandFailed when the recipe refuses."""
     args = [str(recipe_path()), "--print-flags", "--tarball", str(tarball.path),
             *recipe_options(options, toolchain)]
     return capture(["bash", *args, tarball.release.version, INSTALL_PREFIX]).split("\n")[:-1]
 
 
 def cache_key(tarball: VerifiedTarball, toolchain: Toolchain, options: BuildOptions) -> CacheKey:
+    """The cache key of a build of `tarball` with `toolchain` and `options`: the release and its
+    sha256 (the release table's), the recipe's ./Configure arguments, the recipe's sha256, the
+    compiler's identity and target triple, and the namespace prefix. Runs the recipe with
+    --print-flags, so raises CommandFailed as `configure_args` does."""
     flags = configure_args(tarball, options, toolchain)
     return CacheKey(
         version=tarball.release.version,
@@ -240,7 +258,8 @@ def cache_key(tarball: VerifiedTarball, toolchain: Toolchain, options: BuildOpti
 
 
 def find_cached(cache: Path, version: str) -> List[Path]:
-    """Complete cached builds of one version (any key)."""
+    """Complete cached builds of one version (any key): their directories inside the cache,
+    sorted by name."""
     return [p for p in Store(cache).entries(Kind.OPENSSL, f"openssl-{version}-*")
             if (p / RECORD).is_file()]
 
@@ -257,7 +276,10 @@ def build_openssl(
     ctx: RunContext,
     options: BuildOptions = BuildOptions(),
 ) -> OpenSSLBuild:
-    """The static build for this tarball and toolchain: from the cache, or built now."""
+    """The static build for this tarball and toolchain: from the cache, or built now.
+
+    Raises InputError when a tool the recipe runs is missing (`tools_needed`); CommandFailed
+    when the recipe fails (its log is this run's `openssl-<version>.log`)."""
     require_tools(tools_needed(toolchain, options))
     key = cache_key(tarball, toolchain, options)
     log = ctx.log(f"openssl-{key.version}")
@@ -332,6 +354,8 @@ def _from_record(entry: Path, key: CacheKey, tarball: VerifiedTarball,
 
 
 def archive_symbols(lib_dir: Path) -> FrozenSet[str]:
+    """The global symbols libcrypto.a and libssl.a in `lib_dir` define, as `nm -g --defined-only`
+    lists them. Raises InputError when nm is missing, CommandFailed when it fails."""
     archives = [lib_dir / "libcrypto.a", lib_dir / "libssl.a"]
     listing = capture(["nm", "-g", "--defined-only", "--format=posix", *archives])
     # posix format: "name type value size"; member headers end with ":".
@@ -360,7 +384,8 @@ def _show_recipe_stage(line: str) -> None:
 
 
 def copy_prefix(build: OpenSSLBuild, destination: Path) -> None:
-    """Copy a cached build to a prefix of the user's choice, fixing its pkg-config files."""
+    """Copy a cached build to a prefix of the user's choice, fixing its pkg-config files.
+    Raises InputError when `destination` exists and is not empty."""
     if destination.exists() and any(destination.iterdir()):
         raise InputError(f"--prefix {destination} exists and is not empty; choose a new "
                          f"directory")

@@ -25,6 +25,8 @@ def openssl_versions_in(data):
 
 
 def version_of_text(text):
+    """The release version (`3.0.22`) in the first OpenSSL version text in `text` (str or bytes);
+    None when there is none."""
     match = VERSION_TEXT.search(text.encode() if isinstance(text, str) else text)
     return match.group(1).decode() if match else None
 

@@ -19,10 +19,13 @@ def _stream() -> IO[str]:
 
 
 def interactive() -> bool:
+    """Whether standard error is a terminal outside CI ($CI is not 1, true or yes): download bars
+    are drawn only then."""
     return _stream().isatty() and os.environ.get("CI", "").lower() not in ("1", "true", "yes")
 
 
 def elapsed() -> str:
+    """The time since the builder started, formatted: `12.3s`, or `4m05s` from a minute on."""
     return _format_seconds(time.monotonic() - _started)
 
 
@@ -34,10 +37,12 @@ def _format_seconds(seconds: float) -> str:
 
 
 def say(message: str) -> None:
+    """Print `message` on standard error, prefixed with the time since the builder started."""
     print(f"[{elapsed():>6}] {message}", file=_stream(), flush=True)
 
 
 def warn(message: str) -> None:
+    """Print `warning: message` on standard error."""
     print(f"warning: {message}", file=_stream(), flush=True)
 
 
@@ -64,11 +69,13 @@ class ByteProgress:
         )
 
     def update(self, n: int) -> None:
+        """Count `n` more bytes downloaded (and advance the bar on a terminal)."""
         self.count += n
         if self._bar is not None:
             self._bar.update(n)
 
     def close(self) -> None:
+        """Remove the bar and print the download's size (MB), duration and rate (MB/s)."""
         if self._bar is not None:
             self._bar.close()
         seconds = max(time.monotonic() - self.start, 1e-6)

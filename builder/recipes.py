@@ -38,6 +38,11 @@ class OpenSSLRange:
 
 @dataclass(frozen=True)
 class Recipe:
+    """What builder/data/recipes.toml says of one package (the default, all empty, for a package
+    it does not list): its run-time version probe, build tools beyond a C compiler, functional
+    check script, own test suite, the OpenSSL each release line needs, links into the source
+    and build variables."""
+
     name: str = ""
     runtime_probe: Optional[str] = None
     tools: Tuple[str, ...] = ()
@@ -55,7 +60,9 @@ class Recipe:
         return {name: value.format(prefix=prefix) for name, value in self.env}
 
     def check_openssl(self, package_version: str, openssl_version: str) -> None:
-        """Refuse a (package, OpenSSL) pair the package does not support, naming what works."""
+        """Refuse a (package, OpenSSL) pair the package does not support, naming what works:
+        raises InputError when the package's release line needs a newer OpenSSL (its
+        `openssl_min` in builder/data/recipes.toml)."""
         version = Version(package_version)
         needed = next((r for r in self.openssl if version in r.package), None)
         if needed is None or version_key(openssl_version) >= version_key(needed.openssl_min):
@@ -88,6 +95,7 @@ DEFAULT = Recipe()
 
 @lru_cache(maxsize=1)
 def load_recipes() -> Dict[str, Recipe]:
+    """The recipes of builder/data/recipes.toml by canonical package name, read once and kept."""
     text = resources.files("builder").joinpath("data/recipes.toml").read_text("utf-8")
     return {canonicalize_name(name): _recipe(name, data)
             for name, data in tomllib.loads(text).items()}
@@ -109,10 +117,13 @@ def _recipe(name: str, data: dict) -> Recipe:
 
 
 def recipe_for(package: str) -> Recipe:
+    """The recipe of `package` (any spelling of its name); an empty one named after it when
+    builder/data/recipes.toml does not list it."""
     name = canonicalize_name(package)
     recipe = load_recipes().get(name)
     return recipe if recipe is not None else Recipe(name=str(name))
 
 
 def names() -> List[str]:
+    """The canonical names of the packages builder/data/recipes.toml lists, sorted."""
     return sorted(load_recipes())

@@ -26,16 +26,24 @@ _SERIES_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?$")
 
 @dataclass(frozen=True)
 class Series:
+    """A release series from the release table (builder/data/openssl_releases.toml): its name
+    (`3.0`, `1.1.1`), whether it is LTS, and its end of life (None while not announced)."""
+
     name: str
     lts: bool
     eol: Optional[dt.date]
 
     def supported_on(self, day: dt.date) -> bool:
+        """Whether the series is still supported on `day`: no end of life known, or not past it."""
         return self.eol is None or day <= self.eol
 
 
 @dataclass(frozen=True)
 class Release:
+    """One release from the release table (builder/data/openssl_releases.toml): the version, the
+    tarball's sha256 (hex; empty for an unlisted release) and size (bytes, None where unknown),
+    its series, and whether independent sources agreed on the sha256 (the table's `agree`)."""
+
     version: str
     sha256: str
     size: Optional[int]
@@ -44,15 +52,18 @@ class Release:
 
     @property
     def tarball_name(self) -> str:
+        """The upstream tarball's file name: `openssl-<version>.tar.gz`."""
         return f"openssl-{self.version}.tar.gz"
 
     @property
     def sort_key(self) -> Tuple:
+        """The version's place in release order (`version_key`)."""
         return version_key(self.version)
 
 
 def version_key(version: str) -> Tuple:
-    """Order release versions: 1.1.1w < 3.0.8 < 3.0.13 < 4.0.0."""
+    """Order release versions: 1.1.1w < 3.0.8 < 3.0.13 < 4.0.0. Returns (major, minor, patch,
+    letters); raises ValueError for a string that is not a release version."""
     match = _VERSION_RE.match(version)
     if not match:
         raise ValueError(f"not an OpenSSL release version: {version}")
@@ -61,6 +72,9 @@ def version_key(version: str) -> Tuple:
 
 
 def series_of(version: str) -> str:
+    """The series a release version belongs to: `3.0` for 3.0.13, `1.1.1` for 1.1.1w (before 3.0
+    the third number was part of the series). Raises ValueError for a string that is not a
+    release version."""
     major, minor, patch, _ = version_key(version)
     # Before 3.0 the third number belonged to the series (1.1.1a, 1.1.1b, ...).
     return f"{major}.{minor}.{patch}" if major < 3 else f"{major}.{minor}"
@@ -68,17 +82,22 @@ def series_of(version: str) -> str:
 
 @dataclass(frozen=True)
 class ReleaseTable:
+    """The releases (oldest first) and series of builder/data/openssl_releases.toml."""
+
     releases: Tuple[Release, ...]  # oldest first
     series: Dict[str, Series]
 
     def get(self, version: str) -> Optional[Release]:
+        """The release of exactly `version`; None when the table does not list it."""
         return next((r for r in self.releases if r.version == version), None)
 
     def newest_of(self, series: str) -> Optional[Release]:
+        """The newest listed release of the series named `series`; None when it has none."""
         members = [r for r in self.releases if r.series.name == series]
         return members[-1] if members else None
 
     def newest_lts(self, today: dt.date) -> Release:
+        """The newest release of the newest LTS series still supported on `today`."""
         lts = [s for s in self.series.values() if s.lts and s.supported_on(today)]
         newest_series = max(lts, key=lambda s: tuple(int(n) for n in s.name.split(".")))
         release = self.newest_of(newest_series.name)
@@ -94,8 +113,9 @@ class ReleaseTable:
         """Turn what the user typed (`3.0.13`, `3.0`, `1.1.1w`, nothing) into a release.
 
         An exact version must be in the table; a series means its newest known patch; no
-        spec means the newest patch of the newest supported LTS series.
-        """
+        spec means the newest patch of the newest supported LTS series. An `openssl-` prefix is
+        dropped. Raises InputError for an empty spec or one the table does not know (naming the
+        nearest known versions)."""
         today = today or dt.date.today()
         if spec is None:
             return self.newest_lts(today)
@@ -118,7 +138,9 @@ class ReleaseTable:
         )
 
     def unlisted(self, spec: str) -> Release:
-        """A release the table does not know, to be vouched for by its signature alone."""
+        """A release the table does not know, to be vouched for by its signature alone (no sha256,
+        no size); the table's own release where it does list it. Raises InputError when `spec` is
+        not an exact release version."""
         spec = spec.strip()
         if spec.lower().startswith("openssl-"):
             spec = spec[len("openssl-"):]
@@ -167,11 +189,15 @@ def _loose_key(spec: str) -> Tuple:
 
 @lru_cache(maxsize=1)
 def load_table() -> ReleaseTable:
+    """The release table shipped in builder/data/openssl_releases.toml, read once and kept."""
     text = resources.files("builder").joinpath("data/openssl_releases.toml").read_text("utf-8")
     return parse_table(tomllib.loads(text))
 
 
 def parse_table(data: dict) -> ReleaseTable:
+    """A ReleaseTable from the parsed TOML of a release table (`series` and `release` tables),
+    releases sorted oldest first, sha256 lower-cased. Raises KeyError for a missing field or an
+    unknown series, ValueError for a version that is not a release version."""
     series = {
         name: Series(name=name, lts=bool(info.get("lts", False)), eol=info.get("eol"))
         for name, info in data["series"].items()

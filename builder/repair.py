@@ -24,6 +24,9 @@ from builder.target import Target
 
 @dataclass(frozen=True)
 class RepairedWheel:
+    """A wheel the platform's repair tool made and the builder's checks passed: its path, its
+    platform tag, and the facts read from each of its binaries."""
+
     path: Path
     tag: str  # the platform part, e.g. manylinux_2_34_x86_64
     binaries: Tuple[BinaryFacts, ...]
@@ -163,7 +166,8 @@ def repair(platform: Platform, wheel: Path, openssl: OpenSSLBuild, ctx: RunConte
            outdir: Path, target: Target, audit: Optional[LinkAudit] = None) -> RepairedWheel:
     """Prove from the link audit which OpenSSL each binary holds, check, run the platform's
     repair tool (for the host, or --plat), check again. Raises CheckFailed (or InputError for
-    a package that cannot carry a static OpenSSL) naming the rule broken."""
+    a package that cannot carry a static OpenSSL) naming the rule broken; CommandFailed when
+    the repair tool fails."""
     symbols = openssl.defined_symbols()
     refuse_shared_openssl_loads(platform, wheel)
     package = wheel.name.split("-")[0]

@@ -19,12 +19,17 @@ PROVENANCE_SUFFIX = ".provenance.json"
 
 
 def provenance_path(wheel: Path) -> Path:
+    """Where the provenance record of `wheel` goes: beside it, `<wheel name>.provenance.json`."""
     return wheel.with_name(wheel.name + PROVENANCE_SUFFIX)
 
 
 def make_provenance(built: BuiltWheel, repaired: RepairedWheel, openssl: OpenSSLBuild,
                     smoke: SmokeResult, smoked_on: Sequence[SmokeResult] = ()) -> dict:
-    """`smoke`: the test with the interpreter that built it; `smoked_on`: every interpreter
+    """The provenance record of one wheel, a JSON-ready dict: package, sdist, wheel sha256 and
+    tag, interpreters, OpenSSL build (`OpenSSLBuild.record`), compiler, smoke results, the
+    builder's version and the time (UTC).
+
+    `smoke`: the test with the interpreter that built it; `smoked_on`: every interpreter
     it was tested with (an abi3 wheel serves several)."""
     return {
         "package": built.sdist.name,
@@ -49,12 +54,16 @@ def make_provenance(built: BuiltWheel, repaired: RepairedWheel, openssl: OpenSSL
 
 
 def write_json_atomically(path: Path, data: dict) -> None:
+    """Write `data` as indented JSON to `path` through a temporary beside it and a rename, so a
+    reader sees the old file or the new one, never part of one."""
     temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     temp.write_text(json.dumps(data, indent=2) + "\n")
     os.replace(temp, path)
 
 
 def read_provenance(wheel: Path) -> Optional[dict]:
+    """The provenance record beside `wheel`, parsed; None when there is none. Raises ValueError
+    (json.JSONDecodeError) when the file is not JSON."""
     path = provenance_path(wheel)
     return json.loads(path.read_text()) if path.is_file() else None
 

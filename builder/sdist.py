@@ -31,6 +31,10 @@ _INDEX_ADVICE = "check --index-url or give a local sdist"
 
 @dataclass(frozen=True)
 class Sdist:
+    """The sdist a run builds: its canonical name and version, its path (the user's file, or one
+    inside the cache or this run's log folder), its sha256 (hex) and where it came from (a URL,
+    the user's file or source tree)."""
+
     name: str
     version: str
     path: Path
@@ -39,7 +43,13 @@ class Sdist:
 
 
 def get_sdist(target: str, ctx: RunContext) -> Sdist:
-    """`target` is a local sdist, a local source tree, or NAME[==VERSION] on the index."""
+    """`target` is a local sdist, a local source tree, or NAME[==VERSION] on the index.
+
+    Raises InputError for a file that is not an sdist, a path that does not exist, a tree
+    without pyproject.toml or setup.py, or a name, version or pin the index cannot serve;
+    CommandFailed when making an sdist of a tree fails; VerificationError when the index's
+    bytes do not match its sha256; BuilderError when the index cannot be reached or gives no
+    sha256."""
     path = Path(target)
     if path.is_file() and target.endswith(SDIST_SUFFIXES):
         return _local_sdist(path)
@@ -151,7 +161,8 @@ def _pinned_version(requirement: Requirement) -> Optional[Version]:
 
 def unpack_sdist(path: Path, dest: Path) -> Path:
     """Unpack safely (no absolute paths, no `..`, no links leaving `dest`); return the
-    project directory inside."""
+    project directory inside (`dest` itself when the archive has no single top directory).
+    Raises InputError for an archive with a member that would leave `dest`."""
     dest.mkdir(parents=True)
     if path.name.endswith(".zip"):
         with zipfile.ZipFile(path) as archive:

@@ -23,16 +23,22 @@ _GPGV_ADVICE = "install gpgv (apt-get install gpgv / dnf install gnupg2)"
 
 @dataclass(frozen=True)
 class GoodSignature:
+    """A signature gpgv accepted: the signing key's fingerprint, its user id, and whether the key
+    has expired since."""
+
     fingerprint: str  # of the signing (sub)key
     signer: str  # the key's user id as gpgv names it
     key_expired: bool  # made by a key that has expired since: still valid for that release
 
     def record(self) -> dict:
+        """The signature as the provenance record shows it: a JSON-ready dict."""
         return {"fingerprint": self.fingerprint, "signer": self.signer,
                 "key_expired_since": self.key_expired}
 
 
 def shipped_keys() -> List[Path]:
+    """The armored release signing keys that ship with the builder (builder/data/keys/*.asc),
+    sorted by path."""
     folder = resources.files("builder").joinpath("data/keys")
     return sorted(Path(str(folder)).glob("*.asc"))
 
@@ -49,6 +55,7 @@ def dearmor(text: str) -> bytes:
 
 
 def require_gpgv() -> str:
+    """The path of gpgv on PATH; raises InputError when it is not installed."""
     gpgv = shutil.which("gpgv")
     if gpgv is None:
         raise InputError(f"--verify-signature needs gpgv: {_GPGV_ADVICE}")
@@ -56,7 +63,9 @@ def require_gpgv() -> str:
 
 
 def verify(tarball: Path, signature: Path) -> GoodSignature:
-    """A good signature of `tarball` by one of OpenSSL's release keys, or VerificationError."""
+    """A good signature of `tarball` by one of OpenSSL's release keys (those shipped in
+    builder/data/keys). Raises InputError when gpgv is missing or cannot run;
+    VerificationError when `signature` is not a file or does not verify (`judge`)."""
     gpgv = require_gpgv()
     if not signature.is_file():
         raise VerificationError(f"no signature {signature.name} for {tarball.name}")
@@ -69,7 +78,9 @@ def verify(tarball: Path, signature: Path) -> GoodSignature:
 
 
 def judge(status: str, name: str, stderr: str = "") -> GoodSignature:
-    """Read gpgv's machine-readable status lines."""
+    """Read gpgv's machine-readable status lines (`--status-fd`) into the good signature they
+    report. Raises VerificationError without GOODSIG/EXPKEYSIG and VALIDSIG, or with REVKEYSIG,
+    naming why (bad signature, unknown key, revoked key, else gpgv's last line of `stderr`)."""
     codes = {}
     for line in status.splitlines():
         if line.startswith("[GNUPG:] "):

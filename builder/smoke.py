@@ -31,6 +31,11 @@ _LOADWATCH = Path(loadwatch.__file__)
 
 @dataclass(frozen=True)
 class SmokeResult:
+    """The verdict of one smoke test of one wheel with one interpreter: whether it passed and
+    every failure, the OpenSSL expected and what the probe read (at run time, and the version
+    text embedded in each binary), the modules imported, the shared OpenSSL loads seen, the
+    functional checks' and test suite's results, the time taken (seconds) and the log's path."""
+
     wheel: str
     python: str
     passed: bool
@@ -50,6 +55,7 @@ class SmokeResult:
     suite: Optional[str] = None  # the closing line of the package's own test suite
 
     def record(self) -> dict:
+        """The result as the provenance record shows it: every field, as a JSON-ready dict."""
         return asdict(self)
 
 
@@ -122,6 +128,9 @@ class SmokePlan:
     def from_recipe(cls, recipe: Recipe, *, probe: Optional[str] = None, full: bool = False,
                     sdist: Optional[Path] = None, version: str = "", jobs: int = 1
                     ) -> "SmokePlan":
+        """The plan for a package: its recipe's probe (or `probe`, given on the command line) and
+        checks; with `full`, its own test suite from `sdist` (`{version}` and `{jobs}` filled in).
+        Raises InputError when `full` is asked and the recipe names no test suite."""
         if full and not recipe.test_command:
             raise InputError(f"--smoke full: the builder knows no test suite of {recipe.name}; "
                              f"use --smoke basic")

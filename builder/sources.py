@@ -23,6 +23,10 @@ from builder.signatures import GoodSignature
 
 @dataclass(frozen=True)
 class VerifiedTarball:
+    """An OpenSSL source tarball whose bytes match the release table's size and sha256 (or, for an
+    unlisted release, OpenSSL's signature): its path (in the cache, or the user's local file),
+    where the bytes came from and whether the cache already held it."""
+
     release: Release
     path: Path
     origin: str  # the URL or local path the bytes came from
@@ -66,7 +70,8 @@ def _is_loopback(url: str) -> bool:
 
 def locations(release: Release, cli_mirrors: Sequence[str] = (), *,
               upstream: bool = True) -> List[str]:
-    """Upstream first (unless told not to), then the mirrors, in the order given."""
+    """Upstream first (unless told not to), then the mirrors, in the order given: tarball URLs.
+    Raises InputError when `upstream` is off and no mirror is given."""
     mirrors = [f"{base}/{release.tarball_name}" for base in mirror_bases(cli_mirrors)]
     if not upstream and not mirrors:
         raise InputError("--no-upstream needs a mirror: pass --mirror URL or set "

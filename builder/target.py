@@ -67,6 +67,7 @@ class Target:
         return self.plat or f"linux_{self.arch.name}"
 
     def describe(self) -> str:
+        """The target for messages: the platform tag asked for, else `this host (<arch>)`."""
         return self.plat or f"this host ({self.arch.name})"
 
 

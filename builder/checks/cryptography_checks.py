@@ -26,6 +26,9 @@ def _version(text):
 
 
 def check_versions(expected):
+    """The OpenSSL cryptography runs with (backend) and the one its bindings were compiled
+    against (OPENSSL_VERSION_TEXT) are both `expected`; returns both texts as {"runtime",
+    "compiled"}. Raises AssertionError otherwise."""
     from cryptography.hazmat.backends.openssl import backend
     from cryptography.hazmat.bindings._rust import _openssl
 
@@ -38,6 +41,8 @@ def check_versions(expected):
 
 
 def check_legacy_provider():
+    """The legacy provider is loaded and Blowfish-CBC round-trips; raises AssertionError
+    otherwise."""
     from cryptography.hazmat.bindings._rust import openssl as rust_openssl
     from cryptography.hazmat.decrepit.ciphers.algorithms import Blowfish
     from cryptography.hazmat.primitives.ciphers import Cipher, modes
@@ -50,6 +55,7 @@ def check_legacy_provider():
 
 
 def check_symmetric():
+    """Fernet, AES-GCM and ChaCha20-Poly1305 round-trip; raises AssertionError otherwise."""
     import os
 
     from cryptography.fernet import Fernet
@@ -63,6 +69,8 @@ def check_symmetric():
 
 
 def check_asymmetric():
+    """Ed25519, ECDSA P-256 and RSA-PSS sign and verify, X25519 agrees and RSA-OAEP
+    round-trips; raises AssertionError or cryptography's InvalidSignature otherwise."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, x25519
 
@@ -81,6 +89,8 @@ def check_asymmetric():
 
 
 def check_x509():
+    """A self-signed P-256 certificate survives PEM and verifies as issued by itself; raises
+    AssertionError or cryptography's InvalidSignature otherwise."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -116,6 +126,8 @@ def check_post_quantum(expected):
 
 
 def all_checks(expected):
+    """Every check in order, with warnings turned into errors; returns the report ({"versions",
+    "post_quantum"}). Raises on the first failure."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a warning (e.g. no legacy provider) is a failure
         report = {"versions": check_versions(expected)}

@@ -17,6 +17,8 @@ WATCH = loadwatch.LoadWatch()
 
 
 def check_system_ssl():
+    """Use the interpreter's own hashlib and ssl (a SHA-256, a default TLS context); return
+    ssl.OPENSSL_VERSION. Raises AssertionError when the digest is wrong."""
     import hashlib
     import ssl
 

@@ -22,6 +22,8 @@ import harness  # noqa: E402
 
 
 def check_version(expected):
+    """Return M2Crypto's header version text (m2.OPENSSL_VERSION_TEXT); raises AssertionError
+    unless it names the `expected` release."""
     from M2Crypto import m2
 
     text = m2.OPENSSL_VERSION_TEXT
@@ -32,6 +34,8 @@ def check_version(expected):
 
 
 def check_digests():
+    """SHA-256 and HMAC-SHA256 through M2Crypto's EVP agree with hashlib's and hmac's; raises
+    AssertionError when they differ."""
     from M2Crypto import EVP
 
     digest = EVP.MessageDigest("sha256")
@@ -43,6 +47,8 @@ def check_digests():
 
 
 def check_rsa():
+    """A fresh 2048-bit RSA key signs a SHA-256 digest and verifies it; raises AssertionError
+    when it does not verify."""
     from M2Crypto import RSA
 
     key = RSA.gen_key(2048, 65537, callback=lambda *args: None)
@@ -51,6 +57,8 @@ def check_rsa():
 
 
 def check_tls_context():
+    """A TLS context takes the HIGH:!aNULL cipher list and makes a connection object; raises
+    AssertionError when no cipher suite is set."""
     from M2Crypto import SSL
 
     context = SSL.Context("tls")
@@ -60,6 +68,8 @@ def check_tls_context():
 
 
 def all_checks(expected):
+    """Every check in order; returns the report {"compiled": header version text}. Raises
+    AssertionError (or M2Crypto's error) on the first failure."""
     report = {"compiled": check_version(expected)}
     check_digests()
     check_rsa()

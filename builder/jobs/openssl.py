@@ -23,6 +23,10 @@ from builder.toolchain import Toolchain, require_tools
 
 @dataclass(frozen=True)
 class OpenSSLRequest:
+    """What the user asked of OpenSSL: which release, where its tarball may come from (mirrors,
+    upstream, a local file), the build options, and whether OpenSSL's signature is checked
+    (and an unlisted release accepted on it alone)."""
+
     spec: Optional[str] = None  # a version, a series, or None for the newest LTS
     mirrors: Tuple[str, ...] = ()
     upstream: bool = True  # False: only the mirrors (hosts that cannot reach openssl.org)
@@ -34,6 +38,13 @@ class OpenSSLRequest:
 
 def resolve_release(spec: Optional[str], *, allow_unlisted: bool = False,
                     verify_signature: bool = False) -> Release:
+    """The release `spec` names in the release table (builder/data/openssl_releases.toml; None:
+    the newest LTS); with `allow_unlisted`, an exact version the table lacks. Warns of an
+    end-of-life series or an old patch.
+
+    Raises InputError for a spec the table does not know (and not allowed unlisted), for
+    `allow_unlisted` without `verify_signature`, or when `verify_signature` is asked and gpgv
+    is missing."""
     table = load_table()
     if verify_signature:
         require_gpgv()
@@ -55,6 +66,7 @@ def resolve_release(spec: Optional[str], *, allow_unlisted: bool = False,
 
 
 def request_release(request: OpenSSLRequest) -> Release:
+    """The release `request` asks for (`resolve_release`); raises InputError as it does."""
     return resolve_release(request.spec, allow_unlisted=request.allow_unlisted,
                            verify_signature=request.verify_signature)
 
@@ -121,7 +133,8 @@ def release_rows(cache: Path, today: Optional[dt.date] = None) -> List[ReleaseRo
 
 def expected_version(spec: str) -> str:
     """The exact version a wheel should report for `spec`: a release or series the table
-    knows, or an exact version it does not (a wheel built with --allow-unlisted)."""
+    knows, or an exact version it does not (a wheel built with --allow-unlisted).
+    Raises InputError when `spec` is neither."""
     table = load_table()
     try:
         return table.resolve(spec).version

@@ -38,6 +38,10 @@ from builder.toolchain import Toolchain, require_tools
 
 @dataclass(frozen=True)
 class WheelRequest:
+    """What `builder wheel` was asked: the sdist (a file, a source tree or NAME[==VERSION]), the
+    OpenSSL request, the target interpreters and platform, the wheelhouse, the run-time probe,
+    the source options, and whether the package's own test suite runs."""
+
     target: str
     openssl: OpenSSLRequest = OpenSSLRequest()
     pythons: Tuple[str, ...] = ()  # paths, versions (3.9) or "all"; none: this interpreter
@@ -50,6 +54,9 @@ class WheelRequest:
 
 @dataclass
 class WheelResult:
+    """What a `wheel` job made: the OpenSSL build used, the published wheels (paths in the
+    wheelhouse) and their provenance records (dicts, in the same order)."""
+
     openssl: OpenSSLBuild
     wheels: List[Path] = field(default_factory=list)
     records: List[dict] = field(default_factory=list)

@@ -72,12 +72,16 @@ class LinuxPlatform:
         return f"-Wl,--version-script={script} -Wl,--undefined-version"
 
     def inspect_wheel(self, wheel: Path) -> List[ElfFacts]:
+        """The facts of every ELF file in the wheel (pyelftools); raises CheckFailed for one it
+        cannot read."""
         return elf.inspect_wheel(wheel)
 
     def wheel_binaries(self, wheel: Path):  # type: ignore[no-untyped-def]
+        """(member, bytes) of every ELF file in the wheel, in archive order."""
         return elf.wheel_binaries(wheel)
 
     def is_binary(self, data: bytes) -> bool:
+        """Whether `data` (at least a file's first four bytes) starts an ELF file."""
         return elf.is_elf(data)
 
     def libraries_bringing_openssl(self, wheel: Path, scratch: Path
@@ -85,7 +89,8 @@ class LinuxPlatform:
         """(binary in the wheel, a shared library it needs, that library's chain to a shared
         libssl/libcrypto) for every library of the build host that would bring the system's
         OpenSSL into the process: what auditwheel would graft, OpenSSL and all. Resolved the
-        way auditwheel resolves them (its lddtree)."""
+        way auditwheel resolves them (its lddtree); the binaries are written under
+        `scratch/needed` for it."""
         found = []
         folder = scratch / "needed"
         for member, data in elf.wheel_binaries(wheel):
@@ -104,7 +109,8 @@ class LinuxPlatform:
     def check_platform(self, facts: Sequence[ElfFacts], tag: str, when: str,
                        wheel: str) -> None:
         """Every ELF's symbol versions and machine within the policy of every part of the
-        platform tag (manylinux_2_17_x86_64.manylinux2014_x86_64). Raises CheckFailed."""
+        platform tag (manylinux_2_17_x86_64.manylinux2014_x86_64), as auditwheel's policy data
+        sets it. Raises CheckFailed naming every violation."""
         broken = []
         for part in tag.split("."):
             policy = policy_for(part)
@@ -116,7 +122,8 @@ class LinuxPlatform:
 
     def check_tag_within(self, tag: str, plat: str, wheel: str) -> None:
         """The repaired wheel's tag is for the asked architecture and no newer glibc than
-        asked. Raises CheckFailed."""
+        asked (both from auditwheel's policy data). Raises CheckFailed; a tag or `plat` without
+        a policy is not checked."""
         asked = policy_for(plat)
         got = [policy_for(part) for part in tag.split(".")]
         if asked is None or any(p is None for p in got):
@@ -176,8 +183,9 @@ class LinuxPlatform:
 
 
 def native() -> Toolchain:
-    """The host's C compiler ($CC or cc), identified for cache keys and provenance. Raises
-    InputError where it is not on PATH."""
+    """The host's C compiler ($CC or cc), identified for cache keys and provenance (the first
+    line of `--version`, the `-dumpmachine` triple). Raises InputError where it is not on PATH;
+    CommandFailed where it does not answer those queries."""
     cc = os.environ.get("CC", "cc").split()[0]
     if shutil.which(cc) is None:
         raise InputError(f"no C compiler: {cc} is not on PATH; install {PACKAGES['cc']} "

@@ -52,29 +52,36 @@ class EmulatedPython:
 
     @property
     def executable(self) -> Path:
+        """The interpreter's path inside the unpacked root (usr/bin/python3.11)."""
         return self.root / "usr" / "bin" / f"python{PYTHON_VERSION}"
 
     def command(self) -> List[str]:
+        """The argv that runs the interpreter: qemu, with the root as its library path."""
         return [self.qemu, "-L", str(self.root), str(self.executable)]
 
     @property
     def version(self) -> Tuple[int, int]:
+        """(major, minor) of Debian's CPython: (3, 11)."""
         major, minor = PYTHON_VERSION.split(".")
         return int(major), int(minor)
 
     @property
     def short_version(self) -> str:
+        """`3.11`, the version of Debian's CPython."""
         return PYTHON_VERSION
 
     @property
     def ext_suffix(self) -> str:
+        """The extension modules' file suffix for this interpreter: .cpython-311-<gnu triple>.so."""
         return f".cpython-{''.join(PYTHON_VERSION.split('.'))}-{self._facts.gnu_triple}.so"
 
     @property
     def platform(self) -> str:
+        """The interpreter's sysconfig platform: `linux-<arch>`."""
         return f"linux-{self.arch}"
 
     def describe(self) -> str:
+        """The interpreter for messages and the provenance record: Debian's CPython and its qemu."""
         return (f"Debian's {self.arch} CPython {PYTHON_VERSION} under "
                 f"{Path(self.qemu).name}")
 
