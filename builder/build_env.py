@@ -143,5 +143,5 @@ def put_in_front(env: Dict[str, str], settings: Dict[str, str]) -> Dict[str, str
 
 
 def host_cc() -> str:
-    """The host's C compiler: $CC, else `cc`."""
-    return os.environ.get("CC") or "cc"
+    """The host's C compiler as a command line: $CC (`ccache gcc` too), else `cc`."""
+    return (os.environ.get("CC") or "").strip() or "cc"

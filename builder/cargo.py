@@ -77,12 +77,14 @@ def check_rust_target(package: str, triple: str) -> None:
                          f"host of that architecture")
 
 
-def vendor_from(chosen: Optional[Path], relock: bool = False) -> Optional[Path]:
+def vendor_from(chosen: Optional[Path], relock: bool = False,
+                origin: str = "--cargo-vendor") -> Optional[Path]:
     """The cargo-vendor setting (--cargo-vendor, $BUILDER_CARGO_VENDOR or the configuration
-    file), resolved; raises InputError where it is not a directory, or --cargo-relock has no
-    vendor directory to re-resolve against."""
+    file: `origin` names which), resolved; raises InputError where it is not a directory, or
+    --cargo-relock has no vendor directory to re-resolve against."""
     if chosen is not None and not chosen.is_dir():
-        raise InputError(f"--cargo-vendor {chosen} is not a directory")
+        raise InputError(f"cargo-vendor {chosen} (from {origin}) is not a directory; name "
+                         f"the directory `cargo vendor` made")
     if relock and chosen is None:
         raise InputError("--cargo-relock needs --cargo-vendor DIR (or $BUILDER_CARGO_VENDOR)")
     return chosen.resolve() if chosen is not None else None

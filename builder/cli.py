@@ -221,7 +221,8 @@ def _cmd_wheel(args: argparse.Namespace, settings: Settings) -> int:
         source=SourceOptions(
             patches=tuple(args.patch),
             cargo=CargoOptions(
-                vendor=vendor_from(settings.cargo_vendor, args.cargo_relock),
+                vendor=vendor_from(settings.cargo_vendor, args.cargo_relock,
+                                   settings.origins.get("cargo-vendor", "--cargo-vendor")),
                 relock=args.cargo_relock)),
         full_smoke=args.smoke == "full",
     ), ctx)
@@ -288,6 +289,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; nothing half-written was kept", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of the output went away (`| head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:  # the machine, not the builder: a full disk, a read-only folder
         where = f" ({exc.filename})" if exc.filename else ""
         advice = DISK_FULL_ADVICE if exc.errno in (errno.ENOSPC, errno.EDQUOT) \

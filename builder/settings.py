@@ -9,6 +9,7 @@ option and default (the README's settings table is written from it).
 from __future__ import annotations
 
 import os
+import re
 import sys
 import urllib.parse
 from dataclasses import dataclass, field
@@ -75,7 +76,7 @@ class Settings:
     index_url: str = DEFAULT_INDEX
     openssl_mirrors: Tuple[str, ...] = ()
     debian_mirror: str = DEFAULT_DEBIAN_MIRROR
-    jobs: int = 1
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     source_date_epoch: int = DEFAULT_SOURCE_DATE_EPOCH
     cargo_vendor: Optional[Path] = None
     origins: Mapping[str, str] = field(default_factory=dict)  # "index-url" -> "builder.toml"
@@ -86,9 +87,14 @@ def config_file(cwd: Path, project: Optional[Path] = None) -> Optional[Tuple[Pat
     pyproject.toml when it has `[tool.builder]`, else `cwd/builder.toml`; None when neither
     exists. Raises InputError for a file that is not valid TOML."""
     if project is not None and (project / "pyproject.toml").is_file():
-        table = _read_toml(project / "pyproject.toml").get("tool", {}).get("builder")
+        pyproject = project / "pyproject.toml"
+        tool = _read_toml(pyproject).get("tool", {})
+        table = tool.get("builder") if isinstance(tool, dict) else None
         if table is not None:
-            return project / "pyproject.toml", table
+            if not isinstance(table, dict):
+                raise InputError(f"{pyproject}: [tool.builder] must be a table of settings "
+                                 f"(known: {', '.join(_BY_NAME)})")
+            return pyproject, table
     if (cwd / CONFIG_FILE).is_file():
         return cwd / CONFIG_FILE, _read_toml(cwd / CONFIG_FILE)
     return None
@@ -111,7 +117,8 @@ def resolve(cli: Mapping[str, Any], environ: Mapping[str, str], cwd: Path,
     path, table = found if found is not None else (None, {})
     unknown = sorted(set(table) - set(_BY_NAME))
     if unknown:
-        raise InputError(f"{path}: unknown setting {', '.join(unknown)} (known: "
+        where = " (builder.toml takes its keys at the top level)" if "tool" in unknown else ""
+        raise InputError(f"{path}: unknown setting {', '.join(unknown)}{where} (known: "
                          f"{', '.join(_BY_NAME)})")
     values: Dict[str, Any] = {}
     origins: Dict[str, str] = {}
@@ -139,9 +146,14 @@ def _env_value(key: Key, text: Optional[str]) -> Any:
 def _file_value(key: Key, value: Any, path: Optional[Path]) -> Any:
     if value is None:
         return None
-    if key.is_list and isinstance(value, str):
-        value = [value]
-    if key.name in ("cache-dir", "cargo-vendor") and isinstance(value, str) and path:
+    if key.is_list:
+        if isinstance(value, str):
+            return [value]
+        if not isinstance(value, list):
+            raise InputError(f"{key.name} {value!r} (from {path}) is not a URL or a list of "
+                             f"URLs; fix it there")
+    if key.name in ("cache-dir", "cargo-vendor") and isinstance(value, str) and value.strip() \
+            and path:
         value = str(path.parent / Path(value).expanduser())  # relative to the file
     return value
 
@@ -174,7 +186,11 @@ def _bad(name: str, value: Any, where: str, wanted: str) -> InputError:
 def _path(name: str, value: Any, where: str) -> Path:
     if not isinstance(value, (str, Path)) or not str(value).strip():
         raise _bad(name, value, where, "a directory path")
-    return Path(value).expanduser().resolve()
+    path = Path(value).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{name} {path} (from {where}) is not a directory; name a directory "
+                         f"(new or existing)")
+    return path
 
 
 def _url(name: str, value: Any, where: str) -> str:
@@ -210,7 +226,7 @@ def _whole(value: Any) -> Optional[int]:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and re.fullmatch(r"[0-9]+", value.strip()):
         return int(value)
     return None
 

@@ -62,6 +62,8 @@ class SmokeResult:
 def check_is_wheel(path: Path) -> None:
     """Raise InputError unless `path` is a wheel: a NAME-VERSION-TAGS.whl file name and a zip
     archive holding `<name>.dist-info/WHEEL`."""
+    if path.is_dir():
+        raise InputError(f"{path} is a directory; give the .whl files in it ({path}/*.whl)")
     if not path.is_file():
         raise InputError(f"{path} does not exist (or is not a file); give a .whl file")
     try:

@@ -24,6 +24,7 @@ from builder.target import Target
 from builder.interpreters import Interpreter
 from builder.platforms.qemu import EmulatedPython, emulated_python, find_qemu
 from builder.platforms.zig import zig
+from builder.build_env import host_cc
 from builder.runner import capture
 from builder.toolchain import PACKAGES, Toolchain, require_tools
 
@@ -186,7 +187,7 @@ def native() -> Toolchain:
     """The host's C compiler ($CC or cc), identified for cache keys and provenance (the first
     line of `--version`, the `-dumpmachine` triple). Raises InputError where it is not on PATH;
     CommandFailed where it does not answer those queries."""
-    cc = os.environ.get("CC", "cc").split()[0]
+    cc = host_cc().split()[0]
     if shutil.which(cc) is None:
         raise InputError(f"no C compiler: {cc} is not on PATH; install {PACKAGES['cc']} "
                          f"or set CC")

@@ -28,3 +28,19 @@ def test_passthrough_returns_the_exit_status():
 def test_a_program_that_cannot_start_is_bad_input_naming_it(tmp_path, run):
     with pytest.raises(InputError, match="no-such-compiler cannot be run"):
         run([str(tmp_path / "no-such-compiler")])
+
+
+def test_a_reader_that_went_away_is_no_error(tmp_path):
+    """`builder openssl list | head -1`: the pipe closes before the builder writes."""
+    import os
+    import subprocess
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run([sys.executable, "-m", "builder", "openssl", "list",
+                               "--cache-dir", str(tmp_path)], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 0 and "error" not in done.stderr, done.stderr

@@ -50,6 +50,11 @@ def test_smoke_of_something_that_is_not_a_wheel_is_bad_input(make, tmp_path, cac
     assert_one_clear_error(done, 2, "is not a wheel")
 
 
+def test_smoke_of_a_directory_names_the_wheels_in_it(tmp_path, cache):
+    done = run_main("smoke", str(tmp_path), "--openssl", "3.0.22", "--cache-dir", str(cache))
+    assert_one_clear_error(done, 2, f"{tmp_path} is a directory; give the .whl files in it")
+
+
 # ------------------------------------------------------------ options
 
 @pytest.mark.parametrize("python", ["/etc/passwd", "/tmp", "python9.9"])

@@ -100,3 +100,17 @@ def test_plat_of_an_architecture_zig_cannot_target_from_here_is_refused_up_front
 
     with pytest.raises(InputError, match="manylinux2014_ppc64le is not supported here"):
         resolve_target("manylinux2014_ppc64le")
+
+
+def test_a_vendor_directory_that_is_missing_is_refused_naming_where_it_was_set(tmp_path):
+    with pytest.raises(InputError, match=r"cargo-vendor .*missing \(from \$BUILDER_CARGO_VENDOR\)"
+                                         r" is not a directory"):
+        vendor_from(tmp_path / "missing", origin="$BUILDER_CARGO_VENDOR")
+
+
+@pytest.mark.parametrize("cc, expected", [("", "cc"), ("  ", "cc"), ("ccache gcc", "ccache gcc")])
+def test_the_host_compiler_is_cc_where_cc_is_unset_or_blank(monkeypatch, cc, expected):
+    from builder.build_env import host_cc
+
+    monkeypatch.setenv("CC", cc)
+    assert host_cc() == expected

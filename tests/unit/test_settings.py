@@ -90,3 +90,46 @@ def test_the_jobs_setting_reaches_make_cmake_and_cargo_unless_the_user_chose():
                                       "CARGO_BUILD_JOBS": "3"}
     assert parallelism_env(3, {"MAKEFLAGS": "-j1"}) == {"CMAKE_BUILD_PARALLEL_LEVEL": "3",
                                                         "CARGO_BUILD_JOBS": "3"}
+
+
+@pytest.mark.parametrize("pyproject, message", [
+    ("tool = 1\n", None),  # no [tool.builder]: builder.toml (absent) and defaults apply
+    ("[tool]\nbuilder = 5\n", r"\[tool.builder\] must be a table"),
+    ("[tool]\nbuilder = [1]\n", r"\[tool.builder\] must be a table"),
+])
+def test_a_projects_tool_table_of_the_wrong_shape_is_refused_or_ignored(tmp_path, pyproject,
+                                                                        message):
+    (tmp_path / "pyproject.toml").write_text(pyproject)
+    if message is None:
+        assert resolve({}, {}, tmp_path, tmp_path).origins == {}
+    else:
+        with pytest.raises(InputError, match=message):
+            resolve({}, {}, tmp_path, tmp_path)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("openssl-mirror = 5\n", "openssl-mirror 5 .* is not a URL or a list of URLs"),
+    ('cache-dir = ""\n', "cache-dir '' .* is not a directory path"),
+    ('cargo-vendor = "  "\n', "cargo-vendor '  ' .* is not a directory path"),
+    ("[tool.builder]\njobs = 2\n", r"unknown setting tool \(builder.toml takes its keys at"),
+])
+def test_file_values_of_the_wrong_type_or_empty_paths_are_refused(tmp_path, text, message):
+    (tmp_path / "builder.toml").write_text(text)
+    with pytest.raises(InputError, match=message):
+        resolve({}, {}, tmp_path)
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "1e3", " "])
+def test_only_ascii_digits_make_a_number(tmp_path, value):
+    if not value.strip():
+        assert resolve({}, {"BUILDER_JOBS": value}, tmp_path).origins == {}
+        return
+    with pytest.raises(InputError, match="is not a positive whole number"):
+        resolve({}, {"BUILDER_JOBS": value}, tmp_path)
+
+
+def test_a_cache_dir_that_is_a_file_is_refused_naming_where_it_came_from(tmp_path):
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(InputError, match=r"cache-dir .*afile \(from --cache-dir\) is not a "
+                                         r"directory"):
+        resolve({"cache-dir": str(tmp_path / "afile")}, {}, tmp_path)
