@@ -1,6 +1,7 @@
 """The compiler wrapper every extension build goes through (run by the builder's own
-interpreter, isolated, with the builder's runner for its processes): it records what the linker itself says it linked, and which
-headers each compile read, so that the builder can prove which OpenSSL a binary holds.
+interpreter, isolated, with the builder's runner for its processes): it records what the
+linker itself says it linked, and which headers each compile read, so that the builder can
+prove which OpenSSL a binary holds.
 
 usage: python cc_audit.py AUDIT_DIR REAL_COMPILER_JSON [compiler arguments...]
 

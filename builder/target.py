@@ -114,6 +114,6 @@ def check_plat(plat: str) -> None:
         if known is not None and tag.startswith("manylinux_"):
             by_arch.setdefault(known.arch, []).append(known.name)
     ranges = [f"{names[0]}_{arch} to {names[-1]}_{arch}" for arch, names in by_arch.items()]
-    raise InputError(f"--plat {plat or repr(plat)} is not supported here; this {host_arch()} host "
-                     f"builds {' and '.join(ranges)} (and the legacy aliases manylinux1, 2010 "
+    raise InputError(f"--plat {plat or repr(plat)} is not supported here; this {host_arch()} "
+                     f"host builds {' and '.join(ranges)} (and the legacy aliases manylinux1, 2010 "
                      f"and 2014 where auditwheel knows them)")

@@ -36,8 +36,10 @@ PACKAGES = (
     "liblzma5", "libcrypt1", "libuuid1", "libsqlite3-0", "libncursesw6", "libtinfo6",
     "libreadline8", "libnsl2", "libtirpc3", "libdb5.3", "libgdbm6", "media-types",
 )
-_QEMU_ADVICE = "install qemu-user-static (apt-get install qemu-user-static / dnf install qemu-user-static)"
-_FETCH_ADVICE = "set BUILDER_DEBIAN_MIRROR (or builder.toml's debian-mirror) to a reachable Debian mirror"
+_QEMU_ADVICE = ("install qemu-user-static (apt-get install qemu-user-static / dnf install "
+                "qemu-user-static)")
+_FETCH_ADVICE = ("set BUILDER_DEBIAN_MIRROR (or builder.toml's debian-mirror) to a reachable "
+                 "Debian mirror")
 _RECORD = "packages.json"
 
 
@@ -158,7 +160,8 @@ def _unpack_debian_python(arch: str, store: Store, mirror: str, temp: Path) -> N
         for name in PACKAGES:
             fields = index.get(name)
             if fields is None:
-                raise BuilderError(f"{mirror} {SUITE} has no {ARCHITECTURES[arch].debian_arch} package {name}")
+                raise BuilderError(f"{mirror} {SUITE} has no "
+                                   f"{ARCHITECTURES[arch].debian_arch} package {name}")
             filename = Path(fields["Filename"]).name
             deb = cached_download(store, f"debian/{filename}", [f"{mirror}/{fields['Filename']}"],
                                   Expected(fields["SHA256"], int(fields["Size"]), gzip=False),
