@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 from typing import List, Mapping, Optional
@@ -280,6 +282,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     OSError (a full disk, a folder that cannot be written)."""
     parser = build_parser()
     verbose = "--verbose" in (argv if argv is not None else sys.argv[1:])
+    if threading.current_thread() is threading.main_thread():
+        # Started from a background job, the builder inherits SIGINT ignored: it must still
+        # stop (and clean up) when interrupted.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         args = parser.parse_args(argv)
         return int(args.func(args, resolve_settings(args, os.environ, Path.cwd())))

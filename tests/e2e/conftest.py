@@ -1,5 +1,6 @@
 """Session-scoped real builds: each OpenSSL version is compiled once per test run, into one
-cache that every end-to-end test shares."""
+cache that every end-to-end test shares, and each wheel that several tests read is built once
+(`built_once`, `wheelhouse`)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple, TypeVar
 
 import pytest
 
 from builder.interpreters import discover
 from tests.conftest import SHARED, mirror_args, run_builder
+
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
@@ -25,18 +28,76 @@ def session_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("builder-cache-marker-e2e")
 
 
+# In the path of the second cache root: no byte of any wheel may hold it.
+SECOND_ROOT_MARKER = "cache-root-7f3a9c"
+
+
 @pytest.fixture(scope="session")
-def openssl_prefix(session_cache, openssl_mirror) -> Callable[[str], Path]:
+def second_cache(tmp_path_factory) -> Path:
+    """A second cache root, empty at first: the fault tests build in it (killed runs, runs at
+    once, OpenSSL 3.0.22 among them), then the reproducibility test builds there again what it
+    builds in the session cache. `pytest_collection_modifyitems` runs the fault tests first."""
+    return tmp_path_factory.mktemp(SECOND_ROOT_MARKER)
+
+
+def pytest_collection_modifyitems(items):
+    """The fault tests need `second_cache` empty when they start: every other test that uses
+    it runs after all of them (at the end of the run), whatever the order of the files on the
+    command line."""
+    def after_the_fault_tests(item) -> bool:
+        return "second_cache" in getattr(item, "fixturenames", ()) and \
+            not item.nodeid.split("::")[0].endswith("test_faults.py")
+    items[:] = sorted(items, key=after_the_fault_tests)  # stable: the order otherwise stays
+
+
+@pytest.fixture(scope="session")
+def built_once() -> Callable[[tuple, Callable[[], T]], T]:
+    """`built_once(key, make)`: `make()` on the first call with `key` in a test run, its
+    result on every later one. Everything expensive the end-to-end tests share (an OpenSSL
+    build, a `builder wheel` run, a virtualenv) is made through it, once."""
+    made: Dict[tuple, object] = {}
+
+    def get(key: tuple, make: Callable[[], T]) -> T:
+        if key not in made:
+            made[key] = make()
+        return made[key]  # type: ignore[return-value]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def openssl_prefix(built_once, session_cache, openssl_mirror) -> Callable[[str], Path]:
     """`openssl_prefix("3.0.22")`: the static build's prefix, built on first use."""
-    built: Dict[str, Path] = {}
 
     def get(version: str) -> Path:
-        if version not in built:
+        def make() -> Path:
             done = run_builder("openssl", "build", version, *mirror_args(openssl_mirror),
                                "--cache-dir", str(session_cache))
             assert done.returncode == 0, done.stderr
-            built[version] = Path(done.stdout.strip().splitlines()[-1])
-        return built[version]
+            return Path(done.stdout.strip().splitlines()[-1])
+
+        return built_once(("openssl", version), make)
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(built_once, session_cache, openssl_mirror, openssl_prefix, tmp_path_factory):
+    """`wheelhouse(target, openssl, *args)`: `builder wheel TARGET --openssl OPENSSL ARGS...`
+    against the shared cache, run once per test run for the same arguments (in that order);
+    (the finished process, its wheelhouse). The tests that read the same wheels share it."""
+
+    def get(target: str, openssl: str, *args: str) -> Tuple[subprocess.CompletedProcess, Path]:
+        def make():
+            openssl_prefix(openssl)
+            name = Path(target).name.split("==")[0]
+            folder = tmp_path_factory.mktemp(f"wheel-{name}-{openssl}")
+            done = run_builder("wheel", target, "--openssl", openssl,
+                               *mirror_args(openssl_mirror), "--cache-dir", str(session_cache),
+                               "--wheelhouse", str(folder / "wheelhouse"), *args, cwd=folder)
+            return done, folder / "wheelhouse"
+
+        return built_once(("wheel", target, openssl, *args), make)
 
     return get
 
@@ -111,29 +172,47 @@ def offline_crate_args(relock=True):
     return args + (["--cargo-relock"] if relock else [])
 
 
+# cryptography 50.0.2 is built once per OpenSSL version. Its own test suite (--smoke full)
+# runs for one version; the run of 3.0.22 is the one with three interpreters (a lower-floor
+# abi3 wheel for 3.10, and a cp311-abi3 one proven on 3.11 and 3.12).
+CRYPTOGRAPHY_SUITE_OPENSSL = "3.5.7"
+CRYPTOGRAPHY_MANY_PYTHONS_OPENSSL = "3.0.22"
+CRYPTOGRAPHY_PYTHONS = ("3.10", "3.11", "3.12")
+
+
+def cryptography_args(openssl: str) -> List[str]:
+    args = offline_crate_args()
+    if openssl == CRYPTOGRAPHY_SUITE_OPENSSL:
+        args += ["--smoke", "full"]
+    if openssl == CRYPTOGRAPHY_MANY_PYTHONS_OPENSSL:
+        args += [arg for v in CRYPTOGRAPHY_PYTHONS for arg in ("--python", str(cpython(v)))]
+    return args
+
+
 @pytest.fixture(scope="session")
-def cryptography_wheelhouse(session_cache, openssl_mirror, openssl_prefix, tmp_path_factory):
-    """`cryptography_wheelhouse("3.5.7")`: run once per OpenSSL version in a test run."""
-    runs = {}
+def cryptography_wheelhouse(wheelhouse):
+    """`cryptography_wheelhouse("3.5.7")`: (the run, its wheelhouse), once per OpenSSL
+    version in a test run."""
 
     def get(openssl):
-        if openssl not in runs:
-            openssl_prefix(openssl)
-            wheelhouse = tmp_path_factory.mktemp(f"wheelhouse-cryptography-{openssl}")
-            done = run_builder("wheel", "cryptography==50.0.2", "--openssl", openssl,
-                               *mirror_args(openssl_mirror), *offline_crate_args(),
-                               "--smoke", "full", "--cache-dir", str(session_cache),
-                               "--wheelhouse", str(wheelhouse))
-            runs[openssl] = (done, wheelhouse)
-        return runs[openssl]
+        return wheelhouse("cryptography==50.0.2", openssl, *cryptography_args(openssl))
 
     return get
 
 
+def abi3_floor(wheel: Path) -> Tuple[int, int]:
+    """(3, 11) for cryptography-...-cp311-abi3-...whl."""
+    tag = wheel.name.split("-")[2]
+    return int(tag[2]), int(tag[3:])
+
 
 def built(cryptography_wheelhouse, openssl):
+    """The run's wheel for the interpreter running the tests (the one pip installs here: the
+    highest abi3 floor not above it), and its provenance record."""
     done, wheelhouse = cryptography_wheelhouse(openssl)
     assert done.returncode == 0, done.stderr[-3000:]
-    [wheel] = [w for w in wheels_in(wheelhouse) if w.name.startswith("cryptography-")]
+    wheels = [w for w in wheels_in(wheelhouse) if w.name.startswith("cryptography-")]
+    [wheel] = [w for w in wheels if abi3_floor(w) == max(
+        abi3_floor(w) for w in wheels if abi3_floor(w) <= sys.version_info[:2])]
     record = json.loads(Path(f"{wheel}.provenance.json").read_text())
     return wheelhouse, wheel, record

@@ -8,7 +8,7 @@ import tarfile
 import pytest
 
 from builder.openssl import NAMESPACE_PREFIX
-from tests.conftest import FIXTURES, mirror_args, run_builder, shared_tarball
+from tests.conftest import FIXTURES, shared_tarball
 from tests.e2e.conftest import fresh_venv, python_says, wheels_in
 
 pytestmark = pytest.mark.slow
@@ -59,20 +59,13 @@ def test_an_extension_defining_a_name_internal_to_libssl_links_and_both_work(bui
 
 
 @pytest.fixture(scope="session")
-def m2crypto_wheelhouse(session_cache, openssl_mirror, openssl_prefix, tmp_path_factory):
+def m2crypto_wheelhouse(wheelhouse):
     """`m2crypto_wheelhouse("3.5.7")`: M2Crypto 0.51.0 from PyPI, built once per version."""
-    made = {}
 
     def get(version):
-        if version not in made:
-            openssl_prefix(version)
-            wheelhouse = tmp_path_factory.mktemp(f"wheelhouse-m2crypto-{version}")
-            done = run_builder("wheel", "M2Crypto==0.51.0", "--openssl", version,
-                               *mirror_args(openssl_mirror), "--cache-dir", str(session_cache),
-                               "--wheelhouse", str(wheelhouse))
-            assert done.returncode == 0, done.stderr[-3000:]
-            made[version] = wheelhouse
-        return made[version]
+        done, folder = wheelhouse("M2Crypto==0.51.0", version)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return folder
 
     return get
 

@@ -1,5 +1,6 @@
 """Runs killed with SIGKILL, and runs at once on one cache: the cache and the wheelhouse only
-ever show complete entries, and the next run succeeds. These build on a cache of their own."""
+ever show complete entries, and the next run succeeds. These build on a cache of their own
+(`second_cache`), empty when they start."""
 
 import os
 import signal
@@ -19,8 +20,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("fault-cache")
+def cache(second_cache):
+    # Not the session's cache: these tests start from an empty one. The reproducibility test
+    # (test_hardening) builds in it after them, reusing the OpenSSL 3.0.22 built here.
+    return second_cache
 
 
 def start(*args, cache):

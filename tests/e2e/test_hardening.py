@@ -11,7 +11,8 @@ import pytest
 
 from builder.repair import build_paths_in
 from tests.conftest import FIXTURES, mirror_args, run_builder
-from tests.e2e.conftest import built, fresh_venv, python_says, wheels_in
+from tests.e2e.conftest import (SECOND_ROOT_MARKER, built, fresh_venv, python_says,
+                                wheels_in)
 
 pytestmark = pytest.mark.slow
 
@@ -20,21 +21,19 @@ SSL3, SSL2, TLS1_2 = 0x0300, 0x0002, 0x0303
 
 
 @pytest.fixture(scope="session")
-def fixture_venv(session_cache, openssl_mirror, openssl_prefix, tmp_path_factory):
-    """`fixture_venv("1.1.1w")`: a virtualenv with the fixture's static wheel for that OpenSSL."""
-    made = {}
+def fixture_venv(built_once, wheelhouse, tmp_path_factory):
+    """`fixture_venv("1.1.1w")`: a virtualenv with the fixture's static wheel for that OpenSSL
+    (the wheel test_static_wheels reads too)."""
 
     def get(version):
-        if version not in made:
-            openssl_prefix(version)
-            folder = tmp_path_factory.mktemp(f"fixture-{version}")
-            done = run_builder("wheel", str(FIXTURES / "sslfixture"), "--openssl", version,
-                               "--version-probe", PROBE, *mirror_args(openssl_mirror),
-                               "--cache-dir", str(session_cache),
-                               "--wheelhouse", str(folder / "wheelhouse"))
+        def make():
+            done, folder = wheelhouse(str(FIXTURES / "sslfixture"), version,
+                                      "--version-probe", PROBE)
             assert done.returncode == 0, done.stderr[-3000:]
-            made[version] = fresh_venv(folder / "venv", folder / "wheelhouse", "sslfixture")
-        return made[version]
+            return fresh_venv(tmp_path_factory.mktemp(f"fixture-{version}") / "venv", folder,
+                              "sslfixture")
+
+        return built_once(("sslfixture venv", version), make)
 
     return get
 
@@ -135,12 +134,14 @@ def test_cryptography_loaded_globally_first_leaves_the_interpreters_ssl_its_own(
 
 
 def test_two_builds_in_different_directories_and_cache_roots_give_byte_identical_wheels(
-        session_cache, openssl_mirror, openssl_prefix, tmp_path):
-    """The second build has a cache of its own (so OpenSSL is built again there), with a
-    marker in its path that no byte of either wheel may hold."""
+        session_cache, second_cache, openssl_mirror, openssl_prefix, tmp_path):
+    """The second build has a cache of its own, with a marker in its path that no byte of
+    either wheel may hold. OpenSSL was built in it apart from the session's build: by the
+    fault tests, which run before this test, or now when they are not run."""
     openssl_prefix("3.0.22")
-    marker = "cache-root-7f3a9c"
-    caches = {"first": session_cache, "second/deeper": tmp_path / marker}
+    marker = SECOND_ROOT_MARKER
+    assert marker in str(second_cache) and marker not in str(session_cache)
+    caches = {"first": session_cache, "second/deeper": second_cache}
     digests = []
     for place, cache in caches.items():
         source = tmp_path / place / "sslfixture"

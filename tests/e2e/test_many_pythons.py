@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from builder.interpreters import discover
-from tests.e2e.conftest import cpython, offline_crate_args, wheels_in
+from tests.e2e.conftest import wheels_in
 
 pytestmark = pytest.mark.slow
 
@@ -32,12 +32,12 @@ def test_python_all_gives_a_smoke_tested_wheel_per_interpreter_from_one_openssl_
 
 
 def test_cryptography_abi3_wheels_follow_pycas_floors_and_are_proven_on_each_interpreter(
-        builder_cli, tmp_path):
-    pythons = [cpython(v) for v in ("3.10", "3.11", "3.12")]
-    done = builder_cli("cryptography==50.0.2", "3.0.22", *offline_crate_args(),
-                       *(arg for p in pythons for arg in ("--python", str(p))))
+        cryptography_wheelhouse):
+    # The run of OpenSSL 3.0.22 that test_cryptography reads too, built with CPython 3.10,
+    # 3.11 and 3.12 (tests/e2e/conftest.py: CRYPTOGRAPHY_PYTHONS).
+    done, wheelhouse = cryptography_wheelhouse("3.0.22")
     assert done.returncode == 0, done.stderr[-3000:]
-    wheels = {w.name.split("-")[2]: w for w in wheels_in(tmp_path / "wheelhouse")
+    wheels = {w.name.split("-")[2]: w for w in wheels_in(wheelhouse)
               if w.name.startswith("cryptography-")}
     assert "cp311" in wheels and len(wheels) == 2  # cp311-abi3, and a lower floor for 3.10
     newer = [s["python"].split()[1][:4] for s in record_of(wheels["cp311"])["smoked_on"]]

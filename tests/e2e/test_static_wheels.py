@@ -57,10 +57,10 @@ def test_openssl_build_copies_to_a_chosen_prefix_with_working_pkg_config(
     assert f"prefix={target}" in (target / "lib/pkgconfig/libcrypto.pc").read_text()
 
 
-def test_scrypt_from_pypi_becomes_a_static_manylinux_wheel(builder_cli, tmp_path):
-    done = builder_cli("scrypt", "3.0.22")
+def test_scrypt_from_pypi_becomes_a_static_manylinux_wheel(wheelhouse):
+    done, folder = wheelhouse("scrypt", "3.0.22")
     assert done.returncode == 0, done.stderr
-    [wheel] = wheels_in(tmp_path / "wheelhouse")
+    [wheel] = wheels_in(folder)
     assert "manylinux" in wheel.name
     record = provenance(wheel)
     assert record["openssl"]["version"] == "3.0.22"
@@ -73,9 +73,10 @@ def test_scrypt_from_pypi_becomes_a_static_manylinux_wheel(builder_cli, tmp_path
         assert elf.openssl_versions == ("3.0.22",)
 
 
-def test_scrypt_wheel_computes_the_rfc_7914_test_vector(builder_cli, tmp_path):
-    assert builder_cli("scrypt", "3.0.22").returncode == 0
-    python = fresh_venv(tmp_path / "venv", tmp_path / "wheelhouse", "scrypt")
+def test_scrypt_wheel_computes_the_rfc_7914_test_vector(wheelhouse, tmp_path):
+    done, folder = wheelhouse("scrypt", "3.0.22")
+    assert done.returncode == 0
+    python = fresh_venv(tmp_path / "venv", folder, "scrypt")
     digest = python_says(python, "import scrypt; print(scrypt.hash(b'password', b'NaCl', "
                                  "N=1024, r=8, p=16).hex())")
     assert digest.startswith("fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b3731")
@@ -83,12 +84,14 @@ def test_scrypt_wheel_computes_the_rfc_7914_test_vector(builder_cli, tmp_path):
 
 @pytest.mark.parametrize("version", ["1.1.1w", "3.5.7"])
 def test_fixture_reports_the_pinned_openssl_at_run_time_and_hashes_with_it(
-        builder_cli, tmp_path, version):
-    done = builder_cli(str(FIXTURES / "sslfixture"), version, "--version-probe", FIXTURE_PROBE)
+        wheelhouse, tmp_path, version):
+    # The wheels test_hardening reads too.
+    done, folder = wheelhouse(str(FIXTURES / "sslfixture"), version,
+                              "--version-probe", FIXTURE_PROBE)
     assert done.returncode == 0, done.stderr
-    [wheel] = wheels_in(tmp_path / "wheelhouse")
+    [wheel] = wheels_in(folder)
     assert provenance(wheel)["smoke"]["runtime_version"] == version
-    python = fresh_venv(tmp_path / "venv", tmp_path / "wheelhouse", "sslfixture")
+    python = fresh_venv(tmp_path / "venv", folder, "sslfixture")
     code = "import sslfixture; print(sslfixture.openssl_version()); print(sslfixture.sha256(b'abc').hex())"
     text, digest = python_says(python, code).splitlines()
     assert text.startswith(f"OpenSSL {version} ")
@@ -114,9 +117,10 @@ def test_target_that_does_not_compile_fails_with_its_log_and_leaves_no_wheel(
 
 
 def test_smoke_command_proves_a_finished_wheel_and_refuses_a_wrong_expectation(
-        builder_cli, tmp_path, session_cache):
-    assert builder_cli("scrypt", "3.0.22").returncode == 0
-    [wheel] = wheels_in(tmp_path / "wheelhouse")
+        wheelhouse, session_cache):
+    done, folder = wheelhouse("scrypt", "3.0.22")
+    assert done.returncode == 0
+    [wheel] = wheels_in(folder)
     ok = run_builder("smoke", str(wheel), "--cache-dir", str(session_cache))
     assert ok.returncode == 0, ok.stderr
     wrong = run_builder("smoke", str(wheel), "--openssl", "3.5.7", "--cache-dir",

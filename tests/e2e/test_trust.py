@@ -56,11 +56,10 @@ def test_a_package_that_loads_a_shared_openssl_at_run_time_is_refused_by_the_smo
     assert wheels_in(tmp_path / "wheelhouse") == []
 
 
-def test_every_smoke_test_records_what_the_process_loaded_and_the_ssl_beside_it(
-        builder_cli, tmp_path):
-    done = builder_cli("scrypt", "3.0.22")
+def test_every_smoke_test_records_what_the_process_loaded_and_the_ssl_beside_it(wheelhouse):
+    done, folder = wheelhouse("scrypt", "3.0.22")  # the wheel test_static_wheels reads
     assert done.returncode == 0, done.stderr[-3000:]
-    [wheel] = [w for w in wheels_in(tmp_path / "wheelhouse") if w.name.startswith("scrypt-")]
+    [wheel] = [w for w in wheels_in(folder) if w.name.startswith("scrypt-")]
     smoke = json.loads(wheel.with_name(wheel.name + ".provenance.json").read_text())["smoke"]
     assert smoke["loads"]["probe"]["opened"] == [] and smoke["loads"]["probe"]["foreign"] == []
     assert smoke["shared_openssl_loads"] == []

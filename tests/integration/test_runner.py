@@ -44,3 +44,29 @@ def test_a_reader_that_went_away_is_no_error(tmp_path):
     finally:
         os.close(write_end)
     assert done.returncode == 0 and "error" not in done.stderr, done.stderr
+
+
+def test_a_builder_started_with_sigint_ignored_still_stops_when_interrupted(tmp_path):
+    """A background job inherits SIGINT ignored; `kill -INT` must still end the run (130)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    slow_python = tmp_path / "python3"
+    slow_python.write_text("#!/bin/sh\nexec sleep 30\n")
+    slow_python.chmod(0o755)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "builder", "wheel", "scrypt", "--openssl", "3.0.22",
+         "--python", str(slow_python), "--cache-dir", str(tmp_path / "cache"),
+         "--wheelhouse", str(tmp_path / "wheelhouse")],
+        stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    time.sleep(3)  # asking the "interpreter" its version, which takes 30 s
+    os.kill(proc.pid, signal.SIGINT)
+    try:
+        _, stderr = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "interrupted; nothing half-written was kept" in stderr
