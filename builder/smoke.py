@@ -21,7 +21,8 @@ from builder.context import RunContext
 from builder.platforms.qemu import EmulatedPython
 from builder.errors import CheckFailed, CommandFailed, InputError
 from builder.sdist import unpack_sdist
-from builder.interpreters import Interpreter, TargetPython, build_frontend, upgrade_old_pip
+from builder.interpreters import (Interpreter, TargetPython, build_frontend, upgrade_old_pip,
+                                  venv_python)
 from builder.recipes import Recipe
 from builder.runner import call, capture
 
@@ -85,6 +86,7 @@ def binaries_outside_packages(wheel: Path) -> List[str]:
     wheel: programs (`.data/scripts/`), auditwheel's `<name>.scripts/` to which it moves
     programs that need grafted libraries, and the like."""
     modules = set(top_level_modules(wheel))
+    is_binary = platforms.host().is_binary
     found = []
     with zipfile.ZipFile(wheel) as archive:
         for member in archive.namelist():
@@ -93,7 +95,7 @@ def binaries_outside_packages(wheel: Path) -> List[str]:
             if head.endswith((".dist-info", ".libs")) or not inside or inside[0] in modules:
                 continue
             with archive.open(member) as data:
-                if platforms.host().is_binary(data.read(4)):
+                if is_binary(data.read(4)):
                     found.append(member)
     return found
 
@@ -198,7 +200,7 @@ def _fresh_venv(venv: Path, wheel: Path, find_links: Path, interpreter: Interpre
                 log: Path) -> _Installed:
     call([interpreter.executable, "-m", "venv", venv], log=log,
          what=f"creating a virtualenv with {interpreter.describe()}")
-    python = platforms.host().venv_python(venv)
+    python = venv_python(venv)
     upgrade_old_pip(python, log)
     call([python, "-m", "pip", "install", "--no-index", "--no-cache-dir",
           "--disable-pip-version-check", "--find-links", find_links, wheel],

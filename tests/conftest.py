@@ -106,6 +106,16 @@ def mirror_args(mirror: Optional[str]) -> List[str]:
     return ["--mirror", mirror] if mirror else []
 
 
+def cibuildwheel_project(folder: Path, configuration: str) -> Path:
+    """`folder` made a project whose pyproject.toml holds the printed [tool.cibuildwheel]
+    `configuration`."""
+    (folder / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n\n'
+        '[project]\nname = "example"\nversion = "1.0"\nrequires-python = ">=3.9"\n\n'
+        + configuration)
+    return folder
+
+
 PACKAGES = Path(__file__).resolve().parent / "packages"
 
 

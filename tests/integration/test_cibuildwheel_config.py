@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_builder
+from tests.conftest import cibuildwheel_project, run_builder
 
 
 @pytest.fixture
@@ -15,11 +15,7 @@ def project(tmp_path):
     """A project whose pyproject.toml holds the printed configuration."""
     done = run_builder("cibuildwheel-config", "--openssl", "3.0.22")
     assert done.returncode == 0, done.stderr
-    (tmp_path / "pyproject.toml").write_text(
-        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n\n'
-        '[project]\nname = "example"\nversion = "1.0"\nrequires-python = ">=3.9"\n\n'
-        + done.stdout)
-    return tmp_path
+    return cibuildwheel_project(tmp_path, done.stdout)
 
 
 def test_cibuildwheel_accepts_the_configuration_and_lists_glibc_builds_only(project):

@@ -8,7 +8,7 @@ import pytest
 
 from builder.build_env import prefix_env
 from builder.platforms.linux import EXCLUDE_OPENSSL
-from tests.conftest import run_main
+from tests.conftest import cibuildwheel_project, run_main
 
 cibuildwheel_options = pytest.importorskip(
     "cibuildwheel.options", reason="cibuildwheel needs Python 3.11+")
@@ -19,11 +19,7 @@ def project(tmp_path):
     """A project whose pyproject.toml holds the printed configuration."""
     done = run_main("cibuildwheel-config", "--openssl", "3.0.22")
     assert done.returncode == 0, done.stderr
-    (tmp_path / "pyproject.toml").write_text(
-        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n\n'
-        '[project]\nname = "example"\nversion = "1.0"\nrequires-python = ">=3.9"\n\n'
-        + done.stdout)
-    return tmp_path
+    return cibuildwheel_project(tmp_path, done.stdout)
 
 
 def options_for(project):
