@@ -67,14 +67,16 @@ def check_toolchain(package: str, minimum: Optional[str]) -> str:
     return text
 
 
-def check_rust_target(package: str, triple: str) -> None:
+def check_rust_target(package: str, triple: str,
+                      elsewhere: str = "on a host of that architecture") -> None:
     """Refuse up front when rustc has no standard library for the target triple (no
-    lib/rustlib/<triple>/lib in its sysroot): raises InputError."""
+    lib/rustlib/<triple>/lib in its sysroot): raises InputError, naming `elsewhere` to
+    build instead."""
     sysroot = capture(["rustc", "--print", "sysroot"]).strip()
     if not (Path(sysroot) / "lib" / "rustlib" / triple / "lib").is_dir():
         raise InputError(f"{package} is a Rust project and this Rust has no standard library "
-                         f"for {triple}; install it (rustup target add {triple}) or build on a "
-                         f"host of that architecture")
+                         f"for {triple}; install it (rustup target add {triple}) or build "
+                         f"{elsewhere}")
 
 
 def vendor_from(chosen: Optional[Path], relock: bool = False,

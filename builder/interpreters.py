@@ -20,7 +20,10 @@ from builder.errors import BuilderError, InputError
 from builder.runner import call, capture
 
 if TYPE_CHECKING:
+    from typing import Union
+
     from builder.platforms.qemu import EmulatedPython
+    from builder.platforms.wine import WindowsPython
 
 _QUERY = (
     "import json, sys, sysconfig; print(json.dumps({"
@@ -52,11 +55,12 @@ class Interpreter:
 @dataclass(frozen=True)
 class TargetPython:
     """The interpreter a wheel is for, and the one that builds it: one and the same for the
-    host's architecture; for another, the host's CPython of that version builds (and pip
-    installs) for the emulated one, which runs the smoke test."""
+    host's platform; for another (an architecture under qemu, Windows under wine), the host's
+    CPython of that version builds (and pip installs) for the foreign one, which runs the smoke
+    test where it can run here at all."""
 
     build: Interpreter
-    emulated: Optional[EmulatedPython] = None
+    emulated: Optional[Union[EmulatedPython, WindowsPython]] = None
 
     @property
     def short_version(self) -> str:
@@ -71,8 +75,9 @@ class TargetPython:
 
     @property
     def label(self) -> str:
-        """A short name for log files: py3.11, or py3.11-aarch64 under emulation."""
-        arch = f"-{self.emulated.arch}" if self.emulated else ""
+        """A short name for log files: py3.11, or py3.11-aarch64 under emulation,
+        py3.13-win_amd64 for Windows."""
+        arch = f"-{getattr(self.emulated, 'plat', self.emulated.arch)}" if self.emulated else ""
         return f"py{self.short_version}{arch}"
 
 

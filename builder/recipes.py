@@ -54,6 +54,7 @@ class Recipe:
     # build; and build variables, `{prefix}` standing for the static prefix.
     source_links: Tuple[Tuple[str, str], ...] = ()
     env: Tuple[Tuple[str, str], ...] = ()
+    windows_refusal: Optional[str] = None  # why Windows wheels cannot be cross-built here
 
     def build_env(self, prefix: Path) -> Dict[str, str]:
         """The recipe's own build variables, with the prefix filled in."""
@@ -113,6 +114,7 @@ def _recipe(name: str, data: dict) -> Recipe:
                       for r in data.get("openssl", ())),
         source_links=tuple(sorted(data.get("source_links", {}).items())),
         env=tuple(sorted(data.get("env", {}).items())),
+        windows_refusal=data.get("windows_refusal"),
     )
 
 

@@ -18,13 +18,21 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from builder import loadwatch, platforms, probe
 from builder.context import RunContext
-from builder.platforms.qemu import EmulatedPython
+from typing import TYPE_CHECKING
 from builder.errors import CheckFailed, CommandFailed, InputError
 from builder.sdist import unpack_sdist
 from builder.interpreters import (Interpreter, TargetPython, build_frontend, upgrade_old_pip,
                                   venv_python)
 from builder.recipes import Recipe
 from builder.runner import call, capture
+
+if TYPE_CHECKING:
+    from typing import Union
+
+    from builder.platforms.qemu import EmulatedPython
+    from builder.platforms.wine import WindowsPython
+
+    ForeignPython = Union[EmulatedPython, WindowsPython]
 
 _SKIP_DIRS = (".dist-info", ".data", ".libs")
 _LOADWATCH = Path(loadwatch.__file__)
@@ -35,7 +43,9 @@ class SmokeResult:
     """The verdict of one smoke test of one wheel with one interpreter: whether it passed and
     every failure, the OpenSSL expected and what the probe read (at run time, and the version
     text embedded in each binary), the modules imported, the shared OpenSSL loads seen, the
-    functional checks' and test suite's results, the time taken (seconds) and the log's path."""
+    functional checks' and test suite's results, the time taken (seconds) and the log's path.
+    `not_run` says why no test ran (no interpreter of the target on this host): then `passed`
+    is False and nothing else is claimed."""
 
     wheel: str
     python: str
@@ -54,6 +64,7 @@ class SmokeResult:
     ssl_beside: Optional[dict] = None  # the interpreter's own ssl, used after the import
     checks: Dict[str, dict] = field(default_factory=dict)  # the recipe's functional checks
     suite: Optional[str] = None  # the closing line of the package's own test suite
+    not_run: Optional[str] = None  # why it could not run here; None: it ran
 
     def record(self) -> dict:
         """The result as the provenance record shows it: every field, as a JSON-ready dict."""
@@ -160,11 +171,17 @@ def smoke_test(
     """Run the smoke test; the result says whether it passed (see `require_passed`).
     Raises CommandFailed where the wheel cannot even be installed.
 
-    With `python.emulated` (a wheel for another architecture) the wheel is installed for that
-    interpreter by this host's pip and run under emulation."""
+    With `python.emulated` (a wheel for another architecture or OS) the wheel is installed for
+    that interpreter by this host's pip (`--target`) and run under emulation or wine; where
+    that interpreter cannot run here, nothing runs and the result says why (`not_run`)."""
     started = time.monotonic()
     log = ctx.log(f"smoke-{wheel.name}-{python.label}")
     modules = top_level_modules(wheel)
+    if python.emulated is not None and not python.emulated.runs:
+        return SmokeResult(wheel=wheel.name, python=python.describe(), passed=False,
+                           expected_openssl=expected_openssl, runtime_probe=plan.runtime_probe,
+                           runtime_version=None, embedded_versions={}, imported=[],
+                           seconds=0.0, log=str(log), not_run=python.emulated.not_run_reason)
     with tempfile.TemporaryDirectory(prefix="builder-smoke-") as scratch_dir:
         scratch = Path(scratch_dir)
         if python.emulated is None:
@@ -209,16 +226,15 @@ def _fresh_venv(venv: Path, wheel: Path, find_links: Path, interpreter: Interpre
 
 
 def _emulated_install(site: Path, wheel: Path, find_links: Path, interpreter: Interpreter,
-                      target_python: EmulatedPython, log: Path, ctx: RunContext) -> _Installed:
-    # The host's pip installs for the target's tags; the wheel then runs under emulation.
+                      target_python: "ForeignPython", log: Path, ctx: RunContext) -> _Installed:
+    # The host's pip installs for the target's tags (neither Debian's minimal CPython nor the
+    # embeddable Windows one carries pip); the wheel then runs under emulation or wine.
     call([build_frontend(interpreter, ctx), "-m", "pip", "install", "--no-index", "--no-cache-dir",
           "--disable-pip-version-check", "--target", site,
           *target_python.pip_target_args(), "--find-links", find_links, wheel],
          log=log, what=f"installing {wheel.name} for {target_python.describe()}")
-    # -s -P: no user site-packages, no script directory on sys.path (what -I does, but -I
-    # would also ignore PYTHONPATH, which is how the emulated interpreter finds the wheel).
-    return _Installed((*target_python.command(), "-s", "-P"),
-                      env={**os.environ, "PYTHONPATH": str(site)})
+    return _Installed((*target_python.command(), *target_python.installed_flags),
+                      env=target_python.installed_env(site, dict(os.environ)))
 
 
 def _with_interpreter_openssl(python: _Installed) -> _Installed:
@@ -340,7 +356,10 @@ def _judge(wheel: Path, described: str, expected: str, runtime_probe: Optional[s
 
 def require_passed(result: SmokeResult) -> None:
     """Raise InputError (exit 2) when the package loads a shared OpenSSL itself: no static
-    build can serve it. Raise CheckFailed for any other failure."""
+    build can serve it. Raise CheckFailed for any other failure. A test that could not run
+    here (`not_run`) is no failure; it is never reported as passed either."""
+    if result.not_run is not None:
+        return
     if result.shared_openssl_loads:
         raise InputError(f"{result.wheel} loads a shared OpenSSL at run time "
                          f"({'; '.join(result.shared_openssl_loads)}): a static wheel cannot "

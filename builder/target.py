@@ -13,7 +13,7 @@ import platform
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from builder.architectures import ARCHITECTURES, CROSS_BUILDS, Architecture
+from builder.architectures import ARCHITECTURES, CROSS_BUILDS, Architecture, windows_architecture
 from builder.errors import InputError
 from builder.policy import Policy, manylinux_tags, policy_for
 
@@ -46,14 +46,21 @@ def host_glibc() -> Optional[Tuple[int, int]]:
 class Target:
     """The platform one run builds for, from --plat (None: the host's own) and the host."""
 
-    os: str  # "linux"
+    os: str  # "linux" or "windows"
     arch: Architecture
-    libc: str  # "glibc"
+    libc: str  # "glibc"; "ucrt" for Windows
     libc_version: Optional[Tuple[int, int]]  # the newest glibc the wheel may need; None: host's
     plat: Optional[str]  # the platform tag asked for (manylinux2014_x86_64), None: the host's
     policy: Optional[Policy]  # auditwheel's policy of `plat`
-    cross: bool  # another architecture than the host's: run under emulation
-    zig: bool  # built with zig (another glibc or architecture), not the host's compiler
+    cross: bool  # another architecture or OS than the host's: run under emulation (or wine)
+    zig: bool  # built with zig (another glibc, architecture or OS), not the host's compiler
+
+    @property
+    def rust_triple(self) -> Optional[str]:
+        """Rust's name of the target: aarch64-unknown-linux-gnu, x86_64-pc-windows-gnu."""
+        if self.os == "windows":
+            return self.arch.windows.rust_triple if self.arch.windows else None
+        return self.arch.rust_triple
 
     @property
     def emulator(self) -> Tuple[str, ...]:
@@ -79,11 +86,15 @@ def host_target() -> Target:
 
 def resolve_target(plat: Optional[str]) -> Target:
     """The Target of --plat, refused (InputError, before any download) where this host cannot
-    build it: musllinux, Windows, macOS, an unknown tag, an architecture zig does not
-    cross-build to from here."""
+    build it: musllinux, macOS, an unknown tag, an architecture zig does not cross-build to
+    from here. Windows tags (win_amd64, win32, win_arm64) are cross-built with zig from a
+    Linux x86_64 host."""
     if plat is None:
         return host_target()
     check_plat(plat)
+    windows = windows_architecture(plat)
+    if windows is not None:
+        return Target("windows", windows, "ucrt", None, plat, None, cross=True, zig=True)
     policy = policy_for(plat)
     if policy is None:  # linux_<host arch>: the host's build, under the tag asked for
         return dataclasses.replace(host_target(), plat=plat)
@@ -98,10 +109,14 @@ def resolve_target(plat: Optional[str]) -> Target:
 
 def supported_plats() -> Tuple[str, ...]:
     """Every --plat this host builds for: manylinux tags (auditwheel's policies and their
-    aliases) of the host's architecture, and of those zig cross-builds from it."""
+    aliases) of the host's architecture, and of those zig cross-builds from it; from an x86_64
+    host, the Windows tags too."""
     machine = host_arch()
     arches = [machine, *CROSS_BUILDS.get(machine, ())]
-    return (f"linux_{machine}", *(tag for arch in arches for tag in manylinux_tags(arch)))
+    windows = tuple(a.windows.plat for a in ARCHITECTURES.values()
+                    if a.windows and machine == "x86_64")
+    return (f"linux_{machine}", *(tag for arch in arches for tag in manylinux_tags(arch)),
+            *windows)
 
 
 def check_plat(plat: str) -> None:
@@ -114,6 +129,8 @@ def check_plat(plat: str) -> None:
         if known is not None and tag.startswith("manylinux_"):
             by_arch.setdefault(known.arch, []).append(known.name)
     ranges = [f"{names[0]}_{arch} to {names[-1]}_{arch}" for arch, names in by_arch.items()]
+    windows = [tag for tag in supported_plats() if windows_architecture(tag)]
+    also = f", and {', '.join(windows)}" if windows else ""
     raise InputError(f"--plat {plat or repr(plat)} is not supported here; this {host_arch()} "
                      f"host builds {' and '.join(ranges)} (and the legacy aliases manylinux1, 2010 "
-                     f"and 2014 where auditwheel knows them)")
+                     f"and 2014 where auditwheel knows them){also}")

@@ -13,7 +13,7 @@ from builder import progress
 from builder.context import RunContext
 from builder.errors import BuilderError, InputError
 from builder.dependencies import download_dependencies
-from builder.interpreters import TargetPython, find_interpreter
+from builder.platforms import platform_of_wheel
 from builder.jobs.openssl import expected_version
 from builder.recipes import recipe_for
 from builder.report import read_provenance
@@ -33,19 +33,22 @@ class SmokeOutcome:
 def smoke_wheels(wheels: Sequence[Path], ctx: RunContext, *, python: Optional[str] = None,
                  openssl: Optional[str] = None, probe: Optional[str] = None
                  ) -> Iterator[SmokeOutcome]:
-    """Smoke-test each wheel with `python` (default: this interpreter), one after another,
-    yielding each outcome as it is known. Raises InputError before any test for a path that
-    is not a wheel, and for a wheel with no provenance record when `openssl` is not given."""
+    """Smoke-test each wheel with `python` (default: this interpreter; for a Windows wheel,
+    the pinned Windows CPython of that version, default the newest its tags accept), one
+    after another, yielding each outcome as it is known. Raises InputError before any test for
+    a path that is not a wheel, and for a wheel with no provenance record when `openssl` is
+    not given."""
     for wheel in wheels:
         check_is_wheel(wheel)
-    interpreter = TargetPython(find_interpreter(python))
     for wheel in wheels:
+        interpreter = platform_of_wheel(wheel).smoke_python(wheel, python, ctx)
         record = read_provenance(wheel) or {}
         claimed = openssl or record.get("openssl", {}).get("version")
         if not claimed:
             raise InputError(f"no provenance record beside {wheel.name}; pass --openssl VERSION")
-        plan = SmokePlan.from_recipe(recipe_for(wheel.name.split("-")[0]),
-                                     probe=probe or record.get("smoke", {}).get("runtime_probe"))
+        smoked = record.get("smoke")
+        plan = SmokePlan.from_recipe(recipe_for(wheel.name.split("-")[0]), probe=probe or (
+            smoked.get("runtime_probe") if isinstance(smoked, dict) else None))
         with progress.stage(f"{wheel.name}: smoke test"), \
                 tempfile.TemporaryDirectory(prefix="builder-links-") as links:
             # The wheel's folder may not hold its dependencies (a cibuildwheel test step):
@@ -54,6 +57,8 @@ def smoke_wheels(wheels: Sequence[Path], ctx: RunContext, *, python: Optional[st
             download_dependencies(copy, Path(links), interpreter, ctx)
             result = smoke_test(copy, Path(links), interpreter, expected_version(claimed),
                                 ctx, plan)
+        if result.not_run:
+            raise InputError(f"{wheel.name} cannot be smoke-tested here: {result.not_run}")
         try:
             require_passed(result)
         except BuilderError as exc:

@@ -80,10 +80,11 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
     interpreters = _supported(interpreters, sdist)
     recipe = recipe_for(sdist.name)
     preflight(sdist, release, recipe, request.source, target)
+    platform.check_release(target, release)
     toolchain = platform.toolchain(target, ctx)
     plan = SmokePlan.from_recipe(recipe, probe=request.runtime_probe, full=request.full_smoke,
                                  sdist=sdist.path, version=sdist.version, jobs=ctx.jobs)
-    emulated = platform.emulated_python(target, interpreters, request.full_smoke, ctx)
+    pythons = platform.target_pythons(target, interpreters, request.full_smoke, ctx)
     wheelhouse = request.wheelhouse.resolve()
     wheelhouse.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="builder-") as scratch_dir, \
@@ -98,8 +99,8 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
         # dependency downloads) run beside them in one light lane.
         light = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smoke")
         try:
-            for interpreter in interpreters:
-                python = TargetPython(interpreter, emulated)
+            for python in pythons:
+                interpreter = python.build
                 wheel = next((w for w in wheels if w.serves(interpreter)), None)
                 if wheel is None:
                     wheel = _build_and_repair(source, openssl, python, ctx, scratch,
@@ -217,6 +218,9 @@ def preflight(sdist: Sdist, release: Release, recipe: Recipe, source: SourceOpti
     tools the build needs, the Rust version a Rust sdist names and its target's library.
     Raises InputError naming what to change or install."""
     recipe.check_openssl(sdist.version, release.version)
+    if target.os == "windows" and recipe.windows_refusal:
+        raise InputError(f"{sdist.name} {sdist.version} cannot be built for {target.plat} "
+                         f"here: {recipe.windows_refusal}")
     require_tools([*recipe.tools, *(["patch"] if source.patches else [])])
     is_rust, rust_version = rust_version_of_sdist(sdist.path)
     if is_rust:
@@ -224,7 +228,9 @@ def preflight(sdist: Sdist, release: Release, recipe: Recipe, source: SourceOpti
         progress.say(f"    {check_toolchain(package, rust_version)}"
                      f" (needs {rust_version or 'any'})")
         if target.cross:
-            check_rust_target(package, str(target.arch.rust_triple))
+            check_rust_target(package, str(target.rust_triple),
+                              "natively on Windows, where it builds with MSVC"
+                              if target.os == "windows" else "on a host of that architecture")
 
 
 def check_wheelhouse(wheelhouse: Path) -> None:

@@ -1,5 +1,5 @@
 """What differs from one operating system to another, behind one small protocol: one module per
-platform (`linux.py` today; `windows.py` and `macos.py` beside it), chosen from the Target.
+platform (`linux.py`, `windows.py`), chosen from the Target.
 
 The stages (build, repair, smoke) ask the platform; they never test the OS themselves.
 """
@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Iterator, List, Optional, Pattern, Protocol, Sequence, Tuple
 
 from builder.context import RunContext
-from builder.interpreters import Interpreter
-from builder.platforms.qemu import EmulatedPython
+from builder.interpreters import Interpreter, TargetPython
 from builder.errors import InputError
 from builder.openssl import OpenSSLBuild
+from builder.releases import Release
 from builder.target import Target
 from builder.toolchain import Toolchain
 
@@ -31,13 +31,16 @@ class BinaryFacts(Protocol):
 class Platform(Protocol):
     """One operating system's way of building, repairing, checking and running a wheel."""
 
-    name: str  # "linux"
-    binary_format: str  # "ELF"
+    name: str  # "linux", "windows"
+    binary_format: str  # "ELF", "PE"
     shared_openssl: Pattern[str]  # a needed library that is a shared OpenSSL
     loads_in_binary: Pattern[bytes]  # a shared OpenSSL's file name inside a binary
 
     def require_build_tools(self, target: Target) -> None:
         """Raise InputError, before any download, naming the package of a missing tool."""
+
+    def check_release(self, target: Target, release: Release) -> None:
+        """Raise InputError where this OpenSSL release cannot be built for `target`."""
 
     def toolchain(self, target: Target, ctx: RunContext) -> Toolchain:
         """The compiler (and its tools) that builds for `target`."""
@@ -70,10 +73,15 @@ class Platform(Protocol):
                     source_date_epoch: int) -> Path:
         """Run the platform's repair tool; return the one wheel it made in `outdir`."""
 
-    def emulated_python(self, target: Target, interpreters: Sequence[Interpreter],
-                        full_smoke: bool, ctx: RunContext) -> Optional[EmulatedPython]:
-        """The interpreter a wheel for another architecture is built for and runs in; None
-        for the host's architecture."""
+    def target_pythons(self, target: Target, interpreters: Sequence[Interpreter],
+                       full_smoke: bool, ctx: RunContext) -> List[TargetPython]:
+        """For each build interpreter (this host's), the interpreter its wheel is for: itself
+        for the host's platform, else one of the target's (emulated, or under wine)."""
+
+    def smoke_python(self, wheel: Path, spec: Optional[str], ctx: RunContext) -> TargetPython:
+        """The interpreter `builder smoke` tests a finished wheel of this platform with:
+        `spec` (a path, command or version) or the default. Raises InputError where there is
+        none."""
 
     def venv_python(self, venv: Path) -> Path:
         """The interpreter inside a virtualenv made on this platform."""
@@ -90,4 +98,21 @@ def platform_for(target: Target) -> Platform:
     if target.os == "linux":
         from builder.platforms.linux import LINUX
         return LINUX
+    if target.os == "windows":
+        from builder.platforms.windows import WINDOWS
+        return WINDOWS
     raise InputError(f"{target.os} wheels are not built by this builder yet")
+
+
+def platform_of_wheel(wheel: Path) -> Platform:
+    """The platform a finished wheel is for, from its file name's platform tag (win_* is
+    Windows; any other, Linux). Raises InputError for a name that is not a wheel's."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+    try:
+        _, _, _, tags = parse_wheel_filename(wheel.name)
+    except InvalidWheelFilename as exc:
+        raise InputError(f"{wheel.name} is not a wheel's file name ({exc})") from exc
+    if any(tag.platform.startswith("win") for tag in tags):
+        from builder.platforms.windows import WINDOWS
+        return WINDOWS
+    return host()

@@ -21,7 +21,8 @@ from builder.platforms.elf import ElfFacts
 from builder.policy import Policy, policy_for
 from builder.runner import StrPath, call
 from builder.target import Target
-from builder.interpreters import Interpreter
+from builder.interpreters import Interpreter, TargetPython, find_interpreter
+from builder.releases import Release
 from builder.platforms.qemu import EmulatedPython, emulated_python, find_qemu
 from builder.platforms.zig import zig
 from builder.build_env import host_cc
@@ -155,12 +156,20 @@ class LinuxPlatform:
                                log=log)
         return made[0]
 
-    def emulated_python(self, target: Target, interpreters: Sequence[Interpreter],
-                        full_smoke: bool, ctx: RunContext) -> Optional[EmulatedPython]:
-        """For another architecture: Debian's CPython of that architecture under qemu, which
-        the wheel is built for and smoke-tested in; None for the host's. Raises InputError
-        unless exactly one build interpreter of the same CPython version is given, and for
-        --smoke full (the package's test suite runs natively only)."""
+    def check_release(self, target: Target, release: Release) -> None:
+        """Every release builds for every Linux target."""
+
+    def target_pythons(self, target: Target, interpreters: Sequence[Interpreter],
+                       full_smoke: bool, ctx: RunContext) -> List[TargetPython]:
+        """Each interpreter itself for the host's architecture; for another, Debian's CPython
+        of that architecture under qemu, which the wheel is built for and smoke-tested in.
+        Raises InputError unless exactly one build interpreter of the same CPython version is
+        given, and for --smoke full (the package's test suite runs natively only)."""
+        emulated = self._emulated_python(target, interpreters, full_smoke, ctx)
+        return [TargetPython(interpreter, emulated) for interpreter in interpreters]
+
+    def _emulated_python(self, target: Target, interpreters: Sequence[Interpreter],
+                         full_smoke: bool, ctx: RunContext) -> Optional[EmulatedPython]:
         if not target.cross:
             return None
         arch = target.arch.name
@@ -177,6 +186,11 @@ class LinuxPlatform:
                              f"--python with a CPython {emulated.short_version} for the build "
                              f"(got {interpreter.describe()})")
         return emulated
+
+    def smoke_python(self, wheel: Path, spec: Optional[str], ctx: RunContext) -> TargetPython:
+        """`spec` (a path or command; default this interpreter), run natively. Raises
+        InputError where it is not a Python interpreter."""
+        return TargetPython(find_interpreter(spec))
 
     def venv_python(self, venv: Path) -> Path:
         """The interpreter of a virtualenv made on this platform."""

@@ -52,6 +52,17 @@ class EmulatedPython:
     qemu: str
     packages: Tuple[str, ...]  # name=version, for the provenance
 
+    # -s -P: no user site-packages, no script directory on sys.path (what -I does, but -I
+    # would also ignore PYTHONPATH, which is how the emulated interpreter finds the wheel).
+    installed_flags = ("-s", "-P")
+    runs = True  # qemu runs it on this host
+    not_run_reason = ""
+
+    def installed_env(self, site: Path, base: Dict[str, str]) -> Dict[str, str]:
+        """The environment that runs the interpreter with `site` (a pip --target folder) on
+        its path."""
+        return {**base, "PYTHONPATH": str(site)}
+
     @property
     def executable(self) -> Path:
         """The interpreter's path inside the unpacked root (usr/bin/python3.11)."""

@@ -1,6 +1,7 @@
 """zig as the C compiler (and Rust's linker) for glibc targets older than the host's or of
-another architecture: `zig cc -target x86_64-linux-gnu.2.17` needs no sysroot. Pinned by
-version and sha256, from the `ziglang` wheel on the package index, unpacked into the cache."""
+another architecture, and for Windows: `zig cc -target x86_64-linux-gnu.2.17` and
+`-target x86_64-windows-gnu` (mingw-w64 headers, the UCRT) need no sysroot. Pinned by version
+and sha256, from the `ziglang` wheel on the package index, unpacked into the cache."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import hashlib
 import shutil
 import zipfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, List, Tuple
 
 from builder.cache import Kind, Store
 from builder.errors import BuilderError
@@ -39,12 +40,15 @@ _ZIG_ADVICE = (f"pass --index-url (or set BUILDER_INDEX_URL) naming a reachable 
 #   declaring crypt() is searched after every other include directory;
 # - zig links its own glibc stubs (libc_nonshared) with debug info naming its lib directory
 #   in the cache: links strip debug info (the wheel's own code has none: -g0);
-# - ar and ranlib are zig's own.
+# - ar and ranlib are zig's own;
+# - for Windows, links are stripped (-s: else zig writes a .pdb beside the module) and the
+#   import library every DLL link writes beside its output (mod.lib, which would land in the
+#   wheel) goes to a temporary file instead.
 _CC_WRAPPER = """#!/bin/sh
 for arg in "$@"; do
   case "$arg" in -Wa,-v) echo "GNU assembler version 2.40 (zig cc {zig_version})" >&2; exit 0 ;; esac
 done
-link=-Wl,--strip-debug
+link="{link_flags}"
 for arg in "$@"; do
   case "$arg" in -c|-E|-S|-M|-MM) link= ;; esac
 done
@@ -53,8 +57,15 @@ for arg in "$@"; do
   if [ "$first" = 1 ]; then set --; first=0; fi
   case "$arg" in --target=*|-target=*|-I/usr/include|-I/usr/local/include) ;; *) set -- "$@" "$arg" ;; esac
 done
-exec "{zig}" cc -target {target} -g0 "$@" $link -idirafter "{fallback_include}"
+implib="${{TMPDIR:-/tmp}}/zig-implib-$$.lib"
+case "$link" in *out-implib*) link="$link,$implib" ;; esac
+"{zig}" cc -target {target} -g0 "$@" $link -idirafter "{fallback_include}"
+status=$?
+rm -f "$implib"
+exit $status
 """
+_LINUX_LINK = "-Wl,--strip-debug"
+_WINDOWS_LINK = "-s -Wl,--out-implib"
 _CRYPT_H = """/* Stand-in for glibc's <crypt.h>, which zig's glibc headers lack; CPython 3.6-3.8's
    Python.h includes it. */
 #ifndef _CRYPT_H
@@ -68,19 +79,15 @@ exec "{zig}" {tool} "$@"
 
 
 def zig(store: Store, index_url: str, target: Target) -> Toolchain:
-    """zig cc for the target's architecture and glibc (x86_64-linux-gnu.2.17), installed into
-    the store from the package index at `index_url`; raises BuilderError where the pinned zig
-    cannot be fetched."""
+    """zig cc for the target's architecture and glibc (x86_64-linux-gnu.2.17), or for Windows
+    (x86_64-windows-gnu), installed into the store from the package index at `index_url`;
+    raises BuilderError where the pinned zig cannot be fetched."""
     executable = _installed_zig(store, index_url)
+    if target.os == "windows":
+        return _windows_toolchain(store, executable, target)
     assert target.libc_version is not None and target.arch.gnu_triple is not None
     triple = f"{target.arch.gnu_triple}.{target.libc_version[0]}.{target.libc_version[1]}"
-    # The wrappers' text is part of the toolchain's identity: a changed quirk is a new key.
-    quirks = hashlib.sha256((_CC_WRAPPER + _TOOL_WRAPPER + _CRYPT_H).encode()).hexdigest()[:12]
-    key = f"{_ZIG_KEY}/wrappers/{triple}-{quirks}"
-    wrappers = store.path(Kind.TOOLS, key)
-    store.materialize(Kind.TOOLS, key,
-                      lambda temp: _write_wrappers(temp, wrappers, executable, triple),
-                      reuse=lambda path: (path / "cc").exists())
+    wrappers, quirks = _wrappers(store, executable, triple, _LINUX_LINK)
     return Toolchain(
         cc=str(wrappers / "cc"),
         identity=f"zig {ZIG_VERSION} cc (wrappers {quirks})",
@@ -97,11 +104,52 @@ def zig(store: Store, index_url: str, target: Target) -> Toolchain:
     )
 
 
-def _write_wrappers(temp: Path, final: Path, executable: Path, target: str) -> None:
+def _windows_toolchain(store: Store, executable: Path, target: Target) -> Toolchain:
+    facts = target.arch.windows
+    assert facts is not None
+    wrappers, quirks = _wrappers(store, executable, facts.zig_triple, _WINDOWS_LINK)
+    return Toolchain(
+        cc=str(wrappers / "cc"),
+        identity=f"zig {ZIG_VERSION} cc (wrappers {quirks})",
+        triple=facts.zig_triple,
+        tools=(("AR", str(wrappers / "ar")), ("RANLIB", str(wrappers / "ranlib")),
+               ("ZIG_GLOBAL_CACHE_DIR", str(store.path(Kind.TOOLS, "zig-cache")))),
+        exclude_libs=False,
+        # What OpenSSL's objects call in Windows itself (sockets, the certificate store).
+        ldflags="-lws2_32 -lcrypt32 -lgdi32 -luser32 -ladvapi32",
+        openssl_target=facts.mingw_openssl_target,
+        objcopy="llvm-objcopy",
+        nm="llvm-nm",
+    )
+
+
+def zig_tool(store: Store, index_url: str, tool: str) -> List[str]:
+    """The argv prefix that runs one of zig's own tools (`dlltool`, `objcopy`), the pinned zig
+    installed into the store on first use."""
+    return [str(_installed_zig(store, index_url)), tool]
+
+
+def _wrappers(store: Store, executable: Path, triple: str, link_flags: str
+              ) -> Tuple[Path, str]:
+    """The wrapper directory of one zig target in the store, and the hash of the wrappers'
+    text: part of the toolchain's identity, so a changed quirk is a new cache key."""
+    quirks = hashlib.sha256((_CC_WRAPPER + link_flags + _TOOL_WRAPPER + _CRYPT_H).encode()
+                            ).hexdigest()[:12]
+    key = f"{_ZIG_KEY}/wrappers/{triple}-{quirks}"
+    wrappers = store.path(Kind.TOOLS, key)
+    store.materialize(Kind.TOOLS, key,
+                      lambda temp: _write_wrappers(temp, wrappers, executable, triple,
+                                                   link_flags),
+                      reuse=lambda path: (path / "cc").exists())
+    return wrappers, quirks
+
+
+def _write_wrappers(temp: Path, final: Path, executable: Path, target: str,
+                    link_flags: str) -> None:
     """The compiler, ar and ranlib wrappers of one target, written into `temp`; they name
     their `final` directory."""
     _write_script(temp / "cc", _CC_WRAPPER.format(
-        zig=executable, target=target, zig_version=ZIG_VERSION,
+        zig=executable, target=target, zig_version=ZIG_VERSION, link_flags=link_flags,
         fallback_include=final / "include"))
     (temp / "include").mkdir()
     (temp / "include" / "crypt.h").write_text(_CRYPT_H)

@@ -91,7 +91,7 @@ def test_a_file_that_is_no_archive_is_not_an_sdist(tmp_path, cache, cache_args):
     refused(done, cache, "cannot be read as an sdist")
 
 
-@pytest.mark.parametrize("plat", ["musllinux_1_2_x86_64", "win_amd64", "macosx_11_0_arm64",
+@pytest.mark.parametrize("plat", ["musllinux_1_2_x86_64", "win_ia64", "macosx_11_0_arm64",
                                   "manylinux_2_17_riscv64", "linux_aarch64", "nonsense"])
 def test_a_platform_tag_this_host_cannot_build_is_refused_listing_the_supported(
         plat, cache, cache_args):

@@ -44,7 +44,7 @@ def test_another_architecture_is_cross_built_and_run_under_its_emulator(x86_64_g
     assert target.arch.openssl_target == "linux-aarch64"
 
 
-@pytest.mark.parametrize("plat", ["musllinux_1_2_x86_64", "win_amd64", "macosx_11_0_arm64",
+@pytest.mark.parametrize("plat", ["musllinux_1_2_x86_64", "win_ia64", "macosx_11_0_arm64",
                                   "manylinux2014_ppc64le", "manylinux_2_17", "x86_64", ""])
 def test_a_tag_this_host_cannot_build_is_refused_listing_what_it_can(x86_64_glibc_2_36_host,
                                                                     plat):
@@ -52,6 +52,24 @@ def test_a_tag_this_host_cannot_build_is_refused_listing_what_it_can(x86_64_glib
                                          r"manylinux_2_5_x86_64 to manylinux_2_\d+_x86_64 and "
                                          r"manylinux_2_17_aarch64 to"):
         resolve_target(plat)
+
+
+@pytest.mark.parametrize("plat,arch,machine,rust", [
+    ("win_amd64", "x86_64", 0x8664, "x86_64-pc-windows-gnu"),
+    ("win32", "i686", 0x14C, "i686-pc-windows-gnu"),
+    ("win_arm64", "aarch64", 0xAA64, "aarch64-pc-windows-gnullvm")])
+def test_windows_tags_are_cross_built_with_zig_for_the_tags_architecture(
+        x86_64_glibc_2_36_host, plat, arch, machine, rust):
+    target = resolve_target(plat)
+    assert (target.os, target.arch.name, target.plat) == ("windows", arch, plat)
+    assert target.cross and target.zig and target.policy is None
+    assert target.arch.windows.pe_machine == machine
+    assert target.rust_triple == rust
+
+
+def test_the_refusal_lists_the_windows_tags_too(x86_64_glibc_2_36_host):
+    with pytest.raises(InputError, match=r"and win_amd64, win_arm64, win32$"):
+        resolve_target("win_ia64")
 
 
 def test_an_aarch64_host_builds_only_aarch64(monkeypatch):

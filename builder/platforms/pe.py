@@ -1,0 +1,142 @@
+"""PE binaries (.pyd, .dll, .exe), read with pefile: what the checks of a Windows wheel need to
+know of each binary it holds, and the rules only Windows has (machine type, imported DLLs)."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import FrozenSet, Iterator, List, Optional, Sequence, Tuple
+
+import pefile
+from delvewheel import _dll_list
+
+from builder.architectures import Architecture, pe_architecture
+from builder.errors import CheckFailed
+from builder.probe import openssl_versions_in
+
+_PE32_PLUS = 0x20B  # IMAGE_NT_OPTIONAL_HDR64_MAGIC
+
+# What Windows itself says when a process loads a DLL of another machine type; every Python
+# user who met it met it as `ImportError: DLL load failed while importing _ssl`.
+WIN32_ERROR = "%1 is not a valid Win32 application"
+
+
+def is_pe(data: bytes) -> bool:
+    """Whether `data` (a file's bytes) starts a PE file: `MZ`, and `PE\\0\\0` where the DOS
+    header's e_lfanew points."""
+    if data[:2] != b"MZ" or len(data) < 0x40:
+        return False
+    offset = int.from_bytes(data[0x3C:0x40], "little")
+    return data[offset:offset + 4] == b"PE\0\0"
+
+
+def wheel_binaries(wheel: Path) -> Iterator[Tuple[str, bytes]]:
+    """(member name, bytes) of every PE file in the wheel, in archive order, read once."""
+    with zipfile.ZipFile(wheel) as archive:
+        for member in archive.namelist():
+            data = archive.read(member)
+            if is_pe(data):
+                yield member, data
+
+
+@dataclass(frozen=True)
+class PeFacts:
+    """What the checks need to know of one PE file inside a wheel."""
+
+    name: str  # path inside the wheel
+    needed: Tuple[str, ...]  # the DLLs it imports, as its import table names them
+    openssl_versions: Tuple[str, ...]  # versions of the OpenSSL version texts embedded
+    exported: FrozenSet[str]  # the names its export table lists
+    machine: int  # the PE header's Machine: 0x8664 x86-64, 0x14c i386, 0xaa64 arm64
+    pe32_plus: bool  # PE32+ (64-bit) rather than PE32
+    executable_stack: bool = False  # a Linux notion: a PE file has no such header
+
+    @property
+    def architecture(self) -> Optional[Architecture]:
+        """The builder's architecture of its machine type; None for one unknown here."""
+        return pe_architecture(self.machine)
+
+    def describe_machine(self) -> str:
+        """`PE32+ x86_64`, `PE32 i686`, or the raw machine number for an unknown one."""
+        arch = self.architecture
+        return f"{'PE32+' if self.pe32_plus else 'PE32'} " \
+               f"{arch.name if arch else hex(self.machine)}"
+
+
+def inspect_wheel(wheel: Path) -> List[PeFacts]:
+    """The facts of every PE file in the wheel. Raises CheckFailed for one pefile cannot read."""
+    return [inspect_pe(member, data) for member, data in wheel_binaries(wheel)]
+
+
+def inspect_pe(name: str, data: bytes) -> PeFacts:
+    """The facts of one PE file (`name`: its path inside the wheel), from its headers, import
+    directory and export directory. Raises CheckFailed for bytes pefile cannot read."""
+    try:
+        pe = pefile.PE(data=data, fast_load=True)
+        pe.parse_data_directories(directories=[
+            pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_IMPORT"],
+            pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_EXPORT"]])
+    except pefile.PEFormatError as exc:
+        raise CheckFailed(f"{name} is not a readable PE file ({exc})") from exc
+    needed = tuple(entry.dll.decode("ascii", "replace")
+                   for entry in getattr(pe, "DIRECTORY_ENTRY_IMPORT", []))
+    exports = getattr(pe, "DIRECTORY_ENTRY_EXPORT", None)
+    exported = frozenset(s.name.decode("ascii", "replace")
+                         for s in (exports.symbols if exports else []) if s.name)
+    return PeFacts(name, needed, tuple(openssl_versions_in(data)), exported,
+                   pe.FILE_HEADER.Machine, pe.OPTIONAL_HEADER.Magic == _PE32_PLUS)
+
+
+def machine_problems(facts: Sequence[PeFacts], arch: Architecture, plat: str) -> List[str]:
+    """Every binary of another machine type than the wheel's platform tag (`plat`, of `arch`)
+    asks for: Windows refuses to load it with the Win32 error. Empty when all match."""
+    assert arch.windows is not None
+    wanted = arch.windows.pe_machine
+    return [f"{f.name} is {f.describe_machine()}, but a {plat} wheel runs in a {arch.name} "
+            f"process, where Windows refuses to load it (\"{WIN32_ERROR}\", the \"DLL load "
+            f"failed\" ImportError); build it for {arch.name}, with the OpenSSL of that "
+            f"architecture" for f in facts if f.machine != wanted]
+
+
+def is_system_dll(name: str, arch: Architecture) -> bool:
+    """Whether a DLL comes with Windows itself (the UCRT's api-ms-win-crt-* included), by
+    delvewheel's own list of system DLLs for that machine type."""
+    lowered = name.lower()
+    machine = {"x86_64": _dll_list.MachineType.AMD64, "i686": _dll_list.MachineType.I386,
+               "aarch64": _dll_list.MachineType.ARM64}.get(arch.name)
+    names = _dll_list.ignore_names.get(machine, set()) if machine else set()
+    return lowered in names or any(pattern.fullmatch(lowered) and "python" not in pattern.pattern
+                                   for pattern in _dll_list.ignore_regexes)
+
+
+# An interpreter's own DLL: python313.dll, python3.dll (abi3), python313t.dll.
+_PYTHON_DLL = re.compile(r"python3\d*t?\.dll", re.IGNORECASE)
+
+
+def import_problems(facts: Sequence[PeFacts], arch: Architecture) -> List[str]:
+    """Every DLL a binary imports beyond the interpreter's own (python3X.dll, python3.dll) and
+    Windows' (delvewheel's list, the UCRT included): a static wheel needs nothing else, and a
+    libcrypto/libssl DLL would be the system's, not the pinned one. Empty when none is."""
+    found = []
+    for f in facts:
+        foreign = [n for n in f.needed if not _PYTHON_DLL.fullmatch(n) and
+                   not is_system_dll(n, arch)]
+        if foreign:
+            found.append(f"{f.name} imports {', '.join(foreign)}, which neither Windows nor "
+                         f"the interpreter provides")
+    return found
+
+
+def export_problems(facts: Sequence[PeFacts]) -> List[str]:
+    """Every extension module (.pyd) that exports more than its PyInit_* function: OpenSSL's
+    functions must stay inside it. Empty when none does."""
+    found = []
+    for f in facts:
+        if f.name.lower().endswith(".pyd"):
+            extra = sorted(n for n in f.exported if not n.startswith("PyInit_"))
+            if extra:
+                found.append(f"{f.name} exports {len(extra)} names besides PyInit_* "
+                             f"({', '.join(extra[:3])}, ...)")
+    return found
