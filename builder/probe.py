@@ -1,15 +1,17 @@
-"""Runs inside a smoke-test virtualenv (any CPython 3.6+, standard library only): imports the
-wheel's top-level modules and reports, as JSON, the OpenSSL the package shows, every shared
-OpenSSL the process loaded beside it (loadwatch.py, copied beside this script), and whether the
-interpreter's own ssl still works next to it.
+"""Runs inside a smoke-test virtualenv (any CPython 3.6+, standard library only, Linux or
+Windows): imports the wheel's top-level modules and reports, as JSON, the OpenSSL the package
+shows, every shared OpenSSL the process loaded beside it (loadwatch.py, copied beside this
+script), and whether the interpreter's own ssl still works next to it.
 
-The builder imports it too, for `openssl_versions_in`, so the pattern lives in one place.
+The builder imports it too, for `openssl_versions_in` and `is_binary`, so that the pattern and
+what counts as a binary live in one place.
 """
 
 import importlib
 import json
 import os
 import re
+import struct
 import sys
 import sysconfig
 
@@ -29,6 +31,42 @@ def version_of_text(text):
     None when there is none."""
     match = VERSION_TEXT.search(text.encode() if isinstance(text, str) else text)
     return match.group(1).decode() if match else None
+
+
+# A DOS header is 64 bytes; e_lfanew, at 0x3C, is the offset of the PE signature.
+_DOS_HEADER = 64
+_E_LFANEW = 0x3C
+
+
+def is_binary(data):
+    """Whether `data` (bytes: a file's start, through its PE signature for a PE file, see
+    `binary_head`) starts an ELF file or a PE image (a Windows .exe, .dll or .pyd)."""
+    if data[:4] == b"\x7fELF":
+        return True
+    if data[:2] != b"MZ" or len(data) < _DOS_HEADER:
+        return False
+    # Only the two fields that tell a PE image from any file starting with "MZ": reading
+    # more of it is pefile's work, and pefile is not in every target interpreter.
+    offset = struct.unpack_from("<I", data, _E_LFANEW)[0]
+    return data[offset:offset + 4] == b"PE\0\0"
+
+
+def binary_head(stream):
+    """The bytes `is_binary` needs from a binary stream positioned at a file's start: the DOS
+    header, and of a file starting with "MZ" everything through its PE signature (up to the
+    whole file)."""
+    head = stream.read(_DOS_HEADER)
+    if head[:2] == b"MZ" and len(head) == _DOS_HEADER:
+        end = struct.unpack_from("<I", head, _E_LFANEW)[0] + 4
+        head += stream.read(max(0, end - len(head)))
+    return head
+
+
+def _carries_code(path):
+    # Extension modules and the libraries bundled beside them: .so (.so.1) files on Linux,
+    # .pyd and .dll ones, in any case, on Windows.
+    name = os.path.basename(path)
+    return name.endswith(".so") or ".so." in name or name.lower().endswith((".pyd", ".dll"))
 
 
 def _module_files(module):
@@ -115,14 +153,14 @@ def main(argv):
             continue
         report["imported"].append(name)
         for path in _module_files(module):
-            if path.endswith(".so") or ".so." in os.path.basename(path):
+            if _carries_code(path):
                 with open(path, "rb") as binary:
                     report["embedded"][path] = openssl_versions_in(binary.read())
     # Programs and bundled binaries count as the modules' do: what they carry is read too.
     for path in _installed_binaries(binaries):
         with open(path, "rb") as binary:
             data = binary.read()
-        if data[:4] == b"\x7fELF":
+        if is_binary(data):
             report["embedded"][path] = openssl_versions_in(data)
     if runtime_probe:
         try:

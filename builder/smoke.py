@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Tuple
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from builder import loadwatch, platforms, probe
+from builder import loadwatch, probe
 from builder.context import RunContext
 from typing import TYPE_CHECKING
 from builder.errors import CheckFailed, CommandFailed, InputError
@@ -93,11 +93,10 @@ def check_is_wheel(path: Path) -> None:
 
 
 def binaries_outside_packages(wheel: Path) -> List[str]:
-    """The ELF files of a wheel that importing its packages does not reach, as paths in the
-    wheel: programs (`.data/scripts/`), auditwheel's `<name>.scripts/` to which it moves
-    programs that need grafted libraries, and the like."""
+    """The binaries (ELF or PE files) of a wheel that importing its packages does not reach,
+    as paths in the wheel: programs (`.data/scripts/`), auditwheel's `<name>.scripts/` to
+    which it moves programs that need grafted libraries, and the like."""
     modules = set(top_level_modules(wheel))
-    is_binary = platforms.host().is_binary
     found = []
     with zipfile.ZipFile(wheel) as archive:
         for member in archive.namelist():
@@ -106,7 +105,7 @@ def binaries_outside_packages(wheel: Path) -> List[str]:
             if head.endswith((".dist-info", ".libs")) or not inside or inside[0] in modules:
                 continue
             with archive.open(member) as data:
-                if is_binary(data.read(4)):
+                if probe.is_binary(probe.binary_head(data)):
                     found.append(member)
     return found
 
@@ -124,7 +123,7 @@ def top_level_modules(wheel: Path) -> List[str]:
                 continue
             if rest:
                 names.add(head)
-            elif head.endswith((".py", ".so")):
+            elif head.endswith((".py", ".so", ".pyd")):
                 names.add(head.split(".")[0])
     return sorted(n for n in names if n.isidentifier())
 
@@ -189,7 +188,7 @@ def smoke_test(
         else:
             installed = _emulated_install(scratch / "site", wheel, find_links, python.build,
                                           python.emulated, log, ctx)
-        installed = _with_interpreter_openssl(installed)
+        installed = _with_interpreter_openssl(installed, scratch)
         report = _probe(installed, scratch, modules, plan.runtime_probe, log,
                         binaries_outside_packages(wheel))
         checks, failures = _run_checks(installed, plan.checks, expected_openssl, scratch, log)
@@ -237,15 +236,16 @@ def _emulated_install(site: Path, wheel: Path, find_links: Path, interpreter: In
                       env=target_python.installed_env(site, dict(os.environ)))
 
 
-def _with_interpreter_openssl(python: _Installed) -> _Installed:
-    """The same interpreter, told which libcrypto/libssl its own ssl and hashlib map, so that
-    the watch inside the probe and the checks can tell those from the package's. Raises
-    CommandFailed when the interpreter cannot run the measurement."""
+def _with_interpreter_openssl(python: _Installed, scratch: Path) -> _Installed:
+    """The same interpreter, told which libcrypto/libssl its own ssl and hashlib load (a JSON
+    list of paths in $BUILDER_INTERPRETER_OPENSSL), so that the watch inside the probe and the
+    checks can tell those from the package's. Raises CommandFailed when the interpreter cannot
+    run the measurement."""
+    script = _isolated_script(_LOADWATCH, scratch)
     # -S: no site-packages, so that nothing the wheel installed (a .pth file) runs here.
-    maps = capture([*python.command, "-S", "-c", loadwatch.BASELINE], env=python.env)
-    own = os.pathsep.join(loadwatch.mapped_openssl(maps))
+    loaded = json.loads(capture([*python.command, "-S", script, "--baseline"], env=python.env))
     env = dict(python.env if python.env is not None else os.environ)
-    env[loadwatch.INTERPRETER_ENV] = own
+    env[loadwatch.INTERPRETER_ENV] = json.dumps(loadwatch.openssl_among(loaded))
     return dataclasses.replace(python, env=env)
 
 
