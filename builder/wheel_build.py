@@ -86,6 +86,7 @@ def build_wheel(
         raise BuilderError(f"building {sdist.name} produced {len(wheels)} wheels, expected 1",
                            log=log)
     scrub_metadata_paths(wheels[0], path_names, outdir.parent, ctx.settings.source_date_epoch)
+    platform_for(target).finish_build(wheels[0], outdir.parent, ctx.settings.source_date_epoch)
     return BuiltWheel(wheels[0], sdist, python, log, source.changes, audit)
 
 

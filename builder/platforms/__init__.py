@@ -69,6 +69,10 @@ class Platform(Protocol):
     def check_tag_within(self, tag: str, plat: str, wheel: str) -> None:
         """Raise CheckFailed where the repaired wheel's tag exceeds the one asked for."""
 
+    def finish_build(self, wheel: Path, scratch: Path, source_date_epoch: int) -> None:
+        """Correct in place what a cross build names by the build host's ways (a module's
+        file suffix)."""
+
     def repair_tool(self, wheel: Path, outdir: Path, target: Target, log: Path,
                     source_date_epoch: int) -> Path:
         """Run the platform's repair tool; return the one wheel it made in `outdir`."""

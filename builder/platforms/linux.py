@@ -137,6 +137,9 @@ class LinuxPlatform:
         if any(p.arch != asked.arch or glibc(p) > glibc(asked) for p in got if p is not None):
             raise CheckFailed(f"{wheel} was tagged {tag}, which {plat} does not cover")
 
+    def finish_build(self, wheel: Path, scratch: Path, source_date_epoch: int) -> None:
+        """Nothing to change: the build's names are Linux's own."""
+
     def repair_tool(self, wheel: Path, outdir: Path, target: Target, log: Path,
                     source_date_epoch: int) -> Path:
         """`auditwheel repair` into `outdir` (for the host, or for --plat); returns the one

@@ -5,13 +5,17 @@ no 32-bit or arm64 Windows CPython is reachable from a Linux host)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import sys
 import zipfile
+import zlib
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
+from auditwheel.tools import dir2zip, zip2dir
+from auditwheel.wheeltools import rewrite_record
 from packaging.tags import Tag
 from packaging.utils import parse_wheel_filename
 
@@ -119,6 +123,23 @@ class WindowsPlatform:
         """The repaired wheel is tagged exactly the platform asked for. Raises CheckFailed."""
         if tag != plat:
             raise CheckFailed(f"{wheel} was tagged {tag}, not the {plat} asked for")
+
+    def finish_build(self, wheel: Path, scratch: Path, source_date_epoch: int) -> None:
+        """setuptools names an abi3 module by the build host's suffix (`name.abi3.so`);
+        Windows imports `name.pyd`: such modules are renamed in the wheel (RECORD rewritten
+        with auditwheel's tools)."""
+        with zipfile.ZipFile(wheel) as archive:
+            wrong = [n for n in archive.namelist()
+                     if n.endswith(".abi3.so") and pe.is_pe(archive.read(n))]
+        if not wrong:
+            return
+        folder = scratch / f"renamed-{wheel.stem}"
+        zip2dir(wheel, folder)
+        for name in wrong:
+            (folder / name).rename(folder / (name[:-len(".abi3.so")] + ".pyd"))
+        rewrite_record(folder)
+        when = dt.datetime.fromtimestamp(source_date_epoch, tz=dt.timezone.utc)
+        dir2zip(folder, wheel, zlib.Z_DEFAULT_COMPRESSION, when)
 
     def repair_tool(self, wheel: Path, outdir: Path, target: Target, log: Path,
                     source_date_epoch: int) -> Path:
