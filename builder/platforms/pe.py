@@ -111,8 +111,9 @@ def is_system_dll(name: str, arch: Architecture) -> bool:
                                    for pattern in _dll_list.ignore_regexes)
 
 
-# An interpreter's own DLL: python313.dll, python3.dll (abi3), python313t.dll.
-_PYTHON_DLL = re.compile(r"python3\d*t?\.dll", re.IGNORECASE)
+# What a python.org CPython brings: its DLL (python313.dll, python3.dll for abi3,
+# python313t.dll) and the Visual C++ runtime beside it (vcruntime140.dll, vcruntime140_1.dll).
+_PYTHON_DLL = re.compile(r"python3\d*t?\.dll|vcruntime140(_1)?\.dll", re.IGNORECASE)
 
 
 def import_problems(facts: Sequence[PeFacts], arch: Architecture) -> List[str]:

@@ -27,7 +27,7 @@ from builder.openssl import OpenSSLBuild
 from builder.platforms import pe
 from builder.platforms.pe import PeFacts
 from builder.platforms.wine import EMBEDDABLE, find_wine, windows_python
-from builder.platforms.zig import zig, zig_tool
+from builder.platforms.zig import zig, zig_executable
 from builder.releases import Release
 from builder.runner import call
 from builder.target import Target
@@ -173,21 +173,26 @@ class WindowsPlatform:
         if full_smoke:
             raise InputError(f"--smoke full runs the package's test suite natively; for "
                              f"{target.plat} wheels built here use --smoke basic")
-        dlltool = zig_tool(ctx.store, ctx.settings.index_url, "dlltool")
+        zig = zig_executable(ctx.store, ctx.settings.index_url)
         return [TargetPython(interpreter, windows_python(
             interpreter, target.arch, ctx.store, ctx.settings.index_url,
-            ctx.settings.debian_mirror, dlltool)) for interpreter in interpreters]
+            ctx.settings.debian_mirror, zig)) for interpreter in interpreters]
 
     def smoke_python(self, wheel: Path, spec: Optional[str], ctx: RunContext) -> TargetPython:
         """The pinned Windows CPython of `spec`'s version (a version such as 3.13, or a host
         interpreter whose version it takes), under wine; by default the newest pinned version
         the wheel's tags accept that a host CPython of the same version can install for.
-        Raises InputError where there is none."""
+        Raises InputError where there is none; CheckFailed where a binary of the wheel is of
+        another machine type than its tag (the Win32 error, before anything runs)."""
         _, _, _, tags = parse_wheel_filename(wheel.name)
         arch = next((windows_architecture(t.platform) for t in tags
                      if windows_architecture(t.platform)), None)
         if arch is None:
             raise InputError(f"{wheel.name} is not tagged for a Windows platform")
+        assert arch.windows is not None
+        wrong = pe.machine_problems(pe.inspect_wheel(wheel), arch, arch.windows.plat)
+        if wrong:
+            raise CheckFailed(f"{wheel.name} cannot run: {'; '.join(wrong)}")
         if spec is not None:
             build = find_interpreters([spec])[0]
         else:
@@ -199,9 +204,9 @@ class WindowsPlatform:
                 raise InputError(f"no pinned Windows CPython ({', '.join(map(_dotted, EMBEDDABLE))}) "
                                  f"accepts {wheel.name} with a CPython of the same version on "
                                  f"this host; pass --python VERSION")
-        dlltool = zig_tool(ctx.store, ctx.settings.index_url, "dlltool")
+        zig = zig_executable(ctx.store, ctx.settings.index_url)
         return TargetPython(build, windows_python(build, arch, ctx.store, ctx.settings.index_url,
-                                                  ctx.settings.debian_mirror, dlltool))
+                                                  ctx.settings.debian_mirror, zig))
 
     def venv_python(self, venv: Path) -> Path:
         """The interpreter of a virtualenv made on Windows."""

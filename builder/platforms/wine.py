@@ -26,7 +26,6 @@ from builder.fetch import Expected, cached_download
 from builder.index import index_files
 from builder.interpreters import Interpreter
 from builder.runner import call, capture, outcome
-from builder.settings import DEFAULT_DEBIAN_MIRROR
 
 
 @dataclass(frozen=True)
@@ -255,12 +254,11 @@ def source_for_pyconfig(version: Tuple[int, int]) -> CPythonSource:
 
 
 def windows_python(build: Interpreter, arch: Architecture, store: Store, index_url: str,
-                   debian_mirror: str = DEFAULT_DEBIAN_MIRROR,
-                   dlltool: Optional[List[str]] = None) -> WindowsPython:
+                   debian_mirror: str, zig: Path) -> WindowsPython:
     """The Windows CPython of `build`'s minor version for `arch`, unpacked into the store on
     first use, with headers made from `build`'s own (its Include/) and CPython's Windows
-    pyconfig.h, and import libraries for `arch` made by `dlltool` (an argv prefix, e.g. zig's
-    `dlltool`). Only the x64 distribution is pinned and runs here (under wine); for another
+    pyconfig.h, and import libraries for `arch` made by `zig dlltool` (`zig`: the pinned zig
+    executable, which also builds the wine prefix's stand-in DLLs). Only the x64 distribution is pinned and runs here (under wine); for another
     architecture the import libraries are made from its DLLs' export tables (the names are the
     same) and the record says it cannot run. Raises InputError where wine (for x64) or a
     pinned interpreter of that version is missing; BuilderError or VerificationError where a
@@ -278,21 +276,28 @@ def windows_python(build: Interpreter, arch: Architecture, store: Store, index_u
     machine = arch.windows.dlltool_machine
     libs = store.materialize(
         Kind.TOOLS, f"windows-cpython-{pinned.cpython}-libs-{arch.name}",
-        lambda temp: _import_libraries(python, temp, dlltool or [], machine),
+        lambda temp: _import_libraries(python, temp, [str(zig), "dlltool"], machine),
         reuse=lambda path: any(path.glob("python3*.lib"))).path
     source = source_for_pyconfig(build.version[:2])  # type: ignore[arg-type]
     include = _headers(build, source, pinned, store, debian_mirror)
     prefix = None
+    standing_in: List[str] = []
     if wine is not None:
-        prefix = store.materialize(Kind.TOOLS, "wine-prefix",
-                                   lambda temp: _make_prefix(wine, python, temp),
-                                   reuse=lambda path: (path / "system.reg").is_file()).path
+        standing_in = [name for name in _STAND_INS if not _wine_has(wine, name)]
+        key = "wine-prefix-" + hashlib.sha256(
+            "".join(f"{n}{_STAND_INS[n]}" for n in standing_in).encode()).hexdigest()[:12]
+        prefix = store.materialize(
+            Kind.TOOLS, key, lambda temp: _make_prefix(wine, python, temp, zig, standing_in,
+                                                       store.path(Kind.TOOLS, "zig-cache")),
+            reuse=lambda path: (path / "system.reg").is_file()).path
     made_from = "" if runs else " (import libraries made from the x64 DLLs' export tables)"
     packages = (f"{pinned.sdist} sha256:{pinned.sha256} (python.org's embeddable x64 "
                 f"CPython {record['version']}){made_from}",
                 f"Authenticode: {record['authenticode']}",
                 f"headers: Include/ of {build.describe()}, PC/pyconfig.h of CPython "
-                f"{source.version} (Debian's {Path(source.path).name})")
+                f"{source.version} (Debian's {Path(source.path).name})",
+                *(f"wine lacks {name}: its prefix holds a stand-in ({_STAND_INS[name][0]})"
+                  for name in standing_in))
     return WindowsPython(arch.name, python, include, libs, wine, prefix, record["version"],
                          packages)
 
@@ -440,11 +445,47 @@ def _pyconfig_h(source: CPythonSource, store: Store, mirror: str) -> str:
     raise BuilderError(f"{name} holds no PC/pyconfig.h")
 
 
-def _make_prefix(wine: str, python: Path, temp: Path) -> None:
-    """A private wine prefix, made by the first start of the interpreter (several seconds)."""
+# DLLs of Windows that an older wine lacks, each with what its stand-in does and its source:
+# Rust's standard library (1.78+, so cryptography's wheels) takes its random numbers from
+# bcryptprimitives.dll's ProcessPrng, which wine has only since 9.0 (Debian 12 has 8.0).
+_STAND_INS: Dict[str, Tuple[str, str]] = {
+    "bcryptprimitives.dll": ("ProcessPrng, through BCryptGenRandom", """
+#include <windows.h>
+#include <bcrypt.h>
+__declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T size) {
+    return BCryptGenRandom(NULL, data, (ULONG)size, BCRYPT_USE_SYSTEM_PREFERRED_RNG) == 0;
+}
+"""),
+}
+_STAND_IN_LIBRARIES = {"bcryptprimitives.dll": ["-lbcrypt"]}
+
+
+def _wine_has(wine: str, dll: str) -> bool:
+    """Whether this wine ships a builtin `dll` for x86-64 Windows programs."""
+    real = Path(os.path.realpath(wine))
+    roots = [real.parent.parent / "x86_64-linux-gnu" / "wine", real.parent.parent / "lib" / "wine",
+             real.parent, Path("/usr/lib/x86_64-linux-gnu/wine"), Path("/usr/lib64/wine")]
+    return any((root / "x86_64-windows" / dll).is_file() for root in roots)
+
+
+def _make_prefix(wine: str, python: Path, temp: Path, zig: Path, standing_in: List[str],
+                 zig_cache: Path) -> None:
+    """A private wine prefix, made by the first start of the interpreter (several seconds),
+    with stand-ins for the DLLs `standing_in` that this wine lacks, built by `zig` (with the
+    builder's zig cache, where its Windows C runtime is built once)."""
     env = {"WINEPREFIX": str(temp), "WINEDEBUG": "-all", "WINEDLLOVERRIDES": "mscoree,mshtml="}
-    call([wine, python / "python.exe", "-c", "pass"], log=temp.parent / "wine-prefix.log",
+    log = temp.parent / "wine-prefix.log"
+    call([wine, python / "python.exe", "-c", "pass"], log=log,
          what="creating a wine prefix", env={**os.environ, **env})
+    for name in standing_in:
+        source = temp.parent / f"{name}.c"
+        source.write_text(_STAND_INS[name][1])
+        call([zig, "cc", "-target", "x86_64-windows-gnu", "-shared", "-s", "-O2", source,
+              *_STAND_IN_LIBRARIES.get(name, []), "-o",
+              temp / "drive_c" / "windows" / "system32" / name,
+              f"-Wl,--out-implib,{temp.parent / 'stand-in.lib'}"],
+             log=log, what=f"building a stand-in for {name}",
+             env={**os.environ, "ZIG_GLOBAL_CACHE_DIR": str(zig_cache)})
     server = shutil.which("wineserver") or str(Path(wine).parent / "wineserver")
     # The prefix is renamed into place: its server must be gone first.
     call([server, "-w"], log=temp.parent / "wine-prefix.log", what="waiting for wineserver",

@@ -9,7 +9,7 @@ import hashlib
 import shutil
 import zipfile
 from pathlib import Path
-from typing import Iterator, List, Tuple
+from typing import Iterator, Tuple
 
 from builder.cache import Kind, Store
 from builder.errors import BuilderError
@@ -123,10 +123,10 @@ def _windows_toolchain(store: Store, executable: Path, target: Target) -> Toolch
     )
 
 
-def zig_tool(store: Store, index_url: str, tool: str) -> List[str]:
-    """The argv prefix that runs one of zig's own tools (`dlltool`, `objcopy`), the pinned zig
-    installed into the store on first use."""
-    return [str(_installed_zig(store, index_url)), tool]
+def zig_executable(store: Store, index_url: str) -> Path:
+    """The pinned zig executable (`zig cc`, `zig dlltool`), installed into the store on first
+    use; raises BuilderError where it cannot be fetched."""
+    return _installed_zig(store, index_url)
 
 
 def _wrappers(store: Store, executable: Path, triple: str, link_flags: str
