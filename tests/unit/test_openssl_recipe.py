@@ -8,8 +8,10 @@ from builder.openssl import BuildOptions, CacheKey, refuse_configure_arg, recipe
 from tests.conftest import ROOT
 
 
-def test_the_packaged_recipe_is_the_scripts_directory_recipe():
-    assert recipe_path().read_bytes() == (ROOT / "scripts" / "build_openssl.sh").read_bytes()
+@pytest.mark.parametrize("name", ["build_openssl.sh", "configure-flags.txt"])
+def test_the_packaged_recipe_is_the_scripts_directory_recipe(name):
+    packaged = recipe_path().with_name(name)
+    assert packaged.read_bytes() == (ROOT / "scripts" / name).read_bytes()
 
 
 def test_entry_name_shows_the_version():
