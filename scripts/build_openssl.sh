@@ -234,8 +234,9 @@ namespace_internals() {  # $1: the installed lib directory
   # _EVP_sha256 where util/libcrypto.num lists EVP_sha256, and _x becomes _builder_x.
   if [ "$target" = mingw ]; then lead="_"; fi
   awk '{print $1}' "$src/util/libcrypto.num" "$src/util/libssl.num" | LC_ALL=C sort -u >"$public"
+  # A member's header line (archive[member]:) ends with ":", even where a path holds spaces.
   "${NM:-nm}" -g --defined-only --format=posix "$1/libcrypto.a" "$1/libssl.a" |
-    awk -v lead="$lead" 'NF >= 2 && $1 !~ /:$/ && substr($1, 1, length(lead)) == lead {
+    awk -v lead="$lead" 'NF >= 2 && $NF !~ /:$/ && substr($1, 1, length(lead)) == lead {
       print substr($1, length(lead) + 1) }' | LC_ALL=C sort -u |
     LC_ALL=C comm -23 - "$public" |
     awk -v p="$namespace" -v lead="$lead" '{print lead $1 " " lead p $1}' >"$renames"
