@@ -2,35 +2,12 @@
 reads the script in this process, and each ERROR or MISSING node is a syntax error, named by
 line and column."""
 
-from typing import List
-
 import pytest
 
 from tests.conftest import ROOT
 
-tree_sitter = pytest.importorskip("tree_sitter", reason="tree-sitter needs Python 3.10+")
-tree_sitter_powershell = pytest.importorskip("tree_sitter_powershell",
-                                             reason="tree-sitter-powershell needs Python 3.10+")
-
-
-def syntax_errors(source: bytes) -> List[str]:
-    """One line per syntax error, `line L, column C: ...` (both from 1; columns in bytes), in
-    the order of the source."""
-    parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
-    found = []
-    pending = [parser.parse(source).root_node]
-    while pending:
-        node = pending.pop()
-        row, column = node.start_point
-        where = f"line {row + 1}, column {column + 1}"
-        if node.is_missing:
-            found.append((node.start_point, f"{where}: missing {node.type!r}"))
-        elif node.type == "ERROR":
-            text = node.text.decode(errors="replace").splitlines()[0][:40] if node.text else ""
-            found.append((node.start_point, f"{where}: cannot parse {text!r}"))
-        elif node.has_error:
-            pending.extend(node.children)
-    return [message for _, message in sorted(found)]
+pytest.importorskip("tree_sitter_powershell", reason="tree-sitter-powershell needs Python 3.10+")
+from tests.powershell import syntax_errors  # noqa: E402  (after the skip above)
 
 
 def test_the_powershell_recipe_has_no_syntax_error():
