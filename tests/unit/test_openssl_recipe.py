@@ -14,6 +14,13 @@ def test_the_packaged_recipe_is_the_scripts_directory_recipe(name):
     assert packaged.read_bytes() == (ROOT / "scripts" / name).read_bytes()
 
 
+@pytest.mark.parametrize("name", ["build_openssl.ps1", "configure-flags.txt"])
+def test_what_windows_reads_is_a_copy_not_a_link(name):
+    # A Windows checkout (core.symlinks off) makes a link a file holding the link's target.
+    assert not recipe_path().with_name(name).is_symlink()
+    assert not (ROOT / "scripts" / name).is_symlink()
+
+
 def test_both_recipes_follow_every_condition_of_the_flags_file():
     lines = (ROOT / "scripts" / "configure-flags.txt").read_text().splitlines()
     conditions = {line.split()[1] for line in lines if line.strip() and line[0] != "#"}
