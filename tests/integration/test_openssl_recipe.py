@@ -256,8 +256,8 @@ def fake_release(path, version, triple, underscore):
         "Makefile": FAKE_MAKEFILE.format(triple=triple),
         "crypto.s": FAKE_CRYPTO.format(u=underscore),
         "ssl.s": FAKE_SSL.format(u=underscore),
-        "util/libcrypto.num": "EVP_sha256                              1\t3_0_0\tEXIST::FUNCTION:\n",
-        "util/libssl.num": "SSL_new                                 1\t3_0_0\tEXIST::FUNCTION:\n",
+        "util/libcrypto.num": "EVP_sha256                   1\t3_0_0\tEXIST::FUNCTION:\n",
+        "util/libssl.num": "SSL_new                      1\t3_0_0\tEXIST::FUNCTION:\n",
     }
     return text_tarball(path, {f"{name}/{member}": text for member, text in files.items()})
 
