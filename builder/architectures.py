@@ -20,6 +20,7 @@ class WindowsFacts:
     dlltool_machine: str  # llvm-dlltool -m: i386:x86-64
     rust_triple: str  # Rust's target for the mingw toolchain: x86_64-pc-windows-gnu
     leading_underscore: bool = False  # C symbols carry a leading `_` in COFF (i386 only)
+    msvc_arch: str = ""  # MSVC's (VSCMD_ARG_TGT_ARCH, setup-python's architecture): x64
 
 
 @dataclass(frozen=True)
@@ -49,15 +50,16 @@ ARCHITECTURES: Dict[str, Architecture] = {arch.name: arch for arch in (
     Architecture("x86_64", "EM_X86_64", "linux-x86_64", "x86_64-linux-gnu",
                  "x86_64-unknown-linux-gnu", "amd64", ("qemu-x86_64-static", "qemu-x86_64"),
                  WindowsFacts("win_amd64", "win-amd64", 0x8664, "x86_64-windows-gnu", "mingw64",
-                              "VC-WIN64A", "i386:x86-64", "x86_64-pc-windows-gnu")),
+                              "VC-WIN64A", "i386:x86-64", "x86_64-pc-windows-gnu",
+                              msvc_arch="x64")),
     Architecture("aarch64", "EM_AARCH64", "linux-aarch64", "aarch64-linux-gnu",
                  "aarch64-unknown-linux-gnu", "arm64", ("qemu-aarch64-static", "qemu-aarch64"),
                  WindowsFacts("win_arm64", "win-arm64", 0xAA64, "aarch64-windows-gnu",
                               "mingwarm64", "VC-WIN64-ARM", "arm64",
-                              "aarch64-pc-windows-gnullvm")),
+                              "aarch64-pc-windows-gnullvm", msvc_arch="arm64")),
     Architecture("i686", "EM_386", windows=WindowsFacts(
         "win32", "win32", 0x14C, "x86-windows-gnu", "mingw", "VC-WIN32", "i386",
-        "i686-pc-windows-gnu", leading_underscore=True)),
+        "i686-pc-windows-gnu", leading_underscore=True, msvc_arch="x86")),
     Architecture("armv7l", "EM_ARM"),
     Architecture("ppc64le", "EM_PPC64"),
     Architecture("s390x", "EM_S390"),

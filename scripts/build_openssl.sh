@@ -8,7 +8,8 @@
 #
 # It fetches openssl-VERSION.tar.gz (or takes --tarball), verifies it before unpacking,
 # builds only the libraries and installs only the development files (headers, static
-# archives, pkg-config files) into PREFIX.
+# archives, pkg-config files) into PREFIX. The ./Configure flags come from
+# configure-flags.txt beside this script (build_openssl.ps1 reads the same file).
 set -euo pipefail
 
 usage() {
@@ -24,7 +25,10 @@ options:
                         (default /etc/ssl; RHEL uses /etc/pki/tls)
   --configure-arg ARG   one more argument for ./Configure (repeatable)
   --target NAME         ./Configure target for a cross build, e.g. linux-aarch64 (with
-                        CC/AR/RANLIB for that target); default: detected for this host
+                        CC/AR/RANLIB for that target); default: detected for this host.
+                        A mingw* target gets no -fPIC (PE objects need none); with
+                        `mingw` (i386 Windows, whose C symbols start with `_`) the
+                        namespace step reads and renames the names after the `_`
   --jobs N              make parallelism (default: number of cores)
   --destdir DIR         stage the installation under DIR (make DESTDIR=DIR)
   --workdir DIR         unpack and build in DIR (default: a temporary directory)
@@ -35,6 +39,8 @@ options:
   --print-flags         print the ./Configure arguments, one per line, and exit
                         (needs --tarball or an already unpacked source in --workdir)
   -h, --help            show this help
+
+The flags, and when each applies, are in configure-flags.txt, which must be beside this script.
 EOF
 }
 
@@ -78,23 +84,44 @@ sha256_of() {
   else shasum -a 256 "$1" | cut -d' ' -f1; fi
 }
 
-# A Configure option is passed only where this release knows it: each of these is listed in
-# the release's own table of disablable features, so older releases do not reject them.
+# An if-known flag is passed only where this release knows it: listed in the release's own
+# table of disablable features, so older releases do not reject it.
 release_knows() { grep -qE "^[[:space:]]+\"$1\",\$" "$2"; }
 
+flags_file="$(dirname "${BASH_SOURCE[0]}")/configure-flags.txt"
+
+version_at_least() {  # $1: X.Y; whether $version is of that series or newer
+  local major minor
+  [[ "$1" =~ ^[0-9]+\.[0-9]+$ ]] || die "$flags_file: 'since $1' is not a series such as 3.0"
+  IFS=. read -r major minor _ <<<"$version"
+  minor="${minor%%[!0-9]*}"
+  [[ "$major" =~ ^[0-9]+$ && "$minor" =~ ^[0-9]+$ ]] ||
+    die "version $version is not a release number such as 3.0.22"
+  (( major > ${1%.*} || (major == ${1%.*} && minor >= ${1#*.}) ))
+}
+
+# Sets `flags` to the ./Configure arguments: the target, the flags of configure-flags.txt
+# whose condition holds, the extra arguments. No subshell, so that `die` stops the recipe.
 configure_args() {  # $1: path of the release's Configure script
-  local args=()
+  [ -f "$flags_file" ] || die "$flags_file is missing; keep it beside build_openssl.sh"
+  flags=()
   # A named target comes first, where ./Configure expects it.
-  if [ -n "$target" ]; then args+=("$target"); fi
-  args+=(no-shared -fPIC no-ssl3 no-comp no-tests)
-  # Providers must live inside libcrypto.a: a static wheel cannot load legacy.so.
-  case "$version" in 1.*) ;; *) args+=(no-module) ;; esac
-  local feature
-  for feature in apps docs; do
-    if release_knows "$feature" "$1"; then args+=("no-$feature"); fi
-  done
-  args+=("--prefix=$prefix" "--libdir=lib" "--openssldir=$openssldir")
-  printf '%s\n' "${args[@]}" ${extra_args[@]+"${extra_args[@]}"}
+  if [ -n "$target" ]; then flags+=("$target"); fi
+  local flag when since
+  while read -r flag when since || [ -n "$flag" ]; do
+    case "$flag" in ''|'#'*) continue ;; esac
+    case "$when" in
+      always) ;;
+      unix) case "$target" in mingw*|VC-*) continue ;; esac ;;
+      since) version_at_least "$since" || continue ;;
+      if-known) release_knows "${flag#no-}" "$1" || continue ;;
+      *) die "$flags_file: unknown condition '$when' for $flag" ;;
+    esac
+    # Quoted replacements: bash 5.2 would read an `&` in a path as the matched text.
+    flag="${flag//@PREFIX@/"$prefix"}"
+    flags+=("${flag//@OPENSSLDIR@/"$openssldir"}")
+  done <"$flags_file"
+  flags+=(${extra_args[@]+"${extra_args[@]}"})
 }
 
 # Refuse, before anything is unpacked, every member that could land outside $name/: absolute
@@ -127,6 +154,7 @@ if [ "$print_flags" = 1 ]; then
       tar -xzf "$tarball" -C "$workdir" "$name/Configure"
   fi
   configure_args "$workdir/$name/Configure"
+  printf '%s\n' "${flags[@]}"
   exit 0
 fi
 
@@ -183,13 +211,13 @@ src="$workdir/$name"
 # OpenSSL writes the build date into its version information ("built on: ..."); with a fixed
 # SOURCE_DATE_EPOCH (default 1980-01-01) two builds of the same inputs are byte-identical.
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-315532800}"
-mapfile -t args < <(configure_args "$src/Configure")
+configure_args "$src/Configure"
 # 3.x's Configure detects the host target itself; before 3.0 that is ./config's job. A cross
 # build names its target, which only ./Configure takes.
 case "$version" in 1.*) configure=(./config) ;; *) configure=(perl ./Configure) ;; esac
 if [ -n "$target" ]; then configure=(perl ./Configure); fi
-stage "configure: ${configure[*]} ${args[*]}"
-(cd "$src" && "${configure[@]}" "${args[@]}")
+stage "configure: ${configure[*]} ${flags[*]}"
+(cd "$src" && "${configure[@]}" "${flags[@]}")
 
 stage "build libraries (make -j$jobs build_libs)"
 (cd "$src" && make -j"$jobs" build_libs)
@@ -201,11 +229,17 @@ stage "install development files into ${destdir}${prefix}"
 # public API (util/libcrypto.num, util/libssl.num). Renaming the internals alike in both
 # archives keeps OpenSSL's own references resolved and frees their names for the package.
 namespace_internals() {  # $1: the installed lib directory
-  local public="$workdir/public-api.txt" renames="$workdir/renames.txt" archive
+  local public="$workdir/public-api.txt" renames="$workdir/renames.txt" archive lead=""
+  # i386 Windows (COFF, the mingw target) spells each C name with a leading `_`: nm shows
+  # _EVP_sha256 where util/libcrypto.num lists EVP_sha256, and _x becomes _builder_x.
+  if [ "$target" = mingw ]; then lead="_"; fi
   awk '{print $1}' "$src/util/libcrypto.num" "$src/util/libssl.num" | LC_ALL=C sort -u >"$public"
+  # A member's header line (archive[member]:) ends with ":", even where a path holds spaces.
   "${NM:-nm}" -g --defined-only --format=posix "$1/libcrypto.a" "$1/libssl.a" |
-    awk 'NF >= 2 && $1 !~ /:$/ {print $1}' | LC_ALL=C sort -u |
-    LC_ALL=C comm -23 - "$public" | awk -v p="$namespace" '{print $1 " " p $1}' >"$renames"
+    awk -v lead="$lead" 'NF >= 2 && $NF !~ /:$/ && substr($1, 1, length(lead)) == lead {
+      print substr($1, length(lead) + 1) }' | LC_ALL=C sort -u |
+    LC_ALL=C comm -23 - "$public" |
+    awk -v p="$namespace" -v lead="$lead" '{print lead $1 " " lead p $1}' >"$renames"
   for archive in "$1/libcrypto.a" "$1/libssl.a"; do
     "${OBJCOPY:-objcopy}" --redefine-syms="$renames" "$archive"
   done

@@ -3,11 +3,13 @@ loopback HTTP as an OpenSSL mirror when it exists."""
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Mapping, Optional
 
 import pytest
 
@@ -37,6 +39,16 @@ def shared_tarball(version: str) -> Path:
     if not path.is_file():
         pytest.fail(f"this test needs {path} (the project's shared test material); "
                     f"put the upstream tarball there")
+    return path
+
+
+def text_tarball(path: Path, files: Mapping[str, str]) -> Path:
+    """A .tar.gz at `path` holding each member of `files` (name inside: text)."""
+    with tarfile.open(path, "w:gz") as archive:
+        for name, text in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(text.encode())
+            archive.addfile(info, io.BytesIO(text.encode()))
     return path
 
 

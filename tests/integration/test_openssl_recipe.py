@@ -3,6 +3,8 @@ cache key that follows from them, and the tarballs it refuses."""
 
 import dataclasses
 import io
+import os
+import shutil
 import tarfile
 from pathlib import Path
 import subprocess
@@ -14,7 +16,7 @@ from builder.openssl import INSTALL_PREFIX, BuildOptions, cache_key, configure_a
 from builder.releases import load_table
 from builder.sources import VerifiedTarball
 from builder.toolchain import Toolchain
-from tests.conftest import shared_tarball
+from tests.conftest import shared_tarball, text_tarball
 
 
 GCC = Toolchain(cc="cc", identity="cc (Debian 12.2.0-14) 12.2.0", triple="x86_64-linux-gnu")
@@ -60,6 +62,41 @@ def test_a_cross_build_names_its_configure_target_first():
     cross = dataclasses.replace(GCC, openssl_target="linux-aarch64")
     flags = configure_args(tarball("3.0.22"), BuildOptions(), cross)
     assert flags[:2] == ["linux-aarch64", "no-shared"]
+
+
+@pytest.mark.parametrize("target", ["mingw", "mingw64", "VC-WIN64A"])
+def test_a_windows_target_gets_the_same_flags_but_no_pic(target):
+    unix = configure_args(tarball("3.5.7"), BuildOptions(),
+                          dataclasses.replace(GCC, openssl_target="linux-aarch64"))
+    flags = configure_args(tarball("3.5.7"), BuildOptions(),
+                           dataclasses.replace(GCC, openssl_target=target))
+    assert "-fPIC" in unix
+    assert flags == [target] + [flag for flag in unix[1:] if flag != "-fPIC"]
+
+
+def print_flags(recipe, prefix="/opt/builder/openssl"):
+    return subprocess.run(["bash", str(recipe), "--print-flags", "--tarball",
+                           str(shared_tarball("3.0.22")), "3.0.22", prefix],
+                          capture_output=True, text=True)
+
+
+def test_a_prefix_reaches_the_flags_as_given_even_with_an_ampersand():
+    done = print_flags(recipe_path(), "/opt/a&b")
+    assert "--prefix=/opt/a&b" in done.stdout.splitlines()
+
+
+@pytest.mark.parametrize("flags_file, refusal", [
+    (None, "configure-flags.txt is missing"),
+    ("no-shared always\nno-idea sometimes\n", "unknown condition 'sometimes' for no-idea"),
+    ("no-module since three\n", "'since three' is not a series"),
+])
+def test_the_recipe_refuses_a_flags_file_it_cannot_follow(tmp_path, flags_file, refusal):
+    recipe = tmp_path / "build_openssl.sh"
+    shutil.copyfile(recipe_path(), recipe)
+    if flags_file is not None:
+        (tmp_path / "configure-flags.txt").write_text(flags_file)
+    done = print_flags(recipe)
+    assert done.returncode != 0 and refusal in done.stderr and not done.stdout
 
 
 def test_cache_key_of_a_cross_build_differs_from_the_native_one():
@@ -170,3 +207,100 @@ def test_recipe_refuses_a_link_listed_early_in_a_long_tarball(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode != 0 and "holds links" in done.stderr
     assert not (tmp_path / "work" / "openssl-3.0.99").exists()
+
+
+# A stand-in release, so that the recipe runs whole without compiling OpenSSL: its Configure
+# records its arguments, its Makefile assembles objects of the target's format with llvm-mc
+# and archives them with llvm-ar. libssl's object calls an internal function of libcrypto's.
+FAKE_CONFIGURE = r"""#!/usr/bin/env perl
+open(my $args, ">", "configure-args.txt") or die; print $args join("\n", @ARGV), "\n";
+open(my $mk, ">", "prefix.mk") or die;
+for (@ARGV) { print $mk "PREFIX=$1\n" if /^--prefix=(.*)/ }
+"""
+FAKE_MAKEFILE = """include prefix.mk
+build_libs:
+\tllvm-mc -triple={triple} -filetype=obj crypto.s -o crypto.o
+\tllvm-mc -triple={triple} -filetype=obj ssl.s -o ssl.o
+\tllvm-ar rcs libcrypto.a crypto.o
+\tllvm-ar rcs libssl.a ssl.o
+install_dev:
+\tmkdir -p "$(DESTDIR)$(PREFIX)/lib"
+\tcp libcrypto.a libssl.a "$(DESTDIR)$(PREFIX)/lib/"
+"""
+FAKE_CRYPTO = """\t.text
+\t.globl\t{u}EVP_sha256
+{u}EVP_sha256:
+\tcall\t{u}ossl_digest_init
+\tret
+\t.globl\t{u}ossl_digest_init
+{u}ossl_digest_init:
+\tret
+"""
+FAKE_SSL = """\t.text
+\t.globl\t{u}SSL_new
+{u}SSL_new:
+\tcall\t{u}ossl_digest_init
+\tcall\t{u}tlsv1_method
+\tret
+\t.globl\t{u}tlsv1_method
+{u}tlsv1_method:
+\tret
+"""
+
+
+def fake_release(path, version, triple, underscore):
+    """openssl-VERSION.tar.gz whose build makes COFF (or ELF) archives for `triple`."""
+    name = f"openssl-{version}"
+    files = {
+        "Configure": FAKE_CONFIGURE,
+        "Makefile": FAKE_MAKEFILE.format(triple=triple),
+        "crypto.s": FAKE_CRYPTO.format(u=underscore),
+        "ssl.s": FAKE_SSL.format(u=underscore),
+        "util/libcrypto.num": "EVP_sha256                   1\t3_0_0\tEXIST::FUNCTION:\n",
+        "util/libssl.num": "SSL_new                      1\t3_0_0\tEXIST::FUNCTION:\n",
+    }
+    return text_tarball(path, {f"{name}/{member}": text for member, text in files.items()})
+
+
+def global_names(archive, nm):
+    """Every global name an archive defines or references, as nm lists it."""
+    listing = subprocess.run([nm, "-g", "--format=posix", str(archive)], check=True,
+                             capture_output=True, text=True).stdout
+    return {line.split()[0] for line in listing.splitlines()
+            if len(line.split()) >= 2 and not line.endswith(":")}
+
+
+@pytest.fixture
+def llvm_assembler():
+    for tool in ("llvm-mc", "llvm-ar"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"this test needs {tool}: apt-get install llvm")
+
+
+@pytest.mark.parametrize("tools", [{}, {"NM": "llvm-nm", "OBJCOPY": "llvm-objcopy"}],
+                         ids=["binutils", "llvm"])
+@pytest.mark.parametrize("target, triple, u", [
+    ("mingw", "i686-w64-windows-gnu", "_"),  # i386 COFF: every C name starts with `_`
+    ("mingw64", "x86_64-w64-windows-gnu", ""),
+])
+def test_windows_targets_get_no_pic_and_their_internal_names_renamed_like_c_names(
+        tmp_path, llvm_assembler, tools, target, triple, u):
+    tarball = fake_release(tmp_path / "openssl-3.0.99.tar.gz", "3.0.99", triple, u)
+    # nm's header line of each member names the archive's path: spaces in it are no symbol.
+    work, dest = tmp_path / "work", tmp_path / "dest dir"
+    done = subprocess.run(
+        ["bash", str(recipe_path()), "--tarball", str(tarball), "--target", target,
+         "--workdir", str(work), "--destdir", str(dest), "--jobs", "1", "3.0.99", "/opt/x"],
+        capture_output=True, text=True, env={**os.environ, **tools})
+    assert done.returncode == 0, done.stdout + done.stderr
+    configured = (work / "openssl-3.0.99" / "configure-args.txt").read_text().split()
+    assert configured[0] == target and "-fPIC" not in configured
+    assert "no-shared" in configured and "--prefix=/opt/x" in configured
+    lib = dest / "opt" / "x" / "lib"
+    nm = tools.get("NM", "nm")
+    assert global_names(lib / "libcrypto.a", nm) == {
+        f"{u}EVP_sha256", f"{u}builder_ossl_digest_init"}
+    # libssl's reference to libcrypto's internal function is renamed alike.
+    assert global_names(lib / "libssl.a", nm) == {
+        f"{u}SSL_new", f"{u}builder_tlsv1_method", f"{u}builder_ossl_digest_init"}
+    assert "renamed 2 internal symbols" in done.stdout

@@ -8,8 +8,28 @@ from builder.openssl import BuildOptions, CacheKey, refuse_configure_arg, recipe
 from tests.conftest import ROOT
 
 
-def test_the_packaged_recipe_is_the_scripts_directory_recipe():
-    assert recipe_path().read_bytes() == (ROOT / "scripts" / "build_openssl.sh").read_bytes()
+@pytest.mark.parametrize("name", ["build_openssl.sh", "build_openssl.ps1", "configure-flags.txt"])
+def test_the_packaged_recipe_is_the_scripts_directory_recipe(name):
+    packaged = recipe_path().with_name(name)
+    assert packaged.read_bytes() == (ROOT / "scripts" / name).read_bytes()
+
+
+@pytest.mark.parametrize("name", ["build_openssl.ps1", "configure-flags.txt"])
+def test_what_windows_reads_is_a_copy_not_a_link(name):
+    # A Windows checkout (core.symlinks off) makes a link a file holding the link's target.
+    assert not recipe_path().with_name(name).is_symlink()
+    assert not (ROOT / "scripts" / name).is_symlink()
+
+
+def test_both_recipes_follow_every_condition_of_the_flags_file():
+    lines = (ROOT / "scripts" / "configure-flags.txt").read_text().splitlines()
+    conditions = {line.split()[1] for line in lines if line.strip() and line[0] != "#"}
+    assert conditions == {"always", "unix", "since", "if-known"}
+    bash = (ROOT / "scripts" / "build_openssl.sh").read_text()
+    powershell = (ROOT / "scripts" / "build_openssl.ps1").read_text()
+    for condition in conditions:
+        assert f"\n      {condition})" in bash, condition
+        assert f'($when -ceq "{condition}")' in powershell, condition
 
 
 def test_entry_name_shows_the_version():

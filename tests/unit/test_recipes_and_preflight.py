@@ -1,13 +1,11 @@
 """What the builder knows of packages, and what it refuses before any compile."""
 
-import io
-import tarfile
-
 import pytest
 
 from builder.cargo import rust_version_of_sdist, vendor_from
 from builder.errors import InputError
 from builder.recipes import recipe_for
+from tests.conftest import text_tarball
 
 CRYPTOGRAPHY = recipe_for("cryptography")
 
@@ -59,12 +57,7 @@ def fake_sdist(folder, name, version, cargo_toml=None):
              f"{name}-{version}/src/binding.c": "#include <openssl/evp.h>\n"}
     if cargo_toml is not None:
         files[f"{name}-{version}/Cargo.toml"] = cargo_toml
-    with tarfile.open(path, "w:gz") as archive:
-        for member, text in files.items():
-            info = tarfile.TarInfo(member)
-            info.size = len(text.encode())
-            archive.addfile(info, io.BytesIO(text.encode()))
-    return path
+    return text_tarball(path, files)
 
 
 def test_minimum_rust_comes_from_the_sdists_workspace_metadata(tmp_path):

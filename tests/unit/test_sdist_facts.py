@@ -1,23 +1,16 @@
 """What an sdist's own files tell before anything is built."""
 
-import io
-import tarfile
-
 import pytest
 
 from builder.errors import InputError
 from builder.sdist_facts import refuse_what_cannot_carry_openssl, scan_sdist
+from tests.conftest import text_tarball
 
 
 def sdist(tmp_path, files):
     path = tmp_path / "demo-1.0.tar.gz"
     files = {"PKG-INFO": "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n", **files}
-    with tarfile.open(path, "w:gz") as archive:
-        for name, text in files.items():
-            info = tarfile.TarInfo(f"demo-1.0/{name}")
-            info.size = len(text.encode())
-            archive.addfile(info, io.BytesIO(text.encode()))
-    return path
+    return text_tarball(path, {f"demo-1.0/{name}": text for name, text in files.items()})
 
 
 @pytest.mark.parametrize("files", [

@@ -1,0 +1,138 @@
+"""Native Windows builds with MSVC, in a Visual Studio developer prompt (a windows-latest
+GitHub Actions runner with ilammy/msvc-dev-cmd): the decisions of that path, pure functions of
+the architecture table, the environment and PATH. OpenSSL is built there by the PowerShell
+recipe (scripts/build_openssl.ps1, packaged as builder/recipe/build_openssl.ps1), which reads
+the Configure flags from the same file as the bash recipe."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from importlib import resources
+from pathlib import Path
+from typing import Callable, List, Mapping, Optional, Sequence
+
+from builder.architectures import ARCHITECTURES, WindowsFacts
+from builder.errors import InputError
+from builder.target import architecture
+from builder.toolchain import Toolchain
+
+Which = Callable[[str], Optional[str]]
+
+DEV_PROMPT = "run from a Visual Studio developer prompt (in GitHub Actions: ilammy/msvc-dev-cmd)"
+# The variables a developer prompt sets (VsDevCmd.bat): MSVC's own version, Visual Studio's,
+# and the architecture cl builds for (x64, x86, arm64).
+TOOLS_VERSION, VS_VERSION, TARGET_ARCH = "VCToolsVersion", "VSCMD_VER", "VSCMD_ARG_TGT_ARCH"
+# PowerShell reads these as single quotes too; inside a single-quoted string each is doubled.
+_SINGLE_QUOTES = re.compile("(['\u2018\u2019\u201a\u201b])")
+
+
+def ps1_recipe_path() -> Path:
+    """The PowerShell recipe, shipped inside the package (scripts/build_openssl.ps1 in the
+    repo), with configure-flags.txt beside it."""
+    return Path(str(resources.files("builder").joinpath("recipe/build_openssl.ps1")))
+
+
+def _windows_facts(arch_name: str) -> WindowsFacts:
+    arch = architecture(arch_name)
+    if arch.windows is None:
+        known = ", ".join(a.name for a in ARCHITECTURES.values() if a.windows)
+        raise InputError(f"the builder makes no Windows wheels for {arch_name} (it does for "
+                         f"{known})")
+    return arch.windows
+
+
+def configure_target(arch_name: str) -> str:
+    """OpenSSL's ./Configure target for MSVC on `arch_name` (as ARCHITECTURES names it):
+    VC-WIN64A for x86_64, VC-WIN32 for i686, VC-WIN64-ARM for aarch64. Raises InputError for
+    an architecture unknown to the builder or with no Windows facts."""
+    return _windows_facts(arch_name).msvc_openssl_target
+
+
+def dev_prompt_arch(arch_name: str) -> str:
+    """The developer prompt's argument (vcvarsall.bat's, ilammy/msvc-dev-cmd's `arch`) that
+    builds for `arch_name` on an x64 machine: amd64, amd64_x86, amd64_arm64. Raises
+    InputError as `configure_target` does."""
+    msvc = _windows_facts(arch_name).msvc_arch
+    return "amd64" if msvc == "x64" else f"amd64_{msvc}"
+
+
+def require_msvc_tools(which: Which = shutil.which) -> None:
+    """Raise InputError, in one sentence saying what to do, where a tool of the native build
+    is not on PATH (`which(name)` is None): cl, and nmake or jom, come with a Visual Studio
+    developer prompt; perl with Strawberry Perl. nasm is optional (without it OpenSSL is
+    built no-asm), so it is never asked for."""
+    missing = [name for name in ("cl",) if which(name) is None]
+    if which("nmake") is None and which("jom") is None:
+        missing.append("nmake (or jom)")
+    advice = [f"{' and '.join(missing)}: {DEV_PROMPT}"] if missing else []
+    if which("perl") is None:
+        advice.append("perl: install Strawberry Perl (https://strawberryperl.com) and put its "
+                      "perl first on PATH")
+    if advice:
+        raise InputError(f"missing tools for building OpenSSL with MSVC ({'; '.join(advice)}); "
+                         f"nasm is optional, without it OpenSSL is built without assembly")
+
+
+def msvc_toolchain(arch_name: str, environ: Mapping[str, str] = os.environ) -> Toolchain:
+    """The Toolchain of MSVC's cl building for `arch_name`, from the variables a developer
+    prompt sets, so no process is started: identity `MSVC <VCToolsVersion> (Visual Studio
+    <VSCMD_VER>)`, triple `<arch>-pc-windows-msvc` (LLVM's and Rust's spelling), the
+    Configure target of `configure_target`, and LLVM's nm and objcopy (they read MSVC's
+    objects). Raises InputError where a variable is missing (not a developer prompt) or the
+    prompt builds for another architecture (VSCMD_ARG_TGT_ARCH) than `arch_name`."""
+    facts = _windows_facts(arch_name)
+    unset = [name for name in (TOOLS_VERSION, VS_VERSION, TARGET_ARCH) if not environ.get(name)]
+    if unset:
+        raise InputError(f"MSVC is not set up ({', '.join(unset)} unset): {DEV_PROMPT}")
+    if environ[TARGET_ARCH].lower() != facts.msvc_arch:
+        raise InputError(f"the developer prompt builds for {environ[TARGET_ARCH]}, not for "
+                         f"{arch_name}: open it with {dev_prompt_arch(arch_name)} (vcvarsall.bat's "
+                         f"argument, ilammy/msvc-dev-cmd's arch)")
+    return Toolchain(
+        cc="cl",
+        identity=f"MSVC {environ[TOOLS_VERSION]} (Visual Studio {environ[VS_VERSION]})",
+        triple=f"{arch_name}-pc-windows-msvc",
+        exclude_libs=False,  # a DLL exports only what is marked dllexport
+        openssl_target=facts.msvc_openssl_target,
+        objcopy="llvm-objcopy",
+        nm="llvm-nm",
+    )
+
+
+def powershell_literal(text: str) -> str:
+    """`text` as a PowerShell single-quoted string, in which nothing is expanded."""
+    return "'" + _SINGLE_QUOTES.sub(r"\1\1", text) + "'"
+
+
+def ps1_command(powershell: str, script: Path, version: str, prefix: str,
+                sha256: Optional[str], tarball: Optional[Path], target: str, jobs: int,
+                configure_args: Sequence[str] = (), *, openssldir: Optional[str] = None,
+                namespace: bool = True) -> List[str]:
+    """The command (for runner.call) that runs the PowerShell recipe `script` with
+    `powershell` (pwsh or powershell): options, then `-Command` and one line of PowerShell.
+    Not `-File`, which hands each value over as one string and so cannot pass a list
+    (-ConfigureArg); every value is a single-quoted literal, and the line ends in
+    `exit $LASTEXITCODE`, so that the recipe's exit code is the command's. `sha256`,
+    `tarball` and `openssldir` are passed where given. Raises InputError for a `target` that
+    is no MSVC Configure target of the table, or `jobs` below 1."""
+    targets = [a.windows.msvc_openssl_target for a in ARCHITECTURES.values() if a.windows]
+    if target not in targets:
+        raise InputError(f"{target} is not an MSVC Configure target ({', '.join(targets)})")
+    if jobs < 1:
+        raise InputError(f"jobs must be 1 or more, not {jobs}")
+    words = ["&", powershell_literal(str(script)),
+             "-Version", powershell_literal(version), "-Prefix", powershell_literal(prefix),
+             "-Target", powershell_literal(target), "-Jobs", powershell_literal(str(jobs))]
+    given = {"-Sha256": sha256, "-Tarball": str(tarball) if tarball else None,
+             "-OpenSSLDir": openssldir}
+    for name, value in given.items():
+        if value:
+            words += [name, powershell_literal(value)]
+    if configure_args:
+        words += ["-ConfigureArg", ",".join(powershell_literal(a) for a in configure_args)]
+    if not namespace:
+        words.append("-NoNamespace")
+    return [powershell, "-NoLogo", "-NoProfile", "-NonInteractive", "-ExecutionPolicy",
+            "Bypass", "-Command", " ".join(words) + "; exit $LASTEXITCODE"]
