@@ -323,7 +323,9 @@ def _build_into(
         shutil.copyfile(log, temp / "build.log")
         symbols = archive_symbols(temp / "lib")
         (temp / SYMBOLS).write_text("\n".join(sorted(symbols)) + "\n")
-        renamed = len([n for n in symbols if key.namespace and n.startswith(key.namespace)])
+        # i386 COFF names carry a leading underscore: _builder_x.
+        renamed = len([n for n in symbols
+                       if key.namespace and n.lstrip("_").startswith(key.namespace)])
         (temp / RECORD).write_text(json.dumps({
             "key": asdict(key),
             "configure_args": list(key.flags),
