@@ -108,8 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "(every CPython on PATH, under pyenv or in /opt/python); "
                             "repeatable (default: the one running the builder)")
     wheel.add_argument("--plat", metavar="TAG",
-                       help="auditwheel platform tag, e.g. manylinux_2_34_x86_64 "
-                            "(default: the most compatible one the wheel qualifies for)")
+                       help="platform tag: manylinux (auditwheel's, e.g. manylinux_2_34_x86_64) "
+                            "or Windows (win_amd64, win32, win_arm64); default: the most "
+                            "compatible manylinux tag the wheel qualifies for")
     wheel.add_argument("--wheelhouse", "-w", type=Path, default=Path("wheelhouse"),
                        metavar="DIR", help="where finished wheels go (default ./wheelhouse)")
     wheel.add_argument("--index-url", metavar="URL",
@@ -144,8 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "before-all step.")
     build.add_argument("openssl", metavar="VERSION", help="release (3.0.22) or series (3.5)")
     build.add_argument("--plat", metavar="TAG",
-                       help="build for this manylinux platform tag (e.g. manylinux2014_x86_64: "
-                            "with zig for a glibc older than the host's)")
+                       help="build for this platform tag (e.g. manylinux2014_x86_64: with zig "
+                            "for a glibc older than the host's; win_amd64: with zig for Windows)")
     build.add_argument("--prefix", type=Path, metavar="DIR",
                        help="copy the build to DIR (new or empty) instead of printing the "
                             "cache path")

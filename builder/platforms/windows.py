@@ -35,7 +35,7 @@ from builder.toolchain import Toolchain, require_tools
 
 # A shared OpenSSL as a PE import names it: libcrypto-3.dll, libssl-3-x64.dll,
 # libcrypto-1_1-x64.dll, and the 1.0 names libeay32.dll, ssleay32.dll.
-SHARED_OPENSSL = re.compile(r"^(lib(ssl|crypto)(-[\w.]+)?|(lib|ssl)eay32)\.dll$", re.IGNORECASE)
+SHARED_OPENSSL = re.compile(r"^(lib(ssl|crypto)(-[\w.-]+)?|(lib|ssl)eay32)\.dll$", re.IGNORECASE)
 # The same names inside a binary's strings: what a LoadLibrary() would ask for.
 LOADS_IN_BINARY = re.compile(rb"(?i)\b(?:lib(?:crypto|ssl)(?:-[0-9_]+(?:-x64|-arm64)?)?"
                              rb"|(?:lib|ssl)eay32)\.dll\b")

@@ -83,3 +83,11 @@ def pytest_fixture_setup(fixturedef, request):
     if seen:
         pytest.fail("; ".join(dict.fromkeys(seen)), pytrace=False)
     return result
+
+
+@pytest.fixture
+def x86_64_glibc_2_36_host(monkeypatch):
+    """This host as the Target sees it, whatever machine runs the tests: x86_64, glibc 2.36."""
+    from builder import target as target_module
+    monkeypatch.setattr(target_module, "host_arch", lambda: "x86_64")
+    monkeypatch.setattr(target_module, "host_glibc", lambda: (2, 36))

@@ -9,12 +9,6 @@ from builder.errors import InputError
 from builder.target import resolve_target
 
 
-@pytest.fixture
-def x86_64_glibc_2_36_host(monkeypatch):
-    monkeypatch.setattr(target_module, "host_arch", lambda: "x86_64")
-    monkeypatch.setattr(target_module, "host_glibc", lambda: (2, 36))
-
-
 def test_no_plat_is_the_host_built_natively_by_its_own_compiler(x86_64_glibc_2_36_host):
     target = resolve_target(None)
     assert (target.arch.name, target.plat, target.cross, target.zig) == \
