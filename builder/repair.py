@@ -175,6 +175,8 @@ def repair(platform: Platform, wheel: Path, openssl: OpenSSLBuild, ctx: RunConte
     refuse_libraries_bringing_openssl(platform, wheel, outdir.parent / f"needed-{outdir.name}",
                                       package, log)
     uses = None
+    # The link maps are ELF linkers' (GNU ld, lld): a PE binary is matched to no link and held
+    # to its own version text, imports and exports (zig's COFF linker writes no map).
     if audit is not None:
         uses = prove(wheel, audit, openssl, outdir.parent, ctx.log(f"link-proof-{wheel.name}"))
     facts = check_wheel(platform, wheel, openssl.version, "before repair", symbols, uses)

@@ -3,7 +3,6 @@ checked with pefile, smoke-tested in python.org's embeddable CPython under wine 
 win32 and win_arm64 built and checked, never reported as smoke-tested."""
 
 import json
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -175,20 +174,3 @@ def test_cryptographys_own_windows_wheel_passes_the_smoke_test_under_wine(sessio
     print(done.stdout, done.stderr)  # what it printed, for the record of the run
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"passed: OpenSSL {version}" in done.stderr + done.stdout
-
-
-def test_wine_missing_is_refused_up_front_naming_the_package(tmp_path):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for tool in ("perl", "make", "llvm-objcopy", "llvm-nm", "cc", "git"):
-        found = shutil.which(tool)
-        if found:
-            (bin_dir / tool).symlink_to(found)
-    done = run_builder("wheel", str(FIXTURES / "sslfixture"), "--openssl", "3.0.22", "--plat",
-                       "win_amd64", "--cache-dir", str(tmp_path / "cache"),
-                       env={"PATH": str(bin_dir)})
-    # /usr/lib/wine is looked in too: this host's wine is found there unless it is absent.
-    if Path("/usr/lib/wine/wine64").exists():
-        pytest.skip("wine is installed in /usr/lib/wine, which is searched besides PATH")
-    assert done.returncode == 2
-    assert "apt-get install --no-install-recommends wine64" in done.stderr

@@ -222,3 +222,18 @@ def test_dlls_delvewheel_grafted_are_found(tmp_path):
         archive.writestr("x.libs/libcrypto-3-x64-0a1b2c.dll", b"MZ")
         archive.writestr("x/_x.pyd", b"MZ")
     assert grafted_dlls(wheel) == ["x.libs/libcrypto-3-x64-0a1b2c.dll"]
+
+
+def test_without_wine_a_win_amd64_build_is_refused_up_front_naming_the_package(
+        monkeypatch, x86_64_glibc_2_36_host):
+    import builder.platforms.wine as wine
+    monkeypatch.setattr(wine.shutil, "which", lambda name: None)
+    with pytest.raises(InputError, match=r"needs wine.*apt-get install --no-install-recommends "
+                                         r"wine64"):
+        wine.find_wine()
+    # win32 and win_arm64 wheels are not run here: they need no wine.
+    import builder.platforms.windows as windows
+    monkeypatch.setattr(windows, "require_tools", lambda names: None)
+    with pytest.raises(InputError, match="needs wine"):
+        WINDOWS.require_build_tools(resolve_target("win_amd64"))
+    WINDOWS.require_build_tools(resolve_target("win32"))
