@@ -93,6 +93,7 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
         with progress.stage(f"{sdist.name}: prepare the source"):
             source = prepare_source(sdist, scratch, ctx, request.source)
         openssl = prepare_openssl(request.openssl, ctx, release, toolchain, target)
+        platform.check_openssl(openssl, target)
         result = WheelResult(openssl)
         wheels: List[_Wheel] = []
         # Compiles run one after another here; the smoke tests of finished wheels (and their

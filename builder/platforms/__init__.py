@@ -42,6 +42,9 @@ class Platform(Protocol):
     def check_release(self, target: Target, release: Release) -> None:
         """Raise InputError where this OpenSSL release cannot be built for `target`."""
 
+    def check_openssl(self, build: OpenSSLBuild, target: Target) -> None:
+        """Raise CheckFailed where the static OpenSSL is not of the target's machine."""
+
     def toolchain(self, target: Target, ctx: RunContext) -> Toolchain:
         """The compiler (and its tools) that builds for `target`."""
 

@@ -55,6 +55,10 @@ class LinuxPlatform:
         if target.cross:
             find_qemu(target.arch.name)
 
+    def check_openssl(self, build: OpenSSLBuild, target: Target) -> None:
+        """Nothing before the link: every ELF of the wheel is checked for the target's machine
+        (auditwheel's policy)."""
+
     def toolchain(self, target: Target, ctx: RunContext) -> Toolchain:
         """The host's compiler, or zig where the target needs an older glibc than the host's
         or another architecture (aarch64 from x86_64). Raises InputError for a missing

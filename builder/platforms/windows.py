@@ -29,7 +29,7 @@ from builder.platforms.pe import PeFacts
 from builder.platforms.wine import EMBEDDABLE, find_wine, windows_python
 from builder.platforms.zig import zig, zig_executable
 from builder.releases import Release
-from builder.runner import call
+from builder.runner import call, capture
 from builder.target import Target
 from builder.toolchain import Toolchain, require_tools
 
@@ -71,6 +71,23 @@ class WindowsPlatform:
                              f"(mingwarm64 arrived in 4.0): use --openssl 4.0 or newer for "
                              f"{target.plat}, or build natively on Windows with MSVC "
                              f"(VC-WIN64-ARM)")
+
+    def check_openssl(self, build: OpenSSLBuild, target: Target) -> None:
+        """Every object of the static OpenSSL is of the target's machine type (llvm-readobj):
+        the OpenSSL target comes from the wheel's platform tag, and this proves it before any
+        extension links it. Raises CheckFailed with the Win32 error's sentence otherwise."""
+        facts = target.arch.windows
+        assert facts is not None
+        archives = [build.lib_dir / name for name in ("libcrypto.a", "libssl.a")]
+        found = re.findall(r"^Arch: (\S+)$", capture(["llvm-readobj", "--file-headers",
+                                                       *archives]), re.M)
+        wrong = sorted(set(found) - {facts.coff_arch})
+        if not found or wrong:
+            raise CheckFailed(
+                f"the static OpenSSL in {build.lib_dir} holds {', '.join(wrong) or 'no'} "
+                f"objects, not {facts.coff_arch} ones for {target.plat}: an extension linking "
+                f"it would not load in a {target.arch.name} process (\"{pe.WIN32_ERROR}\"); "
+                f"remove that build from the cache and build again")
 
     def toolchain(self, target: Target, ctx: RunContext) -> Toolchain:
         """zig cc for the target's mingw triple (x86_64-windows-gnu). Raises BuilderError
