@@ -228,7 +228,8 @@ class WindowsPython:
 
 
 def _lacks_mingw_block(pyconfig: Path) -> bool:
-    return "__MINGW32__" not in pyconfig.read_text(errors="replace").split(_LINK_CHOICE[:40])[0]
+    """Whether CPython's own part of the file (3.12+) leaves MS_WIN64 to MSVC alone."""
+    return "#ifdef __MINGW32__" not in pyconfig.read_text(errors="replace")
 
 
 def embeddable_for(version: Tuple[int, int]) -> Embeddable:
