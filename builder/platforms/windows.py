@@ -173,7 +173,7 @@ class WindowsPlatform:
         if len(made) != 1:
             raise BuilderError(f"delvewheel repair of {wheel.name} made {len(made)} wheels",
                                log=log)
-        grafted = grafted_dlls(made[0])
+        grafted = grafted_dlls(wheel, made[0])
         if grafted:
             raise CheckFailed(f"delvewheel grafted {', '.join(grafted)} into {wheel.name}: a "
                               f"static wheel needs no DLL but Windows' and the interpreter's; "
@@ -218,9 +218,10 @@ class WindowsPlatform:
             hosts = {tuple(i.version[:2]): i for i in discover()}
             build = next((hosts[v] for v in accepted if v in hosts), None)
             if build is None:
-                raise InputError(f"no pinned Windows CPython ({', '.join(map(_dotted, EMBEDDABLE))}) "
-                                 f"accepts {wheel.name} with a CPython of the same version on "
-                                 f"this host; pass --python VERSION")
+                pinned = ", ".join(map(_dotted, EMBEDDABLE))
+                raise InputError(f"no pinned Windows CPython ({pinned}) accepts {wheel.name} "
+                                 f"with a CPython of the same version on this host; pass "
+                                 f"--python VERSION")
         zig = zig_executable(ctx.store, ctx.settings.index_url)
         return TargetPython(build, windows_python(build, arch, ctx.store, ctx.settings.index_url,
                                                   ctx.settings.debian_mirror, zig))
@@ -242,11 +243,13 @@ def _accepts(tag: Tag, version: Tuple[int, int]) -> bool:
     return tag.interpreter in (f"cp{nodot}", "py3", f"py{nodot}")
 
 
-def grafted_dlls(wheel: Path) -> List[str]:
-    """The DLLs delvewheel put into the wheel (`<name>.libs/` or `<name>-<ver>.data/...`)."""
-    with zipfile.ZipFile(wheel) as archive:
-        return sorted(n for n in archive.namelist()
-                      if n.lower().endswith(".dll") and ".libs/" in n)
+def grafted_dlls(built: Path, repaired: Path) -> List[str]:
+    """The DLLs the repaired wheel holds that the built one did not: what delvewheel grafted
+    (into `<name>.libs/`, or beside the modules of a namespace package)."""
+    def dlls(wheel: Path) -> set:
+        with zipfile.ZipFile(wheel) as archive:
+            return {n for n in archive.namelist() if n.lower().endswith(".dll")}
+    return sorted(dlls(repaired) - dlls(built))
 
 
 def _tool_env(source_date_epoch: int) -> dict:

@@ -259,9 +259,10 @@ def windows_python(build: Interpreter, arch: Architecture, store: Store, index_u
     """The Windows CPython of `build`'s minor version for `arch`, unpacked into the store on
     first use, with headers made from `build`'s own (its Include/) and CPython's Windows
     pyconfig.h, and import libraries for `arch` made by `zig dlltool` (`zig`: the pinned zig
-    executable, which also builds the wine prefix's stand-in DLLs). Only the x64 distribution is pinned and runs here (under wine); for another
-    architecture the import libraries are made from its DLLs' export tables (the names are the
-    same) and the record says it cannot run. Raises InputError where wine (for x64) or a
+    executable, which also builds the wine prefix's stand-in DLLs). Only the x64 distribution
+    is pinned and runs here (under wine); for another architecture the import libraries are
+    made from its DLLs' export tables (the names are the same) and the record says it cannot
+    run. Raises InputError where wine (for x64) or a
     pinned interpreter of that version is missing; BuilderError or VerificationError where a
     download fails."""
     assert arch.windows is not None

@@ -217,11 +217,16 @@ def test_an_abi3_module_named_by_the_linux_host_becomes_a_pyd(tmp_path):
 
 
 def test_dlls_delvewheel_grafted_are_found(tmp_path):
-    wheel = tmp_path / "x-1.0-cp313-cp313-win_amd64.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        archive.writestr("x.libs/libcrypto-3-x64-0a1b2c.dll", b"MZ")
+    built, repaired = tmp_path / "built.whl", tmp_path / "repaired.whl"
+    with zipfile.ZipFile(built, "w") as archive:
         archive.writestr("x/_x.pyd", b"MZ")
-    assert grafted_dlls(wheel) == ["x.libs/libcrypto-3-x64-0a1b2c.dll"]
+        archive.writestr("x/own.dll", b"MZ")
+    with zipfile.ZipFile(repaired, "w") as archive:
+        archive.writestr("x/_x.pyd", b"MZ")
+        archive.writestr("x/own.dll", b"MZ")
+        archive.writestr("x.libs/libcrypto-3-x64-0a1b2c.dll", b"MZ")
+    assert grafted_dlls(built, repaired) == ["x.libs/libcrypto-3-x64-0a1b2c.dll"]
+    assert grafted_dlls(built, built) == []
 
 
 def test_without_wine_a_win_amd64_build_is_refused_up_front_naming_the_package(
