@@ -21,7 +21,7 @@ class WindowsFacts:
     rust_triple: str  # Rust's target for the mingw toolchain: x86_64-pc-windows-gnu
     leading_underscore: bool = False  # C symbols carry a leading `_` in COFF (i386 only)
     msvc_arch: str = ""  # MSVC's (VSCMD_ARG_TGT_ARCH, setup-python's architecture): x64
-    coff_arch: str = ""  # LLVM's name of a COFF object's machine (llvm-readobj's Arch): x86_64
+    coff_format: str = ""  # a COFF object's format as llvm-readobj names it: COFF-x86-64
 
 
 @dataclass(frozen=True)
@@ -52,16 +52,16 @@ ARCHITECTURES: Dict[str, Architecture] = {arch.name: arch for arch in (
                  "x86_64-unknown-linux-gnu", "amd64", ("qemu-x86_64-static", "qemu-x86_64"),
                  WindowsFacts("win_amd64", "win-amd64", 0x8664, "x86_64-windows-gnu", "mingw64",
                               "VC-WIN64A", "i386:x86-64", "x86_64-pc-windows-gnu",
-                              msvc_arch="x64", coff_arch="x86_64")),
+                              msvc_arch="x64", coff_format="COFF-x86-64")),
     Architecture("aarch64", "EM_AARCH64", "linux-aarch64", "aarch64-linux-gnu",
                  "aarch64-unknown-linux-gnu", "arm64", ("qemu-aarch64-static", "qemu-aarch64"),
                  WindowsFacts("win_arm64", "win-arm64", 0xAA64, "aarch64-windows-gnu",
                               "mingwarm64", "VC-WIN64-ARM", "arm64",
                               "aarch64-pc-windows-gnullvm", msvc_arch="arm64",
-                              coff_arch="aarch64")),
+                              coff_format="COFF-ARM64")),
     Architecture("i686", "EM_386", windows=WindowsFacts(
         "win32", "win32", 0x14C, "x86-windows-gnu", "mingw", "VC-WIN32", "i386",
-        "i686-pc-windows-gnu", leading_underscore=True, msvc_arch="x86", coff_arch="i386")),
+        "i686-pc-windows-gnu", leading_underscore=True, msvc_arch="x86", coff_format="COFF-i386")),
     Architecture("armv7l", "EM_ARM"),
     Architecture("ppc64le", "EM_PPC64"),
     Architecture("s390x", "EM_S390"),

@@ -17,7 +17,7 @@ from typing import FrozenSet, List, Optional, Tuple
 from builder import progress
 from builder.cache import Kind, Store, note_process_group, temp_sibling
 from builder.context import RunContext
-from builder.errors import InputError
+from builder.errors import BuilderError, InputError
 from builder.runner import call, capture
 from builder.sources import VerifiedTarball
 from builder.toolchain import Toolchain, require_tools
@@ -197,7 +197,7 @@ class OpenSSLBuild:
         the list saved beside the build (defined-symbols.txt), else from `nm` on the archives
         (`archive_symbols`)."""
         listed = self.prefix / SYMBOLS
-        if listed.is_file():
+        if listed.is_file() and listed.read_text().split():
             return frozenset(listed.read_text().split())
         return archive_symbols(self.lib_dir)
 
@@ -321,11 +321,9 @@ def _build_into(
         # what OpenSSL compiled in stays INSTALL_PREFIX.
         _point_pkgconfig(temp / "lib" / "pkgconfig", INSTALL_PREFIX, entry)
         shutil.copyfile(log, temp / "build.log")
-        symbols = archive_symbols(temp / "lib")
+        symbols = archive_symbols(temp / "lib", toolchain.nm, toolchain.symbol_prefix)
         (temp / SYMBOLS).write_text("\n".join(sorted(symbols)) + "\n")
-        # i386 COFF names carry a leading underscore: _builder_x.
-        renamed = len([n for n in symbols
-                       if key.namespace and n.lstrip("_").startswith(key.namespace)])
+        renamed = len([n for n in symbols if key.namespace and n.startswith(key.namespace)])
         (temp / RECORD).write_text(json.dumps({
             "key": asdict(key),
             "configure_args": list(key.flags),
@@ -355,14 +353,21 @@ def _from_record(entry: Path, key: CacheKey, tarball: VerifiedTarball,
     )
 
 
-def archive_symbols(lib_dir: Path) -> FrozenSet[str]:
+def archive_symbols(lib_dir: Path, nm: str = "nm", symbol_prefix: str = "") -> FrozenSet[str]:
     """The global symbols libcrypto.a and libssl.a in `lib_dir` define, as `nm -g --defined-only`
-    lists them. Raises InputError when nm is missing, CommandFailed when it fails."""
+    lists them (`nm`: the toolchain's, which reads its objects), each without the target's C
+    `symbol_prefix` (i386 COFF's `_`). Raises InputError when nm is missing, CommandFailed
+    when it fails, BuilderError when it lists none (nm did not read the objects)."""
     archives = [lib_dir / "libcrypto.a", lib_dir / "libssl.a"]
-    listing = capture(["nm", "-g", "--defined-only", "--format=posix", *archives])
+    listing = capture([nm, "-g", "--defined-only", "--format=posix", *archives])
     # posix format: "name type value size"; member headers end with ":".
-    return frozenset(line.split()[0] for line in listing.splitlines()
-                     if line and not line.endswith(":") and len(line.split()) >= 2)
+    names = [line.split()[0] for line in listing.splitlines()
+             if line and not line.endswith(":") and len(line.split()) >= 2]
+    if not names:
+        raise BuilderError(f"{nm} lists no symbol of {lib_dir}'s archives: it cannot read "
+                           f"their objects; install the toolchain's nm")
+    return frozenset(n[len(symbol_prefix):] if symbol_prefix and n.startswith(symbol_prefix)
+                     else n for n in names)
 
 
 def _build_env(toolchain: Toolchain) -> dict:

@@ -45,11 +45,11 @@ def make_provenance(built: BuiltWheel, repaired: RepairedWheel, openssl: OpenSSL
                   **built.source_changes},
         "openssl": openssl.record(),
         "compiler": openssl.key.compiler,
-        "smoke": f"not run ({smoke.not_run})" if smoke.not_run else smoke.record(),
-        "smoked_on": [{"python": s.python, "seconds": s.seconds,
+        "smoke": smoke.record(),
+        "smoked_on": [{"python": s.python, "passed": s.record()["passed"], "seconds": s.seconds,
                        "runtime_version": s.runtime_version,
-                       **({"passed": f"not run ({s.not_run})"} if s.not_run
-                          else {"passed": s.passed})} for s in (smoked_on or [smoke])],
+                       **({"not_run": s.not_run} if s.not_run else {})}
+                      for s in (smoked_on or [smoke])],
         "builder": __version__,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -80,7 +80,8 @@ def summary(rows: List[dict], openssl: OpenSSLBuild, elapsed: str) -> str:
     ]
     for row in rows:
         for smoke in row.get("smoked_on") or [row["smoke"]]:
-            verdict = {True: "passed", False: "FAILED"}.get(smoke["passed"], "not run")
+            verdict = "not run" if smoke.get("not_run") else \
+                "passed" if smoke["passed"] else "FAILED"
             python = smoke["python"].split(" (")[0]
             lines.append(f"{row['wheel']:<60} {verdict:<8} {smoke['seconds']:>5.1f}s  {python}")
     lines.append(f"total {elapsed}")

@@ -67,8 +67,9 @@ class SmokeResult:
     not_run: Optional[str] = None  # why it could not run here; None: it ran
 
     def record(self) -> dict:
-        """The result as the provenance record shows it: every field, as a JSON-ready dict."""
-        return asdict(self)
+        """The result as the provenance record shows it: every field, as a JSON-ready dict;
+        `passed` is null (neither a pass nor a failure) for a test that did not run."""
+        return {**asdict(self), **({"passed": None} if self.not_run else {})}
 
 
 def check_is_wheel(path: Path) -> None:

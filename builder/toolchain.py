@@ -20,6 +20,8 @@ PACKAGES: Dict[str, str] = {
     "objcopy": "binutils (apt-get install binutils / dnf install binutils)",
     "nm": "binutils (apt-get install binutils / dnf install binutils)",
     "llvm-objcopy": "llvm (apt-get install llvm / dnf install llvm)",
+    "llvm-nm": "llvm (apt-get install llvm / dnf install llvm)",
+    "llvm-readobj": "llvm (apt-get install llvm / dnf install llvm)",
     "aarch64-linux-gnu-objcopy": "llvm (apt-get install llvm / dnf install llvm) or "
                                  "binutils-aarch64-linux-gnu",
     "swig": "swig (apt-get install swig / dnf install swig)",
@@ -39,6 +41,7 @@ class Toolchain:
     objcopy: str = "objcopy"  # renames symbols in the target's objects
     nm: str = "nm"  # GNU nm reads any ELF; objcopy only the host's architectures
     ldflags: str = ""  # what every link of an extension needs besides (zig's old glibc)
+    symbol_prefix: str = ""  # what the target puts before every C name: `_` on i386 Windows
 
     def env(self) -> Dict[str, str]:
         """The variables that make build systems use this toolchain."""

@@ -76,11 +76,14 @@ def prepare_openssl(request: OpenSSLRequest, ctx: RunContext,
                     toolchain: Optional[Toolchain] = None,
                     target: Optional[Target] = None) -> OpenSSLBuild:
     """Fetch, verify and build (or reuse) the pinned OpenSSL for `target` (the host's without
-    one). Raises InputError for bad input, VerificationError for wrong bytes, CommandFailed
-    for a failed build."""
+    one), and prove it is of the target's machine. Raises InputError for bad input (a release
+    the target cannot build first), VerificationError for wrong bytes, CommandFailed for a
+    failed build, CheckFailed for an archive of another machine."""
     release = release or request_release(request)
     target = target or host_target()
-    toolchain = toolchain or platform_for(target).toolchain(target, ctx)
+    platform = platform_for(target)
+    platform.check_release(target, release)
+    toolchain = toolchain or platform.toolchain(target, ctx)
     require_tools(tools_needed(toolchain, request.options))
     with progress.stage(f"OpenSSL {release.version}: fetch and verify"):
         tarball = fetch_openssl(release, ctx.cache, mirrors=request.mirrors,
@@ -95,7 +98,9 @@ def prepare_openssl(request: OpenSSLRequest, ctx: RunContext,
             progress.say(f"    good signature by {tarball.signature.signer}, key "
                          f"{tarball.signature.fingerprint}{expired}")
     with progress.stage(f"OpenSSL {release.version}: static build"):
-        return build_openssl(tarball, toolchain, ctx, request.options)
+        build = build_openssl(tarball, toolchain, ctx, request.options)
+    platform.check_openssl(build, target)
+    return build
 
 
 def build_prefix(request: OpenSSLRequest, ctx: RunContext, plat: Optional[str] = None,

@@ -80,7 +80,7 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
     interpreters = _supported(interpreters, sdist)
     recipe = recipe_for(sdist.name)
     preflight(sdist, release, recipe, request.source, target)
-    platform.check_release(target, release)
+    platform.check_release(target, release)  # before the sdist's build tools are needed
     toolchain = platform.toolchain(target, ctx)
     plan = SmokePlan.from_recipe(recipe, probe=request.runtime_probe, full=request.full_smoke,
                                  sdist=sdist.path, version=sdist.version, jobs=ctx.jobs)
@@ -93,7 +93,6 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
         with progress.stage(f"{sdist.name}: prepare the source"):
             source = prepare_source(sdist, scratch, ctx, request.source)
         openssl = prepare_openssl(request.openssl, ctx, release, toolchain, target)
-        platform.check_openssl(openssl, target)
         result = WheelResult(openssl)
         wheels: List[_Wheel] = []
         # Compiles run one after another here; the smoke tests of finished wheels (and their

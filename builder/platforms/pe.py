@@ -7,9 +7,10 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import FrozenSet, Iterator, List, Optional, Sequence, Tuple
+from typing import FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import pefile
+from packaging.tags import Tag
 from delvewheel import _dll_list
 
 from builder.architectures import Architecture, pe_architecture
@@ -101,29 +102,59 @@ def is_system_dll(name: str, arch: Architecture) -> bool:
     """Whether a DLL comes with Windows itself (the UCRT's api-ms-win-crt-* included), by
     delvewheel's own list of system DLLs for that machine type."""
     lowered = name.lower()
-    machine = {"x86_64": _dll_list.MachineType.AMD64, "i686": _dll_list.MachineType.I386,
-               "aarch64": _dll_list.MachineType.ARM64}.get(arch.name)
+    assert arch.windows is not None
+    machine = _dll_list.MachineType.machine_field_to_type(arch.windows.pe_machine)
     names = _dll_list.ignore_names.get(machine, set()) if machine else set()
     return lowered in names or any(pattern.fullmatch(lowered) and "python" not in pattern.pattern
                                    for pattern in _dll_list.ignore_regexes)
 
 
-# What a python.org CPython brings: its DLL (python313.dll, python3.dll for abi3,
-# python313t.dll) and the Visual C++ runtime beside it (vcruntime140.dll, vcruntime140_1.dll).
-_PYTHON_DLL = re.compile(r"python3\d*t?\.dll|vcruntime140(_1)?\.dll", re.IGNORECASE)
+# An interpreter's own DLL: python313.dll, python3.dll (abi3), python313t.dll.
+_PYTHON_DLL = re.compile(r"python3\d*t?\.dll", re.IGNORECASE)
 
 
-def import_problems(facts: Sequence[PeFacts], arch: Architecture) -> List[str]:
-    """Every DLL a binary imports beyond the interpreter's own (python3X.dll, python3.dll) and
-    Windows' (delvewheel's list, the UCRT included): a static wheel needs nothing else, and a
-    libcrypto/libssl DLL would be the system's, not the pinned one. Empty when none is."""
+def interpreter_dlls(tags: Iterable[Tag]) -> FrozenSet[str]:
+    """The DLLs (lower case) the interpreters a wheel's tags name load for its modules: the
+    stable ABI's python3.dll for abi3, pythonXY.dll for cpXY, and the Visual C++ runtime
+    python.org ships beside each (delvewheel's own data, by ABI and platform)."""
+    found = set()
+    for tag in tags:
+        if tag.abi == "abi3":
+            found.add("python3.dll")
+            table, key = _dll_list.ignore_abi3, f"{tag.interpreter}-{tag.platform}"
+        elif tag.abi.startswith("cp"):
+            found.add(f"python{tag.abi[2:]}.dll")
+            table, key = _dll_list.ignore_by_abi_platform, f"{tag.abi}-{tag.platform}"
+        else:
+            continue
+        found.update(n for pattern, names in table.items() if re.fullmatch(pattern, key)
+                     for n in names)
+    return frozenset(found)
+
+
+def import_problems(facts: Sequence[PeFacts], arch: Architecture,
+                    tags: Iterable[Tag]) -> List[str]:
+    """Every DLL a binary imports beyond those of the interpreters the wheel's `tags` name
+    (`interpreter_dlls`) and Windows' own (delvewheel's list, the UCRT included): a static
+    wheel needs nothing else, a libcrypto/libssl DLL would be the system's, not the pinned
+    one, and another interpreter's DLL fails to load (an abi3 module importing python313.dll
+    runs on 3.13 alone). Empty when none is."""
+    tags = list(tags)
+    allowed = interpreter_dlls(tags)
     found = []
     for f in facts:
-        foreign = [n for n in f.needed if not _PYTHON_DLL.fullmatch(n) and
-                   not is_system_dll(n, arch)]
-        if foreign:
-            found.append(f"{f.name} imports {', '.join(foreign)}, which neither Windows nor "
-                         f"the interpreter provides")
+        for name in f.needed:
+            if name.lower() in allowed or is_system_dll(name, arch):
+                continue
+            if _PYTHON_DLL.fullmatch(name):
+                wanted = ", ".join(sorted(n for n in allowed if _PYTHON_DLL.fullmatch(n)))
+                found.append(f"{f.name} imports {name}, but the wheel's tags name interpreters "
+                             f"that load {wanted or 'no python DLL'}: an abi3 module must use "
+                             f"the stable ABI alone (define Py_LIMITED_API) and import "
+                             f"python3.dll")
+            else:
+                found.append(f"{f.name} imports {name}, which neither Windows nor the "
+                             f"interpreter provides")
     return found
 
 

@@ -25,6 +25,7 @@ from builder.errors import BuilderError, CheckFailed, InputError
 from builder.interpreters import Interpreter, TargetPython, discover, find_interpreters
 from builder.openssl import OpenSSLBuild
 from builder.platforms import pe
+from builder.platforms.elf import is_elf
 from builder.platforms.pe import PeFacts
 from builder.platforms.wine import EMBEDDABLE, find_wine, windows_python
 from builder.platforms.zig import zig, zig_executable
@@ -40,6 +41,8 @@ SHARED_OPENSSL = re.compile(r"^(lib(ssl|crypto)(-[\w.-]+)?|(lib|ssl)eay32)\.dll$
 LOADS_IN_BINARY = re.compile(rb"(?i)\b(?:lib(?:crypto|ssl)(?:-[0-9_]+(?:-x64|-arm64)?)?"
                              rb"|(?:lib|ssl)eay32)\.dll\b")
 
+# The names under which Windows loads a binary of a wheel: modules, libraries, programs.
+_PE_SUFFIXES = (".pyd", ".dll", ".exe")
 # The first OpenSSL release with a mingw target for arm64 (`mingwarm64`).
 _MINGW_ARM64_SINCE = (4, 0)
 
@@ -53,10 +56,10 @@ class WindowsPlatform:
     loads_in_binary = LOADS_IN_BINARY
 
     def require_build_tools(self, target: Target) -> None:
-        """Before any download: perl and make for OpenSSL's Configure, LLVM's objcopy and nm
-        (COFF objects), and wine where the wheel can run here (win_amd64). Raises InputError
+        """Before any download: perl and make for OpenSSL's Configure, LLVM's objcopy, nm and
+        readobj (COFF objects), and wine where the wheel can run here (win_amd64). Raises InputError
         naming the package to install."""
-        require_tools(["perl", "make", "llvm-objcopy", "llvm-nm"])
+        require_tools(["perl", "make", "llvm-objcopy", "llvm-nm", "llvm-readobj"])
         if target.arch.name == "x86_64":
             find_wine()
 
@@ -73,19 +76,21 @@ class WindowsPlatform:
                              f"(VC-WIN64-ARM)")
 
     def check_openssl(self, build: OpenSSLBuild, target: Target) -> None:
-        """Every object of the static OpenSSL is of the target's machine type (llvm-readobj):
-        the OpenSSL target comes from the wheel's platform tag, and this proves it before any
-        extension links it. Raises CheckFailed with the Win32 error's sentence otherwise."""
+        """Every object of the static OpenSSL is a COFF object of the target's machine
+        (llvm-readobj's Format): the OpenSSL target comes from the wheel's platform tag, and
+        this proves it before any extension links it. Raises CheckFailed with the Win32
+        error's sentence otherwise."""
         facts = target.arch.windows
         assert facts is not None
         archives = [build.lib_dir / name for name in ("libcrypto.a", "libssl.a")]
-        found = re.findall(r"^Arch: (\S+)$", capture(["llvm-readobj", "--file-headers",
-                                                       *archives]), re.M)
-        wrong = sorted(set(found) - {facts.coff_arch})
+        found = re.findall(r"^Format: (\S+)$", capture(["llvm-readobj", "--file-headers",
+                                                         *archives]), re.M)
+        wrong = sorted(set(found) - {facts.coff_format})
         if not found or wrong:
             raise CheckFailed(
                 f"the static OpenSSL in {build.lib_dir} holds {', '.join(wrong) or 'no'} "
-                f"objects, not {facts.coff_arch} ones for {target.plat}: an extension linking "
+                f"objects, not {facts.coff_format} ones for {target.plat}: an extension "
+                f"linking "
                 f"it would not load in a {target.arch.name} process (\"{pe.WIN32_ERROR}\"); "
                 f"remove that build from the cache and build again")
 
@@ -101,8 +106,21 @@ class WindowsPlatform:
         return ""
 
     def inspect_wheel(self, wheel: Path) -> List[PeFacts]:
-        """The facts of every PE file in the wheel (pefile); raises CheckFailed for one it
-        cannot read."""
+        """The facts of every PE file in the wheel (pefile). Raises CheckFailed for one it
+        cannot read, for a Linux binary (ELF: a compile that escaped zig) and for a PE file
+        Windows would not load by its name (only .pyd, .dll and .exe)."""
+        misplaced = []
+        with zipfile.ZipFile(wheel) as archive:
+            for member in archive.namelist():
+                data = archive.read(member)
+                if is_elf(data):
+                    misplaced.append(f"{member} is a Linux (ELF) binary")
+                elif pe.is_pe(data) and not member.lower().endswith(_PE_SUFFIXES):
+                    misplaced.append(f"{member} is a Windows binary not named "
+                                     f"{', '.join(_PE_SUFFIXES)}")
+        if misplaced:
+            raise CheckFailed(f"{wheel.name} is no Windows wheel as built: "
+                              f"{'; '.join(misplaced)}")
         return pe.inspect_wheel(wheel)
 
     def wheel_binaries(self, wheel: Path):  # type: ignore[no-untyped-def]
@@ -122,16 +140,18 @@ class WindowsPlatform:
     def check_platform(self, facts: Sequence[PeFacts], tag: str, when: str,
                        wheel: str) -> None:
         """Every binary of the tag's machine type (else the Win32 error), importing only
-        Windows' DLLs and the interpreter's, and every .pyd exporting only PyInit_*. Raises
-        CheckFailed naming every violation."""
+        Windows' DLLs and those of the interpreters the wheel's tags name (`wheel`: its file
+        name), and every .pyd exporting only PyInit_*. Raises CheckFailed naming every
+        violation."""
         broken: List[str] = []
+        _, _, _, tags = parse_wheel_filename(wheel)
         for part in tag.split("."):
             arch = windows_architecture(part)
             if arch is None:
                 broken.append(f"{part} is not a Windows platform tag")
                 continue
             broken += pe.machine_problems(facts, arch, part)
-            broken += pe.import_problems(facts, arch)
+            broken += pe.import_problems(facts, arch, tags)
         broken += pe.export_problems(facts)
         if broken:
             raise CheckFailed(f"{wheel} {when}: {'; '.join(dict.fromkeys(broken))}")

@@ -120,6 +120,7 @@ def _windows_toolchain(store: Store, executable: Path, target: Target) -> Toolch
         openssl_target=facts.mingw_openssl_target,
         objcopy="llvm-objcopy",
         nm="llvm-nm",
+        symbol_prefix="_" if facts.leading_underscore else "",
     )
 
 

@@ -3,12 +3,13 @@ OpenSSL releases build for which Windows architecture, the pinned Windows CPytho
 pyconfig.h each takes, what a build for one is told, and how an untestable target is
 reported."""
 
+import re
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from packaging.tags import Tag
+from packaging.tags import Tag, parse_tag
 
 from builder.architectures import ARCHITECTURES, pe_architecture, windows_architecture
 from builder.errors import CheckFailed, InputError
@@ -54,11 +55,31 @@ def test_a_binary_of_the_tags_machine_type_passes(plat, machine):
 
 def test_only_the_interpreters_dlls_and_windows_own_may_be_imported():
     arch = ARCHITECTURES["x86_64"]
-    fine = pyd(needed=("python3.dll", "VCRUNTIME140.dll", "vcruntime140_1.dll", *SYSTEM))
-    assert pe.import_problems([fine], arch) == []
+    cp313 = parse_tag("cp313-cp313-win_amd64")
+    fine = pyd(needed=("python313.dll", "VCRUNTIME140.dll", "vcruntime140_1.dll", *SYSTEM))
+    assert pe.import_problems([fine], arch, cp313) == []
     for foreign in ("libcrypto-3-x64.dll", "libssl-3.dll", "libeay32.dll", "zlib1.dll"):
-        [problem] = pe.import_problems([pyd(needed=("python313.dll", foreign))], arch)
-        assert foreign in problem
+        [problem] = pe.import_problems([pyd(needed=("python313.dll", foreign))], arch, cp313)
+        assert foreign in problem and "neither Windows nor the interpreter" in problem
+
+
+@pytest.mark.parametrize("tag,imported", [("cp38-abi3-win_amd64", "python313.dll"),
+                                          ("cp313-cp313-win_amd64", "python312.dll"),
+                                          ("cp313-cp313-win_amd64", "python3.dll")])
+def test_a_module_importing_another_interpreters_dll_than_its_tags_is_refused(tag, imported):
+    [problem] = pe.import_problems([pyd(needed=(imported, *SYSTEM))], ARCHITECTURES["x86_64"],
+                                   parse_tag(tag))
+    assert f"imports {imported}" in problem and "Py_LIMITED_API" in problem
+
+
+def test_the_visual_cpp_runtime_is_the_interpreters_where_python_org_ships_it():
+    needed = ("python313.dll", "vcruntime140_1.dll")
+    assert pe.import_problems([pyd(needed=needed)], ARCHITECTURES["x86_64"],
+                              parse_tag("cp313-cp313-win_amd64")) == []
+    # The x86 CPython ships vcruntime140.dll alone.
+    [problem] = pe.import_problems([pyd(machine=I386, needed=needed)], ARCHITECTURES["i686"],
+                                   parse_tag("cp313-cp313-win32"))
+    assert "vcruntime140_1.dll" in problem
 
 
 def test_an_extension_exporting_more_than_its_init_function_is_refused():
@@ -72,10 +93,12 @@ def test_an_extension_exporting_more_than_its_init_function_is_refused():
 def test_the_platform_check_names_every_broken_rule_of_every_binary():
     broken = [pyd(machine=I386), pyd(name="pkg/_y.pyd", needed=("libssl-3.dll",))]
     with pytest.raises(CheckFailed) as failed:
-        WINDOWS.check_platform(broken, "win_amd64", "before repair", "x.whl")
+        WINDOWS.check_platform(broken, "win_amd64", "before repair",
+                               "x-1.0-cp313-cp313-win_amd64.whl")
     assert WIN32_ERROR in str(failed.value) and "libssl-3.dll" in str(failed.value)
     with pytest.raises(CheckFailed, match="manylinux2014_x86_64 is not a Windows platform tag"):
-        WINDOWS.check_platform([pyd()], "manylinux2014_x86_64", "after repair", "x.whl")
+        WINDOWS.check_platform([pyd()], "manylinux2014_x86_64", "after repair",
+                               "x-1.0-cp313-cp313-manylinux2014_x86_64.whl")
 
 
 def test_the_repaired_tag_is_exactly_the_one_asked_for():
@@ -168,9 +191,11 @@ def test_a_test_that_could_not_run_is_neither_a_failure_nor_a_pass():
                          runtime_version=None, embedded_versions={}, imported=[], seconds=0.0,
                          log="/tmp/log", not_run="no win32 Windows interpreter on this host")
     require_passed(result)  # no exception
+    assert result.record()["passed"] is None  # no truthy stand-in for a pass
+    assert result.record()["not_run"] == "no win32 Windows interpreter on this host"
     row = {"wheel": result.wheel, "smoked_on": [
-        {"python": result.python, "seconds": 0.0,
-         "passed": "not run (no win32 Windows interpreter on this host)"}]}
+        {"python": result.python, "seconds": 0.0, "passed": None,
+         "not_run": "no win32 Windows interpreter on this host"}]}
     text = summary([row], SimpleNamespace(reused=True, version="3.0.22", prefix="/p"), "1s")
     assert "not run" in text and "passed" not in text.split("python", 1)[1]
 
@@ -242,3 +267,15 @@ def test_without_wine_a_win_amd64_build_is_refused_up_front_naming_the_package(
     with pytest.raises(InputError, match="needs wine"):
         WINDOWS.require_build_tools(resolve_target("win_amd64"))
     WINDOWS.require_build_tools(resolve_target("win32"))
+
+
+def test_a_windows_wheel_holding_a_linux_binary_or_a_misnamed_module_is_refused(tmp_path):
+    for member, data, said in [("x/_x.cpython-313-x86_64-linux-gnu.so", b"\x7fELF" + b"\0" * 60,
+                                "is a Linux (ELF) binary"),
+                               ("x/_x.cpython-313-x86_64-linux-gnu.so", pe_bytes(),
+                                "is a Windows binary not named .pyd, .dll, .exe")]:
+        wheel = tmp_path / "x-1.0-cp313-cp313-win_amd64.whl"
+        with zipfile.ZipFile(wheel, "w") as archive:
+            archive.writestr(member, data)
+        with pytest.raises(CheckFailed, match=re.escape(said)):
+            WINDOWS.inspect_wheel(wheel)
