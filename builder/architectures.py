@@ -20,6 +20,9 @@ class WindowsFacts:
     dlltool_machine: str  # llvm-dlltool -m: i386:x86-64
     rust_triple: str  # Rust's target for the mingw toolchain: x86_64-pc-windows-gnu
     leading_underscore: bool = False  # C symbols carry a leading `_` in COFF (i386 only)
+    bits: int = 64  # pointer size: CPython's MS_WIN64 (PE32+) or MS_WIN32 alone (PE32)
+    mingw_openssl_since: Tuple[int, int] = (1, 0)  # the first OpenSSL with that mingw target
+    runs_under_wine: bool = False  # a Windows CPython of it is pinned and runs here (x64 only)
     msvc_arch: str = ""  # MSVC's (VSCMD_ARG_TGT_ARCH, setup-python's architecture): x64
     coff_format: str = ""  # a COFF object's format as llvm-readobj names it: COFF-x86-64
 
@@ -52,16 +55,18 @@ ARCHITECTURES: Dict[str, Architecture] = {arch.name: arch for arch in (
                  "x86_64-unknown-linux-gnu", "amd64", ("qemu-x86_64-static", "qemu-x86_64"),
                  WindowsFacts("win_amd64", "win-amd64", 0x8664, "x86_64-windows-gnu", "mingw64",
                               "VC-WIN64A", "i386:x86-64", "x86_64-pc-windows-gnu",
-                              msvc_arch="x64", coff_format="COFF-x86-64")),
+                              msvc_arch="x64", coff_format="COFF-x86-64",
+                              runs_under_wine=True)),
     Architecture("aarch64", "EM_AARCH64", "linux-aarch64", "aarch64-linux-gnu",
                  "aarch64-unknown-linux-gnu", "arm64", ("qemu-aarch64-static", "qemu-aarch64"),
                  WindowsFacts("win_arm64", "win-arm64", 0xAA64, "aarch64-windows-gnu",
                               "mingwarm64", "VC-WIN64-ARM", "arm64",
                               "aarch64-pc-windows-gnullvm", msvc_arch="arm64",
-                              coff_format="COFF-ARM64")),
+                              coff_format="COFF-ARM64", mingw_openssl_since=(4, 0))),
     Architecture("i686", "EM_386", windows=WindowsFacts(
         "win32", "win32", 0x14C, "x86-windows-gnu", "mingw", "VC-WIN32", "i386",
-        "i686-pc-windows-gnu", leading_underscore=True, msvc_arch="x86", coff_format="COFF-i386")),
+        "i686-pc-windows-gnu", leading_underscore=True, bits=32, msvc_arch="x86",
+        coff_format="COFF-i386")),
     Architecture("armv7l", "EM_ARM"),
     Architecture("ppc64le", "EM_PPC64"),
     Architecture("s390x", "EM_S390"),
@@ -70,6 +75,8 @@ ARCHITECTURES: Dict[str, Architecture] = {arch.name: arch for arch in (
 
 # What zig cross-builds from each host architecture (its OpenSSL and Rust targets included).
 CROSS_BUILDS: Dict[str, Tuple[str, ...]] = {"x86_64": ("aarch64",)}
+# The host architectures that build Windows wheels (zig, wine and the pinned CPython are x64).
+WINDOWS_BUILD_HOSTS: Tuple[str, ...] = ("x86_64",)
 
 
 def windows_architecture(plat: str) -> Optional[Architecture]:

@@ -161,7 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     smoke.add_argument("--openssl", metavar="VERSION",
                        help="expected OpenSSL version (default: from the provenance record "
                             "beside the wheel)")
-    smoke.add_argument("--python", metavar="PATH", help="interpreter (default: this one)")
+    smoke.add_argument("--python", metavar="PATH",
+                       help="interpreter: a path or a version such as 3.13 (default: this one; "
+                            "for a Windows wheel, the newest pinned Windows CPython its tags "
+                            "accept, run under wine)")
     smoke.add_argument("--version-probe", metavar="MODULE:ATTR",
                        help="what reports the OpenSSL version text at run time")
     _common(smoke)

@@ -13,7 +13,8 @@ import platform
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from builder.architectures import ARCHITECTURES, CROSS_BUILDS, Architecture, windows_architecture
+from builder.architectures import (ARCHITECTURES, CROSS_BUILDS, WINDOWS_BUILD_HOSTS, Architecture,
+                                   windows_architecture)
 from builder.errors import InputError
 from builder.policy import Policy, manylinux_tags, policy_for
 
@@ -64,8 +65,9 @@ class Target:
 
     @property
     def emulator(self) -> Tuple[str, ...]:
-        """How its smoke test runs: the qemu programs to look for; empty for natively."""
-        return self.arch.qemu if self.cross else ()
+        """How a Linux wheel's smoke test runs: the qemu programs to look for; empty for
+        natively and for Windows (wine)."""
+        return self.arch.qemu if self.cross and self.os == "linux" else ()
 
     @property
     def wheel_platform(self) -> str:
@@ -114,7 +116,7 @@ def supported_plats() -> Tuple[str, ...]:
     machine = host_arch()
     arches = [machine, *CROSS_BUILDS.get(machine, ())]
     windows = tuple(a.windows.plat for a in ARCHITECTURES.values()
-                    if a.windows and machine == "x86_64")
+                    if a.windows and machine in WINDOWS_BUILD_HOSTS)
     return (f"linux_{machine}", *(tag for arch in arches for tag in manylinux_tags(arch)),
             *windows)
 

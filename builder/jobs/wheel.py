@@ -16,7 +16,7 @@ from packaging.utils import parse_wheel_filename
 
 from builder import progress
 from builder.context import RunContext
-from builder.cargo import check_rust_target, check_toolchain, rust_version_of_sdist
+from builder.cargo import check_toolchain, rust_version_of_sdist
 from builder.errors import InputError
 from builder.dependencies import download_dependencies
 from builder.sdist import Sdist, get_sdist, requires_python
@@ -80,11 +80,10 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
     interpreters = _supported(interpreters, sdist)
     recipe = recipe_for(sdist.name)
     preflight(sdist, release, recipe, request.source, target)
-    platform.check_release(target, release)  # before the sdist's build tools are needed
-    toolchain = platform.toolchain(target, ctx)
     plan = SmokePlan.from_recipe(recipe, probe=request.runtime_probe, full=request.full_smoke,
                                  sdist=sdist.path, version=sdist.version, jobs=ctx.jobs)
     pythons = platform.target_pythons(target, interpreters, request.full_smoke, ctx)
+    toolchain = platform.toolchain(target, ctx)
     wheelhouse = request.wheelhouse.resolve()
     wheelhouse.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="builder-") as scratch_dir, \
@@ -215,22 +214,19 @@ def _supported(interpreters: List[Interpreter], sdist: Sdist) -> List[Interprete
 def preflight(sdist: Sdist, release: Release, recipe: Recipe, source: SourceOptions,
               target: Target) -> None:
     """Everything that can be refused before a compile: the (package, OpenSSL) pair, the
-    tools the build needs, the Rust version a Rust sdist names and its target's library.
-    Raises InputError naming what to change or install."""
+    release for the target, the tools the build needs, the Rust version a Rust sdist names,
+    and what the target's platform refuses of the package. Raises InputError naming what to
+    change or install."""
     recipe.check_openssl(sdist.version, release.version)
-    if target.os == "windows" and recipe.windows_refusal:
-        raise InputError(f"{sdist.name} {sdist.version} cannot be built for {target.plat} "
-                         f"here: {recipe.windows_refusal}")
+    platform = platform_for(target)
+    platform.check_release(target, release)
     require_tools([*recipe.tools, *(["patch"] if source.patches else [])])
     is_rust, rust_version = rust_version_of_sdist(sdist.path)
+    package = f"{sdist.name} {sdist.version}"
     if is_rust:
-        package = f"{sdist.name} {sdist.version}"
         progress.say(f"    {check_toolchain(package, rust_version)}"
                      f" (needs {rust_version or 'any'})")
-        if target.cross:
-            check_rust_target(package, str(target.rust_triple),
-                              "natively on Windows, where it builds with MSVC"
-                              if target.os == "windows" else "on a host of that architecture")
+    platform.check_package(package, recipe, is_rust, target)
 
 
 def check_wheelhouse(wheelhouse: Path) -> None:

@@ -7,15 +7,23 @@ The stages (build, repair, smoke) ask the platform; they never test the OS thems
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator, List, Optional, Pattern, Protocol, Sequence, Tuple
+from typing import Iterator, List, Match, Optional, Pattern, Protocol, Sequence, Tuple
 
 from builder.context import RunContext
 from builder.interpreters import Interpreter, TargetPython
 from builder.errors import InputError
 from builder.openssl import OpenSSLBuild
+from builder.recipes import Recipe
 from builder.releases import Release
 from builder.target import Target
 from builder.toolchain import Toolchain
+
+
+class NamePattern(Protocol):
+    """A compiled pattern, or anything that finds its matches in a binary's bytes alike."""
+
+    def finditer(self, data: bytes) -> Iterator["Match[bytes]"]:
+        """Every match in `data`."""
 
 
 class BinaryFacts(Protocol):
@@ -34,13 +42,18 @@ class Platform(Protocol):
     name: str  # "linux", "windows"
     binary_format: str  # "ELF", "PE"
     shared_openssl: Pattern[str]  # a needed library that is a shared OpenSSL
-    loads_in_binary: Pattern[bytes]  # a shared OpenSSL's file name inside a binary
+    loads_in_binary: NamePattern  # a shared OpenSSL's file name inside a binary
 
     def require_build_tools(self, target: Target) -> None:
         """Raise InputError, before any download, naming the package of a missing tool."""
 
     def check_release(self, target: Target, release: Release) -> None:
         """Raise InputError where this OpenSSL release cannot be built for `target`."""
+
+    def check_package(self, package: str, recipe: Recipe, is_rust: bool,
+                      target: Target) -> None:
+        """Raise InputError where `package` ("name version") cannot be built for `target`
+        here: its recipe's refusal, a Rust package without a way to link for the target."""
 
     def check_openssl(self, build: OpenSSLBuild, target: Target) -> None:
         """Raise CheckFailed where the static OpenSSL is not of the target's machine."""

@@ -21,7 +21,9 @@ from builder.platforms.elf import ElfFacts
 from builder.policy import Policy, policy_for
 from builder.runner import StrPath, call
 from builder.target import Target
-from builder.interpreters import Interpreter, TargetPython, find_interpreter
+from builder.interpreters import Interpreter, TargetPython, find_interpreter, find_interpreters
+from builder.cargo import check_rust_target
+from builder.recipes import Recipe
 from builder.releases import Release
 from builder.platforms.qemu import EmulatedPython, emulated_python, find_qemu
 from builder.platforms.zig import zig
@@ -54,6 +56,13 @@ class LinuxPlatform:
             native()
         if target.cross:
             find_qemu(target.arch.name)
+
+    def check_package(self, package: str, recipe: Recipe, is_rust: bool,
+                      target: Target) -> None:
+        """A Rust package for another architecture needs Rust's standard library for it:
+        raises InputError without."""
+        if is_rust and target.cross:
+            check_rust_target(package, str(target.rust_triple))
 
     def check_openssl(self, build: OpenSSLBuild, target: Target) -> None:
         """Nothing before the link: every ELF of the wheel is checked for the target's machine
@@ -195,9 +204,9 @@ class LinuxPlatform:
         return emulated
 
     def smoke_python(self, wheel: Path, spec: Optional[str], ctx: RunContext) -> TargetPython:
-        """`spec` (a path or command; default this interpreter), run natively. Raises
-        InputError where it is not a Python interpreter."""
-        return TargetPython(find_interpreter(spec))
+        """`spec` (a path, command or version such as 3.13; default this interpreter), run
+        natively. Raises InputError where it names no Python interpreter."""
+        return TargetPython(find_interpreters([spec])[0] if spec else find_interpreter(None))
 
     def venv_python(self, venv: Path) -> Path:
         """The interpreter of a virtualenv made on this platform."""

@@ -44,7 +44,7 @@ class PeFacts:
     """What the checks need to know of one PE file inside a wheel."""
 
     name: str  # path inside the wheel
-    needed: Tuple[str, ...]  # the DLLs it imports, as its import table names them
+    needed: Tuple[str, ...]  # the DLLs it imports (delay-loaded too), as its tables name them
     openssl_versions: Tuple[str, ...]  # versions of the OpenSSL version texts embedded
     exported: FrozenSet[str]  # the names its export table lists
     machine: int  # the PE header's Machine: 0x8664 x86-64, 0x14c i386, 0xaa64 arm64
@@ -70,16 +70,20 @@ def inspect_wheel(wheel: Path) -> List[PeFacts]:
 
 def inspect_pe(name: str, data: bytes) -> PeFacts:
     """The facts of one PE file (`name`: its path inside the wheel), from its headers, import
-    directory and export directory. Raises CheckFailed for bytes pefile cannot read."""
+    and delay-import directories and export directory. Raises CheckFailed for bytes pefile cannot read."""
     try:
         pe = pefile.PE(data=data, fast_load=True)
         pe.parse_data_directories(directories=[
             pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_IMPORT"],
+            pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_DELAY_IMPORT"],
             pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_EXPORT"]])
     except pefile.PEFormatError as exc:
         raise CheckFailed(f"{name} is not a readable PE file ({exc})") from exc
-    needed = tuple(entry.dll.decode("ascii", "replace")
-                   for entry in getattr(pe, "DIRECTORY_ENTRY_IMPORT", []))
+    # Delay-loaded DLLs are loaded all the same, at their first call.
+    needed = tuple(dict.fromkeys(
+        entry.dll.decode("ascii", "replace")
+        for entry in [*getattr(pe, "DIRECTORY_ENTRY_IMPORT", []),
+                      *getattr(pe, "DIRECTORY_ENTRY_DELAY_IMPORT", [])]))
     exports = getattr(pe, "DIRECTORY_ENTRY_EXPORT", None)
     exported = frozenset(s.name.decode("ascii", "replace")
                          for s in (exports.symbols if exports else []) if s.name)

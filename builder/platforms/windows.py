@@ -12,14 +12,14 @@ import sys
 import zipfile
 import zlib
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from auditwheel.tools import dir2zip, zip2dir
 from auditwheel.wheeltools import rewrite_record
-from packaging.tags import Tag
+from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import parse_wheel_filename
 
-from builder.architectures import windows_architecture
+from builder.architectures import ARCHITECTURES, Architecture, windows_architecture
 from builder.context import RunContext
 from builder.errors import BuilderError, CheckFailed, InputError
 from builder.interpreters import Interpreter, TargetPython, discover, find_interpreters
@@ -27,8 +27,11 @@ from builder.openssl import OpenSSLBuild
 from builder.platforms import pe
 from builder.platforms.elf import is_elf
 from builder.platforms.pe import PeFacts
-from builder.platforms.wine import EMBEDDABLE, find_wine, windows_python
+from builder.platforms.wine import (EMBEDDABLE, embeddable_for, find_wine, source_for_pyconfig,
+                                   windows_python)
 from builder.platforms.zig import zig, zig_executable
+from builder.cargo import check_rust_target
+from builder.recipes import Recipe
 from builder.releases import Release
 from builder.runner import call, capture
 from builder.target import Target
@@ -37,14 +40,28 @@ from builder.toolchain import Toolchain, require_tools
 # A shared OpenSSL as a PE import names it: libcrypto-3.dll, libssl-3-x64.dll,
 # libcrypto-1_1-x64.dll, and the 1.0 names libeay32.dll, ssleay32.dll.
 SHARED_OPENSSL = re.compile(r"^(lib(ssl|crypto)(-[\w.-]+)?|(lib|ssl)eay32)\.dll$", re.IGNORECASE)
-# The same names inside a binary's strings: what a LoadLibrary() would ask for.
-LOADS_IN_BINARY = re.compile(rb"(?i)\b(?:lib(?:crypto|ssl)(?:-[0-9_]+(?:-x64|-arm64)?)?"
-                             rb"|(?:lib|ssl)eay32)\.dll\b")
+# The same names inside a binary's strings: what a LoadLibraryA() would ask for.
+_LOADS_ASCII = rb"(?:lib(?:crypto|ssl)(?:-[0-9_]+(?:-x64|-arm64)?)?|(?:lib|ssl)eay32)\.dll"
+
+
+class _AsciiOrWide:
+    """A name pattern found in a binary's 8-bit strings or its UTF-16 ones (LoadLibraryW's
+    L"libcrypto-3.dll"): `finditer` yields the matches of both, as 8-bit text."""
+
+    def __init__(self, pattern: bytes) -> None:
+        self._ascii = re.compile(rb"(?i)\b" + pattern + rb"\b")
+
+    def finditer(self, data: bytes) -> Iterator["re.Match[bytes]"]:
+        yield from self._ascii.finditer(data)
+        for start in (0, 1):  # UTF-16LE strings at either alignment
+            narrowed = data[start:].decode("utf-16-le", "replace").encode("latin-1", "replace")
+            yield from self._ascii.finditer(narrowed)
+
+
+LOADS_IN_BINARY = _AsciiOrWide(_LOADS_ASCII)
 
 # The names under which Windows loads a binary of a wheel: modules, libraries, programs.
 _PE_SUFFIXES = (".pyd", ".dll", ".exe")
-# The first OpenSSL release with a mingw target for arm64 (`mingwarm64`).
-_MINGW_ARM64_SINCE = (4, 0)
 
 
 class WindowsPlatform:
@@ -60,20 +77,38 @@ class WindowsPlatform:
         readobj (COFF objects), and wine where the wheel can run here (win_amd64). Raises InputError
         naming the package to install."""
         require_tools(["perl", "make", "llvm-objcopy", "llvm-nm", "llvm-readobj"])
-        if target.arch.name == "x86_64":
+        if target.arch.windows and target.arch.windows.runs_under_wine:
             find_wine()
 
     def check_release(self, target: Target, release: Release) -> None:
         """Raise InputError where the OpenSSL release has no mingw target for the
-        architecture (arm64 before 4.0)."""
-        assert target.arch.windows is not None
+        architecture (arm64's `mingwarm64` arrived in 4.0)."""
+        facts = target.arch.windows
+        assert facts is not None
         version = tuple(int(n) for n in re.findall(r"\d+", release.version)[:2])
-        if target.arch.windows.mingw_openssl_target == "mingwarm64" and \
-                version < _MINGW_ARM64_SINCE:
-            raise InputError(f"OpenSSL {release.version} has no mingw target for arm64 "
-                             f"(mingwarm64 arrived in 4.0): use --openssl 4.0 or newer for "
-                             f"{target.plat}, or build natively on Windows with MSVC "
-                             f"(VC-WIN64-ARM)")
+        if version < facts.mingw_openssl_since:
+            since = ".".join(map(str, facts.mingw_openssl_since))
+            raise InputError(f"OpenSSL {release.version} has no mingw target for "
+                             f"{target.arch.name} ({facts.mingw_openssl_target} arrived in "
+                             f"{since}): use --openssl {since} or newer for {target.plat}, or "
+                             f"build natively on Windows with MSVC "
+                             f"({facts.msvc_openssl_target})")
+
+    def check_package(self, package: str, recipe: Recipe, is_rust: bool,
+                      target: Target) -> None:
+        """Refused for Windows here: what the recipe says cannot be cross-built (scrypt), and
+        every Rust package: this host's Rust has no mingw standard library (`rustup target
+        add` is the remedy named), and even with one its link for Windows is not set up here.
+        Raises InputError; natively on Windows they build with MSVC."""
+        if recipe.windows_refusal:
+            raise InputError(f"{package} cannot be built for {target.plat} here: "
+                             f"{recipe.windows_refusal}")
+        if is_rust:
+            natively = "natively on Windows, where it builds with MSVC"
+            check_rust_target(package, str(target.rust_triple), natively)
+            raise InputError(f"{package} is a Rust project: Rust's link for {target.plat} "
+                             f"(zig as its linker) is not set up on this host; build it "
+                             f"{natively}")
 
     def check_openssl(self, build: OpenSSLBuild, target: Target) -> None:
         """Every object of the static OpenSSL is a COFF object of the target's machine
@@ -204,37 +239,48 @@ class WindowsPlatform:
                        full_smoke: bool, ctx: RunContext) -> List[TargetPython]:
         """For each build interpreter (this host's CPython), the Windows CPython of the same
         version the wheel is built for: python.org's embeddable one under wine for win_amd64;
-        for win32 and win_arm64 the headers and import libraries alone (made from the x64
-        DLL's exports: the names are the same), and no smoke test. Raises InputError for
-        --smoke full (the package's suite runs natively only) or a version not pinned."""
+        for win32 and win_arm64 its headers and import libraries (made from the x64 DLLs'
+        exports: the names are the same), and no smoke test. Everything is refused before any
+        download: InputError for --smoke full (the package's suite runs natively only), a
+        version not pinned, or no wine."""
         if full_smoke:
             raise InputError(f"--smoke full runs the package's test suite natively; for "
                              f"{target.plat} wheels built here use --smoke basic")
+        _refuse_before_downloads(target.arch, [i.version[:2] for i in interpreters])
         zig = zig_executable(ctx.store, ctx.settings.index_url)
         return [TargetPython(interpreter, windows_python(
             interpreter, target.arch, ctx.store, ctx.settings.index_url,
-            ctx.settings.debian_mirror, zig)) for interpreter in interpreters]
+            ctx.settings.debian_mirror, zig, ctx.log("windows-python")))
+            for interpreter in interpreters]
 
     def smoke_python(self, wheel: Path, spec: Optional[str], ctx: RunContext) -> TargetPython:
         """The pinned Windows CPython of `spec`'s version (a version such as 3.13, or a host
         interpreter whose version it takes), under wine; by default the newest pinned version
         the wheel's tags accept that a host CPython of the same version can install for.
-        Raises InputError where there is none; CheckFailed where a binary of the wheel is of
-        another machine type than its tag (the Win32 error, before anything runs)."""
+        Raises, before any download: CheckFailed where a binary of the wheel is of another
+        machine type than its tag (the Win32 error); InputError where the wheel cannot run
+        here (win32, win_arm64), `spec` names a version its tags refuse, or none is pinned."""
         _, _, _, tags = parse_wheel_filename(wheel.name)
         arch = next((windows_architecture(t.platform) for t in tags
                      if windows_architecture(t.platform)), None)
-        if arch is None:
-            raise InputError(f"{wheel.name} is not tagged for a Windows platform")
-        assert arch.windows is not None
+        if arch is None or arch.windows is None:
+            raise InputError(f"{wheel.name} is not tagged for a Windows platform this builder "
+                             f"knows ({', '.join(_windows_plats())})")
         wrong = pe.machine_problems(pe.inspect_wheel(wheel), arch, arch.windows.plat)
         if wrong:
             raise CheckFailed(f"{wheel.name} cannot run: {'; '.join(wrong)}")
+        if not arch.windows.runs_under_wine:
+            raise InputError(f"{wheel.name} cannot be smoke-tested here: no "
+                             f"{arch.windows.plat} Windows interpreter on this host")
         if spec is not None:
             build = find_interpreters([spec])[0]
+            if not accepts(tags, build.version[:2], arch.windows.plat):  # type: ignore[arg-type]
+                raise InputError(f"{wheel.name} does not install in CPython "
+                                 f"{build.short_version}; pass --python with a version its "
+                                 f"tags accept")
         else:
             accepted = [v for v in sorted(EMBEDDABLE, reverse=True)
-                        if any(_accepts(t, v) for t in tags)]
+                        if accepts(tags, v, arch.windows.plat)]
             hosts = {tuple(i.version[:2]): i for i in discover()}
             build = next((hosts[v] for v in accepted if v in hosts), None)
             if build is None:
@@ -242,9 +288,11 @@ class WindowsPlatform:
                 raise InputError(f"no pinned Windows CPython ({pinned}) accepts {wheel.name} "
                                  f"with a CPython of the same version on this host; pass "
                                  f"--python VERSION")
+        _refuse_before_downloads(arch, [build.version[:2]])  # type: ignore[list-item]
         zig = zig_executable(ctx.store, ctx.settings.index_url)
         return TargetPython(build, windows_python(build, arch, ctx.store, ctx.settings.index_url,
-                                                  ctx.settings.debian_mirror, zig))
+                                                  ctx.settings.debian_mirror, zig,
+                                                  ctx.log("windows-python")))
 
     def venv_python(self, venv: Path) -> Path:
         """The interpreter of a virtualenv made on Windows."""
@@ -255,12 +303,29 @@ def _dotted(version: Tuple[int, int]) -> str:
     return f"{version[0]}.{version[1]}"
 
 
-def _accepts(tag: Tag, version: Tuple[int, int]) -> bool:
-    """Whether CPython `version` installs a wheel of `tag` (cp313-cp313, cp311-abi3, py3-none)."""
-    nodot = f"{version[0]}{version[1]}"
-    if tag.abi == "abi3" and tag.interpreter.startswith("cp"):
-        return version >= (int(tag.interpreter[2]), int(tag.interpreter[3:]))
-    return tag.interpreter in (f"cp{nodot}", "py3", f"py{nodot}")
+def accepts(tags: Iterable[Tag], version: Tuple[int, int], plat: str) -> bool:
+    """Whether CPython `version` (the GIL build) installs a wheel of `tags` on `plat`, by
+    packaging's own list of the tags that interpreter supports (cp313-cp313, cp311-abi3 for
+    3.11+, py3-none)."""
+    nodot = f"cp{version[0]}{version[1]}"
+    supported = {*cpython_tags(version, abis=[nodot], platforms=[plat]),
+                 *compatible_tags(version, nodot, platforms=[plat])}
+    return bool(supported & set(tags))
+
+
+def _windows_plats() -> List[str]:
+    return [a.windows.plat for a in ARCHITECTURES.values() if a.windows]
+
+
+def _refuse_before_downloads(arch: Architecture, versions: Sequence[Tuple[int, int]]) -> None:
+    """What a Windows CPython of each version needs, checked before anything is fetched:
+    its pinned distribution and pyconfig.h source, and wine where it runs here. Raises
+    InputError."""
+    for version in versions:
+        embeddable_for(version)
+        source_for_pyconfig(version)
+    if arch.windows is not None and arch.windows.runs_under_wine:
+        find_wine()
 
 
 def grafted_dlls(built: Path, repaired: Path) -> List[str]:

@@ -25,6 +25,7 @@ from builder.errors import BuilderError, InputError
 from builder.fetch import Expected, cached_download
 from builder.index import index_files
 from builder.interpreters import Interpreter
+from builder.platforms.zig import ZIG_VERSION
 from builder.runner import call, capture, outcome
 
 
@@ -165,8 +166,10 @@ class WindowsPython:
 
     def installed_env(self, site: Path, base: Dict[str, str]) -> Dict[str, str]:
         """The environment that runs the interpreter with `site` (a pip --target folder) on
-        its path."""
-        return {**self.run_env(base), "PYTHONPATH": to_windows_path(site)}
+        its path, and its temporary files beside it, not in the shared prefix."""
+        scratch = to_windows_path(site.parent)
+        return {**self.run_env(base), "PYTHONPATH": to_windows_path(site), "TEMP": scratch,
+                "TMP": scratch}
 
     @property
     def version(self) -> Tuple[int, int]:
@@ -206,7 +209,7 @@ class WindowsPython:
         target."""
         assert self._facts.windows is not None
         flags = f"-I{self.include}"
-        if _lacks_mingw_block(self.include / "pyconfig.h") and self.arch != "i686":
+        if _lacks_mingw_block(self.include / "pyconfig.h") and self._facts.windows.bits == 64:
             # Before 3.12 CPython's pyconfig.h sets MS_WIN64 for MSVC only (mingw's gcc is
             # told with -DMS_WIN64, as setuptools' mingw32 compiler does).
             flags += " -DMS_WIN64"
@@ -255,18 +258,19 @@ def source_for_pyconfig(version: Tuple[int, int]) -> CPythonSource:
 
 
 def windows_python(build: Interpreter, arch: Architecture, store: Store, index_url: str,
-                   debian_mirror: str, zig: Path) -> WindowsPython:
+                   debian_mirror: str, zig: Path, log: Path) -> WindowsPython:
     """The Windows CPython of `build`'s minor version for `arch`, unpacked into the store on
     first use, with headers made from `build`'s own (its Include/) and CPython's Windows
     pyconfig.h, and import libraries for `arch` made by `zig dlltool` (`zig`: the pinned zig
-    executable, which also builds the wine prefix's stand-in DLLs). Only the x64 distribution
+    executable, which also builds the wine prefix's stand-in DLLs; `log`: where the commands
+    that make them write). Only the x64 distribution
     is pinned and runs here (under wine); for another architecture the import libraries are
     made from its DLLs' export tables (the names are the same) and the record says it cannot
     run. Raises InputError where wine (for x64) or a
     pinned interpreter of that version is missing; BuilderError or VerificationError where a
     download fails."""
     assert arch.windows is not None
-    runs = arch.name == "x86_64"
+    runs = arch.windows.runs_under_wine
     wine = find_wine() if runs else None
     pinned = embeddable_for(build.version[:2])  # type: ignore[arg-type]
     runtime = store.materialize(
@@ -276,9 +280,10 @@ def windows_python(build: Interpreter, arch: Architecture, store: Store, index_u
     record = json.loads((runtime.path / _RECORD).read_text())
     python = runtime.path / "python"
     machine = arch.windows.dlltool_machine
+    # zig's dlltool makes them from .def files of the export names (no DATA marks).
     libs = store.materialize(
-        Kind.TOOLS, f"windows-cpython-{pinned.cpython}-libs-{arch.name}",
-        lambda temp: _import_libraries(python, temp, [str(zig), "dlltool"], machine),
+        Kind.TOOLS, f"windows-cpython-{pinned.cpython}-libs-{arch.name}-zig{ZIG_VERSION}-def1",
+        lambda temp: _import_libraries(python, temp, [str(zig), "dlltool"], machine, log),
         reuse=lambda path: any(path.glob("python3*.lib"))).path
     source = source_for_pyconfig(build.version[:2])  # type: ignore[arg-type]
     include = _headers(build, source, pinned, store, debian_mirror)
@@ -286,16 +291,18 @@ def windows_python(build: Interpreter, arch: Architecture, store: Store, index_u
     standing_in: List[str] = []
     if wine is not None:
         standing_in = [name for name in _STAND_INS if not _wine_has(wine, name)]
-        key = "wine-prefix-" + hashlib.sha256(
-            "".join(f"{n}{_STAND_INS[n]}" for n in standing_in).encode()).hexdigest()[:12]
+        # The prefix is wine's own (its version made it) with stand-ins zig built.
+        identity = capture([wine, "--version"]).strip() + ZIG_VERSION + "".join(
+            f"{n}{_STAND_INS[n]}" for n in standing_in)
+        key = "wine-prefix-" + hashlib.sha256(identity.encode()).hexdigest()[:12]
         prefix = store.materialize(
             Kind.TOOLS, key, lambda temp: _make_prefix(wine, python, temp, zig, standing_in,
-                                                       store.path(Kind.TOOLS, "zig-cache")),
+                                                       store.path(Kind.TOOLS, "zig-cache"), log),
             reuse=lambda path: (path / "system.reg").is_file()).path
     made_from = "" if runs else " (import libraries made from the x64 DLLs' export tables)"
     packages = (f"{pinned.sdist} sha256:{pinned.sha256} (python.org's embeddable x64 "
                 f"CPython {record['version']}){made_from}",
-                f"Authenticode: {record['authenticode']}",
+                f"Authenticode: {authenticode(python / dll_name(record['version']))}",
                 f"headers: Include/ of {build.describe()}, PC/pyconfig.h of CPython "
                 f"{source.version} (Debian's {Path(source.path).name})",
                 *(f"wine lacks {name}: its prefix holds a stand-in ({_STAND_INS[name][0]})"
@@ -335,16 +342,15 @@ def _unpack_embeddable(pinned: Embeddable, store: Store, index_url: str, temp: P
         if version != pinned.cpython:
             raise BuilderError(f"{pinned.sdist} holds CPython {version}, not the pinned "
                                f"{pinned.cpython}")
-        major, minor = version.split(".")[:2]
-        record = {"version": version, "sdist": pinned.sdist, "sha256": pinned.sha256,
-                  "authenticode": authenticode(python / f"python{major}{minor}.dll")}
+        record = {"version": version, "sdist": pinned.sdist, "sha256": pinned.sha256}
         (temp / _RECORD).write_text(json.dumps(record, indent=1) + "\n")
 
 
-def _import_libraries(python: Path, temp: Path, dlltool: List[str], machine: str) -> None:
-    # The .def files and the log go beside the entry (its private folder), not into it.
+def _import_libraries(python: Path, temp: Path, dlltool: List[str], machine: str,
+                      log: Path) -> None:
+    # The .def files go beside the entry (its private folder), not into it.
     for dll in sorted(python.glob("python3*.dll")):
-        import_library(dll, temp / f"{dll.stem}.lib", dlltool, machine, temp.parent)
+        import_library(dll, temp / f"{dll.stem}.lib", dlltool, machine, temp.parent, log)
 
 
 def _sdist_urls(index_url: str, filename: str):  # type: ignore[no-untyped-def]
@@ -373,10 +379,10 @@ def _version_in(python: Path) -> str:
 
 
 def import_library(dll: Path, output: Path, dlltool: List[str], machine: str,
-                   scratch: Path) -> None:
+                   scratch: Path, log: Path) -> None:
     """An import library for linking against `dll`, made from its export table (pefile) by
-    llvm-dlltool (`dlltool`, an argv prefix) for `machine` (i386:x86-64). Raises
-    CommandFailed when dlltool fails."""
+    llvm-dlltool (`dlltool`, an argv prefix) for `machine` (i386:x86-64), its .def file
+    written in `scratch`, its output in `log`. Raises CommandFailed when dlltool fails."""
     pe = pefile.PE(str(dll), fast_load=True)
     pe.parse_data_directories(directories=[
         pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_EXPORT"]])
@@ -384,14 +390,21 @@ def import_library(dll: Path, output: Path, dlltool: List[str], machine: str,
     definition = scratch / f"{dll.stem}.def"
     definition.write_text(f"LIBRARY {dll.name}\nEXPORTS\n" + "".join(f"{n}\n" for n in names))
     call([*dlltool, "-m", machine, "-d", definition, "-l", output],
-         log=scratch / "dlltool.log", what=f"making the import library of {dll.name}")
+         log=log, what=f"making the import library of {dll.name}")
     definition.unlink()
 
 
+def dll_name(version: str) -> str:
+    """The interpreter's DLL of a CPython version: python313.dll for 3.13.2."""
+    major, minor = version.split(".")[:2]
+    return f"python{major}{minor}.dll"
+
+
 def authenticode(binary: Path) -> str:
-    """What can be checked here of a binary's Authenticode signature, in one line: the digest
-    (osslsigncode, where installed) and the signer; the certificate chain needs Windows' trust
-    store and is not checked."""
+    """What this host can check of a binary's Authenticode signature, in one line, asked
+    anew each run (osslsigncode, where installed): whether the file's digest matches the one
+    the signature carries, and the name its signer's certificate gives. The signature and its
+    certificate chain are not verified (that needs Windows' trust store)."""
     tool = shutil.which("osslsigncode")
     if tool is None:
         return "not checked (osslsigncode is not installed)"
@@ -403,10 +416,10 @@ def authenticode(binary: Path) -> str:
     if not current or not calculated:
         return f"{binary.name}: no Authenticode signature found"
     if current.group(1) != calculated.group(1):
-        return f"{binary.name}: Authenticode digest does NOT match the file"
-    who = signer.group(1).strip() if signer else "an unknown signer"
-    return (f"{binary.name}: digest matches its Authenticode signature by {who} "
-            f"(certificate chain not checked offline)")
+        return f"{binary.name}: its digest does NOT match its Authenticode signature's"
+    who = signer.group(1).strip() if signer else "an unnamed signer"
+    return (f"{binary.name}: digest matches its Authenticode signature's; the signer's "
+            f"certificate names {who}; signature and chain not verified offline")
 
 
 def _headers(build: Interpreter, source: CPythonSource, pinned: Embeddable, store: Store,
@@ -471,12 +484,11 @@ def _wine_has(wine: str, dll: str) -> bool:
 
 
 def _make_prefix(wine: str, python: Path, temp: Path, zig: Path, standing_in: List[str],
-                 zig_cache: Path) -> None:
+                 zig_cache: Path, log: Path) -> None:
     """A private wine prefix, made by the first start of the interpreter (several seconds),
     with stand-ins for the DLLs `standing_in` that this wine lacks, built by `zig` (with the
     builder's zig cache, where its Windows C runtime is built once)."""
     env = {"WINEPREFIX": str(temp), "WINEDEBUG": "-all", "WINEDLLOVERRIDES": "mscoree,mshtml="}
-    log = temp.parent / "wine-prefix.log"
     call([wine, python / "python.exe", "-c", "pass"], log=log,
          what="creating a wine prefix", env={**os.environ, **env})
     for name in standing_in:
@@ -490,7 +502,7 @@ def _make_prefix(wine: str, python: Path, temp: Path, zig: Path, standing_in: Li
              env={**os.environ, "ZIG_GLOBAL_CACHE_DIR": str(zig_cache)})
     server = shutil.which("wineserver") or str(Path(wine).parent / "wineserver")
     # The prefix is renamed into place: its server must be gone first.
-    call([server, "-w"], log=temp.parent / "wine-prefix.log", what="waiting for wineserver",
+    call([server, "-w"], log=log, what="waiting for wineserver",
          env={**os.environ, **env})
 
 

@@ -108,7 +108,7 @@ def test_win_arm64_needs_the_mingw_arm64_target_of_openssl_4(wheelhouse):
     done, _ = wheelhouse(str(FIXTURES / "sslfixture"), "3.0.22", "--plat", "win_arm64",
                          "--python", "3.13")
     assert done.returncode == 2, done.stderr[-2000:]
-    assert "has no mingw target for arm64" in done.stderr
+    assert "has no mingw target for aarch64 (mingwarm64 arrived in 4.0)" in done.stderr
     assert "Traceback" not in done.stderr
 
 

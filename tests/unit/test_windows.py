@@ -15,7 +15,7 @@ from builder.architectures import ARCHITECTURES, pe_architecture, windows_archit
 from builder.errors import CheckFailed, InputError
 from builder.platforms import pe, platform_of_wheel
 from builder.platforms.pe import WIN32_ERROR, PeFacts
-from builder.platforms.windows import (LOADS_IN_BINARY, SHARED_OPENSSL, WINDOWS, _accepts,
+from builder.platforms.windows import (LOADS_IN_BINARY, SHARED_OPENSSL, WINDOWS, accepts,
                                        grafted_dlls)
 from builder.platforms.wine import (EMBEDDABLE, WindowsPython, embeddable_for,
                                     source_for_pyconfig, to_windows_path)
@@ -113,13 +113,17 @@ def test_the_repaired_tag_is_exactly_the_one_asked_for():
                                          ("_ssl.pyd", False), ("python313.dll", False)])
 def test_a_shared_openssl_is_known_by_its_windows_names(name, shared):
     assert bool(SHARED_OPENSSL.match(name)) is shared
-    assert bool(LOADS_IN_BINARY.search(b"\0" + name.encode() + b"\0")) is (
-        shared and name.lower().endswith(".dll"))
+    for text in (name.encode(), name.encode("utf-16-le")):  # LoadLibraryA's and W's
+        for padding in (b"\0", b"\0\0\0"):
+            found = list(LOADS_IN_BINARY.finditer(padding + text + b"\0\0"))
+            assert bool(found) is shared
+            assert not found or found[0].group(0).decode().lower() == name.lower()
 
 
 def test_arm64_needs_openssl_4_where_mingwarm64_arrived(x86_64_glibc_2_36_host):
     arm64 = resolve_target("win_arm64")
-    with pytest.raises(InputError, match=r"OpenSSL 3\.5\.7 has no mingw target for arm64.*"
+    with pytest.raises(InputError, match=r"OpenSSL 3\.5\.7 has no mingw target for aarch64 "
+                                         r"\(mingwarm64 arrived in 4\.0\).*"
                                          r"--openssl 4\.0 or newer.*VC-WIN64-ARM"):
         WINDOWS.check_release(arm64, release("3.5.7"))
     WINDOWS.check_release(arm64, release("4.0.2"))
@@ -205,13 +209,15 @@ def test_wine_sees_this_hosts_root_as_drive_z():
 
 
 @pytest.mark.parametrize("tag,version,accepted", [
-    (Tag("cp311", "abi3", "win_amd64"), (3, 13), True),
-    (Tag("cp311", "abi3", "win_amd64"), (3, 8), False),
-    (Tag("cp313", "cp313", "win_amd64"), (3, 13), True),
-    (Tag("cp313", "cp313", "win_amd64"), (3, 12), False),
-    (Tag("py3", "none", "win_amd64"), (3, 8), True)])
-def test_builder_smoke_picks_a_windows_cpython_the_wheels_tag_accepts(tag, version, accepted):
-    assert _accepts(tag, version) is accepted
+    ("cp311-abi3-win_amd64", (3, 13), True),
+    ("cp311-abi3-win_amd64", (3, 8), False),
+    ("cp313-cp313-win_amd64", (3, 13), True),
+    ("cp313-cp313-win_amd64", (3, 12), False),
+    ("cp313-cp313t-win_amd64", (3, 13), False),  # the free-threaded build's
+    ("cp313-cp313-win32", (3, 13), False),  # another platform
+    ("py3-none-win_amd64", (3, 8), True)])
+def test_builder_smoke_picks_a_windows_cpython_the_wheels_tags_accept(tag, version, accepted):
+    assert accepts(parse_tag(tag), version, "win_amd64") is accepted
 
 
 def test_a_wheels_platform_is_read_from_its_tag():
