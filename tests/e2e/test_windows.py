@@ -176,3 +176,20 @@ def test_cryptographys_own_windows_wheel_passes_the_smoke_test_under_wine(sessio
     print(done.stdout, done.stderr)  # what it printed, for the record of the run
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"passed: OpenSSL {version}" in done.stderr + done.stdout
+
+
+def test_builder_smoke_refuses_what_cannot_run_here_before_fetching_anything(wheelhouse,
+                                                                             tmp_path):
+    _, [win32] = windows_wheels(wheelhouse, str(FIXTURES / "sslfixture"), "3.0.22", "--plat",
+                                "win32", "--python", "3.13")
+    _, wheels = windows_wheels(wheelhouse, str(FIXTURES / "sslfixture"), "3.0.22", "--plat",
+                               "win_amd64", "--python", "3.12", "--python", "3.13",
+                               "--version-probe", "sslfixture:openssl_version")
+    cp313 = next(w for w in wheels if "-cp313-" in w.name)
+    empty_cache = tmp_path / "cache"  # nothing in it: a download would show
+    for args, said in [([str(win32)], "no win32 Windows interpreter on this host"),
+                       (["--python", "3.12", str(cp313)], "does not install in CPython 3.12")]:
+        done = run_builder("smoke", "--cache-dir", str(empty_cache), *args)
+        assert done.returncode == 2, done.stderr[-2000:]
+        assert said in done.stderr and "Traceback" not in done.stderr
+        assert not (empty_cache / "tools").exists() and not (empty_cache / "downloads").exists()

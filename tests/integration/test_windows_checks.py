@@ -13,6 +13,7 @@ from builder.openssl import archive_symbols
 from builder.platforms.pe import WIN32_ERROR
 from builder.platforms.windows import WINDOWS
 from builder.target import resolve_target
+from tests.conftest import run_builder
 
 TRIPLES = {"x86_64": "x86_64-w64-windows-gnu", "i386": "i686-w64-windows-gnu",
            "aarch64": "aarch64-w64-windows-gnu", "elf-x86_64": "x86_64-linux-gnu"}
@@ -64,3 +65,11 @@ def test_an_nm_that_cannot_read_the_objects_is_refused_not_taken_for_no_symbols(
         pytest.fail("this test needs GNU nm: apt-get install binutils")
     with pytest.raises(BuilderError, match="lists no symbol"):
         archive_symbols(build.lib_dir, "nm")  # binutils reads no arm64 COFF
+
+
+def test_an_openssl_build_for_win_arm64_before_4_0_is_refused_before_any_download(tmp_path):
+    done = run_builder("openssl", "build", "3.5.7", "--plat", "win_arm64",
+                       "--cache-dir", str(tmp_path / "cache"))
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "OpenSSL 3.5.7 has no mingw target for aarch64" in done.stderr
+    assert not (tmp_path / "cache" / "downloads").exists()
