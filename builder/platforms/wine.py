@@ -113,6 +113,12 @@ def find_wine() -> str:
                      f"/usr/lib/wine): install {WINE_PACKAGE}")
 
 
+def _wine_env(prefix: Optional[Path]) -> Dict[str, str]:
+    # No debug chatter, and no installation of Mono or Gecko: nothing here uses them, and
+    # wine would try to download them.
+    return {"WINEPREFIX": str(prefix), "WINEDEBUG": "-all", "WINEDLLOVERRIDES": "mscoree,mshtml="}
+
+
 def to_windows_path(path: Path) -> str:
     """A Linux path as the Windows program under wine sees it: wine maps / to drive Z:."""
     return "Z:" + str(Path(path).absolute()).replace("/", "\\")
@@ -159,10 +165,9 @@ class WindowsPython:
         return [self.wine, str(self.executable)]
 
     def run_env(self, base: Dict[str, str]) -> Dict[str, str]:
-        """`base` with what wine needs: the private prefix, no debug chatter, and no
-        installation of Mono or Gecko (nothing here uses them; they would be downloaded)."""
-        return {**base, "WINEPREFIX": str(self.prefix), "WINEDEBUG": "-all",
-                "WINEDLLOVERRIDES": "mscoree,mshtml="}
+        """`base` with what wine needs: the private prefix, no debug chatter, no Mono or
+        Gecko."""
+        return {**base, **_wine_env(self.prefix)}
 
     def installed_env(self, site: Path, base: Dict[str, str]) -> Dict[str, str]:
         """The environment that runs the interpreter with `site` (a pip --target folder) on
@@ -488,7 +493,7 @@ def _make_prefix(wine: str, python: Path, temp: Path, zig: Path, standing_in: Li
     """A private wine prefix, made by the first start of the interpreter (several seconds),
     with stand-ins for the DLLs `standing_in` that this wine lacks, built by `zig` (with the
     builder's zig cache, where its Windows C runtime is built once)."""
-    env = {"WINEPREFIX": str(temp), "WINEDEBUG": "-all", "WINEDLLOVERRIDES": "mscoree,mshtml="}
+    env = _wine_env(temp)
     call([wine, python / "python.exe", "-c", "pass"], log=log,
          what="creating a wine prefix", env={**os.environ, **env})
     for name in standing_in:
