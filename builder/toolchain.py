@@ -48,6 +48,12 @@ class Toolchain:
         return {"CC": self.cc, "OBJCOPY": self.objcopy, "NM": self.nm, **dict(self.tools)}
 
 
+def first_on_path(names: Iterable[str]) -> Optional[str]:
+    """The path of the first of `names` found (on PATH, or as a path itself); None when none
+    is."""
+    return next(filter(None, map(shutil.which, names)), None)
+
+
 def require_tools(names: Iterable[str]) -> None:
     """Raise InputError up front, naming the package to install, when a build tool is not on
     PATH."""

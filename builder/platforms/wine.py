@@ -27,6 +27,7 @@ from builder.index import index_files
 from builder.interpreters import Interpreter
 from builder.platforms.zig import ZIG_VERSION
 from builder.runner import call, capture, outcome
+from builder.toolchain import first_on_path
 
 
 @dataclass(frozen=True)
@@ -105,10 +106,9 @@ __asm__(".pushsection .drectve,\\"yn\\"\\n.ascii \\" -defaultlib:python{nodot}.l
 def find_wine() -> str:
     """The wine that runs 64-bit Windows programs here; raises InputError naming the package
     where there is none."""
-    for name in _WINE_NAMES:
-        found = shutil.which(name)
-        if found:
-            return found
+    found = first_on_path(_WINE_NAMES)
+    if found:
+        return found
     raise InputError(f"running Windows wheels on this host needs wine (wine64 on PATH or in "
                      f"/usr/lib/wine): install {WINE_PACKAGE}")
 
