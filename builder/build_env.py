@@ -15,7 +15,8 @@ from builder.openssl import INSTALL_PREFIX, OpenSSLBuild
 from builder.toolchain import Toolchain
 
 
-def prefix_env(prefix: PurePath, hide: str, *, force_version_text: bool = True) -> Dict[str, str]:
+def prefix_env(prefix: PurePath, hide: str, *, force_version_text: bool = True,
+               symbol_prefix: str = "") -> Dict[str, str]:
     """How every common build system is pointed at a static OpenSSL prefix: C flags, pkg-config,
     and the variables of openssl-sys (Rust), CMake's FindOpenSSL and setup.py files (M2Crypto
     reads OPENSSL_PATH; without it, it hands SWIG the system's /usr/include/openssl).
@@ -23,9 +24,11 @@ def prefix_env(prefix: PurePath, hide: str, *, force_version_text: bool = True) 
     `hide`: the platform's link flags that keep OpenSSL's symbols out of each module's exports.
 
     `force_version_text`: `-Wl,-u,OpenSSL_version` on every link, where no compiler wrapper
-    adds it to just the links that take OpenSSL objects (cibuildwheel's containers)."""
+    adds it to just the links that take OpenSSL objects (cibuildwheel's containers, linkers
+    that print no link map); `symbol_prefix`: the target's spelling of C names (`_` for
+    Mach-O)."""
     include, lib = str(prefix / "include"), str(prefix / "lib")
-    version_text = " -Wl,-u,OpenSSL_version" if force_version_text else ""
+    version_text = f" -Wl,-u,{symbol_prefix}OpenSSL_version" if force_version_text else ""
     return {
         "CFLAGS": f"-I{include}",
         "CPPFLAGS": f"-I{include}",
@@ -52,8 +55,11 @@ def openssl_env(build: OpenSSLBuild, hide: str, toolchain: Optional[Toolchain] =
     libcrypto already in the process cannot interpose them; `-u OpenSSL_version` links
     OpenSSL's version text into every module, so any wheel can be inspected later.
     """
-    # The compiler wrapper (link_proof) adds -u OpenSSL_version to the links that use OpenSSL.
-    env = prefix_env(build.prefix, hide, force_version_text=False)
+    # The compiler wrapper (link_proof) adds -u OpenSSL_version to the links that use OpenSSL,
+    # which it reads from the link map; where the linker prints none, every link gets it.
+    forced = toolchain is not None and not toolchain.link_map
+    env = prefix_env(build.prefix, hide, force_version_text=forced,
+                     symbol_prefix=toolchain.symbol_prefix if toolchain else "")
     if toolchain is not None and toolchain.tools:
         # A compiler other than the host's: setuptools must compile and link with it.
         env.update(toolchain.env())

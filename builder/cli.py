@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import json
 import os
 import signal
 import sys
@@ -17,10 +18,11 @@ from builder import __version__, progress, settings
 from builder.cibuildwheel import DEFAULT_PREFIX, CibuildwheelConfig
 from builder.cargo import CargoOptions, vendor_from
 from builder.context import RunContext
-from builder.errors import DISK_FULL_ADVICE, BuilderError, InputError
+from builder.errors import DISK_FULL_ADVICE, NOT_RUN_EXIT, BuilderError, InputError
 from builder.source import SourceOptions
 from builder.openssl import DEFAULT_OPENSSLDIR, BuildOptions
 from builder.jobs.openssl import OpenSSLRequest, build_prefix, release_rows
+from builder.jobs.inspect import inspect_wheels, render
 from builder.jobs.smoke import smoke_wheels
 from builder.jobs.wheel import WheelRequest, run_wheel
 from builder.releases import load_table
@@ -170,6 +172,16 @@ def build_parser() -> argparse.ArgumentParser:
     _common(smoke)
     smoke.set_defaults(func=_cmd_smoke)
 
+    inspect = commands.add_parser(
+        "inspect", help="say which OpenSSL each wheel carries, and how",
+        description="Read each wheel's binaries (any wheel: built here or not) and say which "
+                    "OpenSSL each carries (static, bundled, or the system's), its tags, what "
+                    "each binary needs of the OS, and its provenance record and SBOMs.")
+    inspect.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL")
+    inspect.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    _common(inspect)
+    inspect.set_defaults(func=_cmd_inspect)
+
     ci = commands.add_parser(
         "cibuildwheel-config", help="print a [tool.cibuildwheel] configuration for static wheels",
         description="Print a [tool.cibuildwheel] configuration (for pyproject.toml or "
@@ -217,7 +229,7 @@ def resolve_settings(args: argparse.Namespace, environ: Mapping[str, str], cwd: 
 
 def _cmd_wheel(args: argparse.Namespace, settings: Settings) -> int:
     ctx = RunContext.create(settings)
-    run_wheel(WheelRequest(
+    result = run_wheel(WheelRequest(
         target=args.target,
         openssl=_openssl_request(args, settings),
         pythons=tuple(args.python),
@@ -232,6 +244,11 @@ def _cmd_wheel(args: argparse.Namespace, settings: Settings) -> int:
                 relock=args.cargo_relock)),
         full_smoke=args.smoke == "full",
     ), ctx)
+    reasons = sorted({smoke["not_run"] for record in result.records
+                      for smoke in record["smoked_on"] if smoke.get("not_run")})
+    if reasons:
+        progress.say(f"built and checked, not run: {'; '.join(reasons)} (exit {NOT_RUN_EXIT})")
+        return NOT_RUN_EXIT
     return 0
 
 
@@ -251,15 +268,34 @@ def _cmd_openssl_build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_smoke(args: argparse.Namespace, settings: Settings) -> int:
-    failed = 0
+    failed, not_run = 0, False
     for outcome in smoke_wheels(args.wheels, RunContext.create(settings), python=args.python,
                                 openssl=args.openssl, probe=args.version_probe):
-        if outcome.error is None:
-            progress.say(f"    passed: OpenSSL {outcome.expected} ({outcome.seconds}s)")
-        else:
+        if outcome.error is not None:
             failed = max(failed, outcome.error.exit_code)
             _render(outcome.error, verbose=args.verbose)
-    return failed
+        elif outcome.not_run is not None:
+            not_run = True
+            for line in outcome.found:
+                progress.say(f"    found {line}")
+            for line in outcome.checks:
+                progress.say(f"    checked: {line}")
+            progress.say(f"    not run: {outcome.not_run} (exit {NOT_RUN_EXIT})")
+        else:
+            progress.say(f"    passed: OpenSSL {outcome.expected} ({outcome.seconds}s)")
+    # A failure outweighs a test that could not run; either outweighs a pass.
+    return failed or (NOT_RUN_EXIT if not_run else 0)
+
+
+def _cmd_inspect(args: argparse.Namespace, settings: Settings) -> int:
+    reports = inspect_wheels(args.wheels)
+    if args.json:
+        json.dump([r.as_json() for r in reports], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for report in reports:
+            print("\n".join(render(report)))
+    return 0
 
 
 def _cmd_cibuildwheel_config(args: argparse.Namespace, settings: Settings) -> int:
@@ -281,7 +317,8 @@ def _render(exc: BuilderError, *, verbose: bool) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Parse `argv` (default sys.argv[1:]), resolve the settings and run the command; return the
-    exit code: the command's own (0; `smoke` returns the worst of its wheels' codes), a
+    exit code: the command's own (0; 3 where wheels were built and checked but a smoke test
+    could not run here; `smoke` returns the worst of its wheels' codes), a
     BuilderError's (1, or 2 for InputError) after printing it, 130 when interrupted, 1 for an
     OSError (a full disk, a folder that cannot be written)."""
     parser = build_parser()

@@ -38,6 +38,10 @@ class CheckFailed(BuilderError):
     """A built wheel breaks a rule of the repair stage or fails its smoke test."""
 
 
+# The exit code of a run whose wheels were built and checked, but whose smoke test could not
+# run on this host (a macOS wheel on Linux): no failure, and no pass either.
+NOT_RUN_EXIT = 3
+
 DISK_FULL_ADVICE = ("the disk is full: free space, or point --cache-dir, --wheelhouse or "
                     "TMPDIR at a larger filesystem")
 _DISK_FULL_TEXT = "No space left on device"

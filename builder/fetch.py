@@ -14,11 +14,13 @@ import hashlib
 import os
 import re
 import urllib.parse
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, List, Optional, Set
 
 import requests
+from remotezip import RemoteZip, RemoteZipError
 
 from builder import __version__, progress
 from builder.cache import Kind, Store, temp_sibling
@@ -291,3 +293,38 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: data.read(_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def cached_zip_member(store: Store, name: str, urls: Iterable[str], member: str,
+                      expected: Expected, *, label: str, advice: str) -> Fetched:
+    """One member of a remote zip file (a wheel), verified and kept in the store as `name`:
+    read with HTTP range requests (remotezip), so that only the archive's directory and that
+    member travel. `urls` is iterated only when the file is not there yet.
+    Raises VerificationError when a location served other bytes, else BuilderError listing
+    every location with what went wrong there and ending with `advice`."""
+    note = store.path(Kind.DOWNLOADS, f"{name}.origin")
+
+    def make(temp: Path) -> None:
+        failures = []
+        for url in urls:
+            try:
+                with RemoteZip(url, session=_SESSION, timeout=_TIMEOUT) as archive:
+                    data = archive.read(member)
+            except (RemoteZipError, requests.RequestException, KeyError,
+                    zipfile.BadZipFile) as exc:
+                failures.append(f"{url}: {exc}")
+                continue
+            got = hashlib.sha256(data).hexdigest()
+            if got != expected.sha256:
+                raise VerificationError(f"{member} of {url} has sha256 {got}, not the "
+                                        f"pinned {expected.sha256}; {advice}")
+            temp.write_bytes(data)
+            note.write_text(url + "\n")
+            return
+        raise BuilderError(f"could not read {member} of {label} from any location "
+                           f"({'; '.join(failures) or 'none offered'}); {advice}")
+
+    entry = store.materialize(Kind.DOWNLOADS, name, make,
+                              reuse=lambda path: mismatch(path, expected) is None)
+    origin = note.read_text().strip() if note.is_file() else str(entry.path)
+    return Fetched(entry.path, origin, entry.reused)

@@ -22,6 +22,7 @@ from builder.runner import call, capture
 if TYPE_CHECKING:
     from typing import Union
 
+    from builder.platforms.macpython import MacPython
     from builder.platforms.qemu import EmulatedPython
     from builder.platforms.wine import WindowsPython
 
@@ -57,10 +58,10 @@ class TargetPython:
     """The interpreter a wheel is for, and the one that builds it: one and the same for the
     host's platform; for another (an architecture under qemu, Windows under wine), the host's
     CPython of that version builds (and pip installs) for the foreign one, which runs the smoke
-    test where it can run here at all."""
+    test where it can run here at all (a macOS one never does)."""
 
     build: Interpreter
-    emulated: Optional[Union[EmulatedPython, WindowsPython]] = None
+    emulated: Optional[Union[EmulatedPython, WindowsPython, MacPython]] = None
 
     @property
     def short_version(self) -> str:
@@ -79,6 +80,22 @@ class TargetPython:
         py3.13-win_amd64 for Windows."""
         arch = f"-{getattr(self.emulated, 'plat', self.emulated.arch)}" if self.emulated else ""
         return f"py{self.short_version}{arch}"
+
+
+def pip_target_args(version: Tuple[int, int], platforms: Sequence[str]) -> List[str]:
+    """pip options that choose the wheels CPython `version` installs on `platforms` (wheel
+    platform tags) instead of the host's: binary wheels of its own ABI, abi3 or none."""
+    dotted, nodot = f"{version[0]}.{version[1]}", f"{version[0]}{version[1]}"
+    return ["--only-binary", ":all:", *(arg for p in platforms for arg in ("--platform", p)),
+            "--python-version", dotted, "--implementation", "cp",
+            "--abi", f"cp{nodot}", "--abi", "abi3", "--abi", "none"]
+
+
+def include_dir(interpreter: Interpreter) -> Path:
+    """The directory of the interpreter's C headers (sysconfig's `include` path: Python.h,
+    pyconfig.h). Raises CommandFailed where the interpreter cannot answer."""
+    return Path(capture([interpreter.executable, "-c",
+                         "import sysconfig; print(sysconfig.get_paths()['include'])"]).strip())
 
 
 def find_interpreter(spec: Optional[str]) -> Interpreter:

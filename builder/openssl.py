@@ -3,6 +3,7 @@ and publish the installed prefix (headers, static archives, pkg-config files) at
 
 from __future__ import annotations
 
+import filecmp
 import hashlib
 import json
 import os
@@ -12,12 +13,12 @@ import time
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
-from typing import FrozenSet, List, Optional, Tuple
+from typing import FrozenSet, List, Optional, Sequence, Tuple
 
 from builder import progress
 from builder.cache import Kind, Store, note_process_group, temp_sibling
 from builder.context import RunContext
-from builder.errors import BuilderError, InputError
+from builder.errors import BuilderError, CheckFailed, InputError
 from builder.runner import call, capture
 from builder.sources import VerifiedTarball
 from builder.toolchain import Toolchain, require_tools
@@ -351,6 +352,71 @@ def _from_record(entry: Path, key: CacheKey, tarball: VerifiedTarball,
         signature=tarball.signature.record() if tarball.signature else None,
         renamed_symbols=int(record.get("renamed_symbols", 0)),
     )
+
+
+def join_builds(builds: Sequence[OpenSSLBuild], joiner: Sequence[str], ctx: RunContext
+                ) -> OpenSSLBuild:
+    """One static OpenSSL made of several architectures' builds of one release (universal2):
+    each archive joined by `joiner` (argv of a tool that takes the archives and `-output
+    FILE`: llvm-lipo -create), the headers, pkg-config files and defined symbols of the first,
+    in a cache entry keyed by every build's key. Raises CheckFailed where the builds' headers
+    differ (one set could not serve every architecture), CommandFailed where the joiner
+    fails."""
+    first = builds[0]
+    key = CacheKey(version=first.version, sha256=first.key.sha256,
+                   flags=tuple(f for b in builds for f in b.key.flags),
+                   recipe=first.key.recipe,
+                   compiler=" + ".join(b.key.compiler for b in builds),
+                   target=" + ".join(b.key.target for b in builds),
+                   namespace=first.key.namespace)
+    log = ctx.log(f"openssl-{key.version}-join")
+    entry_path = ctx.store.path(Kind.OPENSSL, key.entry_name())
+
+    def make(temp: Path) -> None:
+        for other in builds[1:]:
+            differing = _differing_files(first.include_dir, other.include_dir)
+            if differing:
+                raise CheckFailed(f"the OpenSSL {key.version} headers of {first.key.target} and "
+                                  f"{other.key.target} differ ({', '.join(differing[:3])}): "
+                                  f"one include directory cannot serve both")
+        shutil.copytree(first.include_dir, temp / "include")
+        (temp / "lib").mkdir()
+        for name in ("libcrypto.a", "libssl.a"):
+            call([*joiner, *(str(b.lib_dir / name) for b in builds), "-output",
+                  str(temp / "lib" / name)], log=log, what=f"joining {name}")
+        shutil.copytree(first.lib_dir / "pkgconfig", temp / "lib" / "pkgconfig")
+        _point_pkgconfig(temp / "lib" / "pkgconfig", str(first.prefix), entry_path)
+        symbols = frozenset().union(*(b.defined_symbols() for b in builds))
+        (temp / SYMBOLS).write_text("\n".join(sorted(symbols)) + "\n")
+        (temp / "build.log").write_text("".join(b.log.read_text() for b in builds))
+        (temp / RECORD).write_text(json.dumps({
+            "key": asdict(key),
+            "configure_args": list(key.flags),
+            "source": first.origin,
+            "joined": [b.key.digest() for b in builds],
+            "renamed_symbols": first.renamed_symbols,
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }, indent=2) + "\n")
+
+    entry = ctx.store.materialize(Kind.OPENSSL, key.entry_name(), make,
+                                  reuse=lambda path: (path / RECORD).is_file())
+    return OpenSSLBuild(version=first.version, prefix=entry.path, key=key,
+                        configure_args=key.flags, tarball_sha256=first.tarball_sha256,
+                        origin=first.origin, reused=entry.reused, log=entry.path / "build.log",
+                        signature=first.signature, renamed_symbols=first.renamed_symbols)
+
+
+def _differing_files(left: Path, right: Path) -> List[str]:
+    """The files (relative paths) that differ between two trees, or are in one alone."""
+    found: List[str] = []
+
+    def walk(compared: filecmp.dircmp, prefix: str) -> None:
+        found.extend(prefix + n for n in compared.left_only + compared.right_only
+                     + compared.diff_files + compared.funny_files)
+        for name, sub in compared.subdirs.items():
+            walk(sub, f"{prefix}{name}/")
+    walk(filecmp.dircmp(left, right, ignore=[]), "")
+    return sorted(found)
 
 
 def archive_symbols(lib_dir: Path, nm: str = "nm", symbol_prefix: str = "") -> FrozenSet[str]:

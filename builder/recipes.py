@@ -55,10 +55,21 @@ class Recipe:
     source_links: Tuple[Tuple[str, str], ...] = ()
     env: Tuple[Tuple[str, str], ...] = ()
     windows_refusal: Optional[str] = None  # why Windows wheels cannot be cross-built here
+    # (target OS, package versions, patch file in builder/data/patches/): what a cross build
+    # for that OS applies to the source first (a setup.py that chooses by the build host).
+    target_patches: Tuple[Tuple[str, SpecifierSet, str], ...] = ()
 
     def build_env(self, prefix: Path) -> Dict[str, str]:
         """The recipe's own build variables, with the prefix filled in."""
         return {name: value.format(prefix=prefix) for name, value in self.env}
+
+    def patches_for(self, os_name: str, package_version: str) -> Tuple[Path, ...]:
+        """The shipped patches a cross build for `os_name` (macos) applies to this version of
+        the package, as files inside the installed builder."""
+        version = Version(package_version)
+        return tuple(Path(str(resources.files("builder").joinpath(f"data/patches/{name}")))
+                     for target_os, versions, name in self.target_patches
+                     if target_os == os_name and version in versions)
 
     def check_openssl(self, package_version: str, openssl_version: str) -> None:
         """Refuse a (package, OpenSSL) pair the package does not support, naming what works:
@@ -115,6 +126,8 @@ def _recipe(name: str, data: dict) -> Recipe:
         source_links=tuple(sorted(data.get("source_links", {}).items())),
         env=tuple(sorted(data.get("env", {}).items())),
         windows_refusal=data.get("windows_refusal"),
+        target_patches=tuple((p["os"], SpecifierSet(p["package"]), p["patch"])
+                             for p in data.get("target_patches", ())),
     )
 
 

@@ -30,6 +30,7 @@ class RepairedWheel:
     path: Path
     tag: str  # the platform part, e.g. manylinux_2_34_x86_64
     binaries: Tuple[BinaryFacts, ...]
+    checks: Tuple[str, ...] = ()  # what the checks proved, one sentence each
 
 
 def problems(platform: Platform, elves: Sequence[BinaryFacts], openssl_version: str,
@@ -138,6 +139,32 @@ def check_wheel(platform: Platform, wheel: Path, openssl_version: str, when: str
     return elves
 
 
+def checks_passed(platform: Platform, facts: Sequence[BinaryFacts], tag: str,
+                  openssl_version: str, symbols_known: bool) -> List[str]:
+    """What `check_wheel` and the platform's checks proved of the wheel's binaries, one
+    sentence each; the exports of OpenSSL's symbols only where they were known
+    (`symbols_known`: a build of this builder, not a wheel from elsewhere)."""
+    count = f"{len(facts)} {platform.binary_format} binar{'y' if len(facts) == 1 else 'ies'}"
+    found = [f"{count} read",
+             "none needs a shared OpenSSL or asks for an executable stack",
+             f"every one that carries OpenSSL's version text carries exactly "
+             f"{openssl_version}'s"]
+    if symbols_known:
+        found.append("none exports a symbol the static OpenSSL defines")
+    return [*found, *platform.checks_passed(facts, tag)]
+
+
+def static_checks(platform: Platform, wheel: Path, openssl_version: str
+                  ) -> Tuple[List[BinaryFacts], List[str]]:
+    """The checks that need no interpreter, for a finished wheel (built here or not): the
+    static-wheel rules and the platform's, under the wheel's own tag. Returns the facts read
+    and what they proved; raises CheckFailed naming every broken rule."""
+    facts = check_wheel(platform, wheel, openssl_version, "as published")
+    tag = platform_tag(wheel)
+    platform.check_platform(facts, tag, "as published", wheel.name)
+    return facts, checks_passed(platform, facts, tag, openssl_version, symbols_known=False)
+
+
 def build_paths_in(wheel: Path, paths: Sequence[Path]) -> List[str]:
     """`member holds /path` for every build-host directory (as bytes, with its trailing
     slash) found in any file of the wheel, compressed or not; empty when none is."""
@@ -182,14 +209,16 @@ def repair(platform: Platform, wheel: Path, openssl: OpenSSLBuild, ctx: RunConte
     facts = check_wheel(platform, wheel, openssl.version, "before repair", symbols, uses)
     if target.plat:
         platform.check_platform(facts, target.plat, f"cannot be {target.plat}", wheel.name)
-    made = platform.repair_tool(wheel, outdir, target, log, ctx.settings.source_date_epoch)
+    made = platform.repair_tool(wheel, outdir, target, log, ctx)
     facts = check_wheel(platform, made, openssl.version, "after repair", symbols, uses)
     check_no_build_paths(made, [path for path, _ in build_host_paths(outdir.parent, ctx.cache)])
     tag = platform_tag(made)
     platform.check_platform(facts, tag, "after repair", made.name)
     if target.plat:
         platform.check_tag_within(tag, target.plat, made.name)
-    return RepairedWheel(made, tag, tuple(facts))
+    proved = checks_passed(platform, facts, tag, openssl.version, symbols_known=True)
+    proved.append("names no directory of the build host")
+    return RepairedWheel(made, tag, tuple(facts), tuple(proved))
 
 
 def platform_tag(wheel: Path) -> str:

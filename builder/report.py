@@ -26,8 +26,9 @@ def provenance_path(wheel: Path) -> Path:
 def make_provenance(built: BuiltWheel, repaired: RepairedWheel, openssl: OpenSSLBuild,
                     smoke: SmokeResult, smoked_on: Sequence[SmokeResult] = ()) -> dict:
     """The provenance record of one wheel, a JSON-ready dict: package, sdist, wheel sha256 and
-    tag, interpreters, OpenSSL build (`OpenSSLBuild.record`), compiler, smoke results, the
-    builder's version and the time (UTC).
+    tag, the checks it passed, interpreters, OpenSSL build (`OpenSSLBuild.record`), compiler,
+    smoke results (`not_run` with its reason where none could run here), the builder's
+    version and the time (UTC).
 
     `smoke`: the test with the interpreter that built it; `smoked_on`: every interpreter
     it was tested with (an abi3 wheel serves several)."""
@@ -37,6 +38,7 @@ def make_provenance(built: BuiltWheel, repaired: RepairedWheel, openssl: OpenSSL
         "wheel": repaired.path.name,
         "wheel_sha256": sha256_file(repaired.path),
         "tag": repaired.tag,
+        "checks_passed": list(repaired.checks),
         "python": built.python.build.describe(),
         **({"target_python": {"describe": built.python.emulated.describe(),
                               "packages": list(built.python.emulated.packages)}}

@@ -13,8 +13,9 @@ import platform
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from builder.architectures import (ARCHITECTURES, CROSS_BUILDS, WINDOWS_BUILD_HOSTS, Architecture,
-                                   windows_architecture)
+from builder.architectures import (ARCHITECTURES, CROSS_BUILDS, MACOS_BUILD_HOSTS, MACOS_OLDEST,
+                                   WINDOWS_BUILD_HOSTS, Architecture, MacTag, macos_plat,
+                                   macos_tag, windows_architecture)
 from builder.errors import InputError
 from builder.policy import Policy, manylinux_tags, policy_for
 
@@ -47,10 +48,11 @@ def host_glibc() -> Optional[Tuple[int, int]]:
 class Target:
     """The platform one run builds for, from --plat (None: the host's own) and the host."""
 
-    os: str  # "linux" or "windows"
-    arch: Architecture
-    libc: str  # "glibc"; "ucrt" for Windows
-    libc_version: Optional[Tuple[int, int]]  # the newest glibc the wheel may need; None: host's
+    os: str  # "linux", "windows" or "macos"
+    arch: Architecture  # universal2: its first slice's (aarch64); see `slices`
+    libc: str  # "glibc"; "ucrt" for Windows; "libSystem" for macOS
+    # The newest glibc the wheel may need (None: the host's); for macOS, the deployment target.
+    libc_version: Optional[Tuple[int, int]]
     plat: Optional[str]  # the platform tag asked for (manylinux2014_x86_64), None: the host's
     policy: Optional[Policy]  # auditwheel's policy of `plat`
     cross: bool  # another architecture or OS than the host's: run under emulation (or wine)
@@ -62,6 +64,22 @@ class Target:
         if self.os == "windows":
             return self.arch.windows.rust_triple if self.arch.windows else None
         return self.arch.rust_triple
+
+    @property
+    def macos(self) -> Optional[MacTag]:
+        """The macOS tag read (deployment target, architectures); None for other targets."""
+        return macos_tag(self.plat) if self.os == "macos" and self.plat else None
+
+    @property
+    def slices(self) -> Tuple["Target", ...]:
+        """The one-architecture targets a universal2 wheel is built from, each under its own
+        tag (macosx_11_0_arm64, macosx_10_13_x86_64); `(self,)` for any other target."""
+        tag = self.macos
+        if tag is None or len(tag.arches) == 1:
+            return (self,)
+        return tuple(_macos_target(MacTag(
+            macos_plat(tag.minos(a), a.macos.plat_arch), tag.minos(a), (a,)))  # type: ignore
+            for a in tag.arches)
 
     @property
     def emulator(self) -> Tuple[str, ...]:
@@ -88,11 +106,16 @@ def host_target() -> Target:
 
 def resolve_target(plat: Optional[str]) -> Target:
     """The Target of --plat, refused (InputError, before any download) where this host cannot
-    build it: musllinux, macOS, an unknown tag, an architecture zig does not cross-build to
-    from here. Windows tags (win_amd64, win32, win_arm64) are cross-built with zig from a
-    Linux x86_64 host."""
+    build it: musllinux, an unknown tag, an architecture zig does not cross-build to from
+    here, a macOS tag below the oldest deployment target (`check_macos`). Windows tags
+    (win_amd64, win32, win_arm64) and macOS ones (macosx_11_0_arm64, macosx_10_13_x86_64,
+    macosx_10_13_universal2) are cross-built with zig from a Linux x86_64 host."""
     if plat is None:
         return host_target()
+    mac = macos_tag(plat)
+    if mac is not None:
+        check_macos(mac)
+        return _macos_target(mac)
     check_plat(plat)
     windows = windows_architecture(plat)
     if windows is not None:
@@ -107,6 +130,32 @@ def resolve_target(plat: Optional[str]) -> Target:
     zig = cross or host is None or wanted < host
     return Target("linux", arch, "glibc", (wanted[0], wanted[1]), plat, policy, cross=cross,
                   zig=zig)
+
+
+def _macos_target(tag: MacTag) -> Target:
+    return Target("macos", tag.arches[0], "libSystem", tag.macos, tag.plat, None, cross=True,
+                  zig=True)
+
+
+def check_macos(tag: MacTag) -> None:
+    """Raise InputError for a macOS tag this host cannot build: from a host zig does not run
+    on, below the oldest deployment target built here, or arm64 below 11.0 (no such macOS)."""
+    if host_arch() not in MACOS_BUILD_HOSTS:
+        raise InputError(f"--plat {tag.plat} is built from an x86_64 Linux host (or natively "
+                         f"on a Mac), not from this {host_arch()} one")
+    oldest = "_".join(map(str, MACOS_OLDEST))
+    if tag.macos < MACOS_OLDEST:
+        raise InputError(f"--plat {tag.plat} is older than the oldest deployment target built "
+                         f"here (macOS {'.'.join(map(str, MACOS_OLDEST))}, as cibuildwheel and "
+                         f"python.org's CPython 3.12+ use); use macosx_{oldest}_... or newer")
+    for arch in tag.arches:
+        assert arch.macos is not None
+        if len(tag.arches) == 1 and tag.macos < arch.macos.first_macos:
+            first = "_".join(map(str, arch.macos.first_macos))
+            raise InputError(f"--plat {tag.plat} names a macOS that never ran on "
+                             f"{arch.macos.plat_arch} (the first is "
+                             f"{'.'.join(map(str, arch.macos.first_macos))}); use "
+                             f"macosx_{first}_{arch.macos.plat_arch} or newer")
 
 
 def supported_plats() -> Tuple[str, ...]:
@@ -132,7 +181,10 @@ def check_plat(plat: str) -> None:
             by_arch.setdefault(known.arch, []).append(known.name)
     ranges = [f"{names[0]}_{arch} to {names[-1]}_{arch}" for arch, names in by_arch.items()]
     windows = [tag for tag in supported_plats() if windows_architecture(tag)]
-    also = f", and {', '.join(windows)}" if windows else ""
+    also = f", {', '.join(windows)}" if windows else ""
+    if host_arch() in MACOS_BUILD_HOSTS:
+        also += (", and macosx_X_Y_arm64, macosx_X_Y_x86_64, macosx_X_Y_universal2 (X_Y from "
+                 f"{'_'.join(map(str, MACOS_OLDEST))})")
     raise InputError(f"--plat {plat or repr(plat)} is not supported here; this {host_arch()} "
                      f"host builds {' and '.join(ranges)} (and the legacy aliases manylinux1, 2010 "
                      f"and 2014 where auditwheel knows them){also}")

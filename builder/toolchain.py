@@ -3,6 +3,9 @@ platform module (builder/platforms/) chooses and makes its toolchains."""
 
 from __future__ import annotations
 
+import glob
+import os
+import re
 import shutil
 from dataclasses import dataclass
 from typing import Dict, Iterable, Optional, Tuple
@@ -26,6 +29,11 @@ PACKAGES: Dict[str, str] = {
                                  "binutils-aarch64-linux-gnu",
     "swig": "swig (apt-get install swig / dnf install swig)",
 }
+for _tool in ("llvm-lipo", "llvm-otool", "llvm-install-name-tool"):
+    PACKAGES[_tool] = "llvm (apt-get install llvm / dnf install llvm)"
+# Where Debian and Ubuntu keep LLVM's tools that have no link on PATH (llvm-lipo,
+# llvm-otool, llvm-install-name-tool): /usr/lib/llvm-<major>/bin.
+_LLVM_DIRS = "/usr/lib/llvm-*/bin"
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,9 @@ class Toolchain:
     nm: str = "nm"  # GNU nm reads any ELF; objcopy only the host's architectures
     ldflags: str = ""  # what every link of an extension needs besides (zig's old glibc)
     symbol_prefix: str = ""  # what the target puts before every C name: `_` on i386 Windows
+    # The linker prints a link map (-Wl,--print-map: GNU ld, lld); zig's COFF and Mach-O
+    # linkers print none, so the links that took OpenSSL objects cannot be told apart.
+    link_map: bool = True
 
     def env(self) -> Dict[str, str]:
         """The variables that make build systems use this toolchain."""
@@ -52,6 +63,20 @@ def first_on_path(names: Iterable[str]) -> Optional[str]:
     """The path of the first of `names` found (on PATH, or as a path itself); None when none
     is."""
     return next(filter(None, map(shutil.which, names)), None)
+
+
+def llvm_tool(name: str) -> str:
+    """The path of one of LLVM's tools (llvm-lipo): on PATH, else in the newest
+    /usr/lib/llvm-N/bin. Raises InputError naming the package to install."""
+    found = shutil.which(name)
+    if found:
+        return found
+    folders = sorted(glob.glob(_LLVM_DIRS), key=lambda d: int(re.sub(r"\D", "", d) or 0))
+    for folder in reversed(folders):
+        path = os.path.join(folder, name)
+        if os.access(path, os.X_OK):
+            return path
+    raise InputError(f"missing build tools ({name}: install {PACKAGES.get(name, 'llvm')})")
 
 
 def require_tools(names: Iterable[str]) -> None:

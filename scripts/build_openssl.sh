@@ -27,8 +27,9 @@ options:
   --target NAME         ./Configure target for a cross build, e.g. linux-aarch64 (with
                         CC/AR/RANLIB for that target); default: detected for this host.
                         A mingw* target gets no -fPIC (PE objects need none); with
-                        `mingw` (i386 Windows, whose C symbols start with `_`) the
-                        namespace step reads and renames the names after the `_`
+                        `mingw` (i386 Windows) and darwin* (macOS), whose C symbols
+                        start with `_`, the namespace step reads and renames the names
+                        after the `_`
   --jobs N              make parallelism (default: number of cores)
   --destdir DIR         stage the installation under DIR (make DESTDIR=DIR)
   --workdir DIR         unpack and build in DIR (default: a temporary directory)
@@ -230,9 +231,11 @@ stage "install development files into ${destdir}${prefix}"
 # archives keeps OpenSSL's own references resolved and frees their names for the package.
 namespace_internals() {  # $1: the installed lib directory
   local public="$workdir/public-api.txt" renames="$workdir/renames.txt" archive lead=""
-  # i386 Windows (COFF, the mingw target) spells each C name with a leading `_`: nm shows
-  # _EVP_sha256 where util/libcrypto.num lists EVP_sha256, and _x becomes _builder_x.
-  if [ "$target" = mingw ]; then lead="_"; fi
+  # i386 Windows (COFF, the mingw target) and macOS (Mach-O) spell each C name with a
+  # leading `_`: nm shows _EVP_sha256 where util/libcrypto.num lists EVP_sha256, and _x
+  # becomes _builder_x.
+  case "$target" in mingw|darwin*) lead="_" ;; esac
+  if [ -z "$target" ] && [ "$(uname -s)" = Darwin ]; then lead="_"; fi
   awk '{print $1}' "$src/util/libcrypto.num" "$src/util/libssl.num" | LC_ALL=C sort -u >"$public"
   # A member's header line (archive[member]:) ends with ":", even where a path holds spaces.
   "${NM:-nm}" -g --defined-only --format=posix "$1/libcrypto.a" "$1/libssl.a" |

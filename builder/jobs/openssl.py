@@ -76,13 +76,21 @@ def prepare_openssl(request: OpenSSLRequest, ctx: RunContext,
                     toolchain: Optional[Toolchain] = None,
                     target: Optional[Target] = None) -> OpenSSLBuild:
     """Fetch, verify and build (or reuse) the pinned OpenSSL for `target` (the host's without
-    one), and prove it is of the target's machine. Raises InputError for bad input (a release
+    one; for universal2, one build per architecture joined into one), and prove it is of the
+    target's machine. Raises InputError for bad input (a release
     the target cannot build first), VerificationError for wrong bytes, CommandFailed for a
     failed build, CheckFailed for an archive of another machine."""
     release = release or request_release(request)
     target = target or host_target()
     platform = platform_for(target)
     platform.check_release(target, release)
+    if len(target.slices) > 1:
+        # universal2: each architecture's own build (cached as any other), then joined.
+        builds = [prepare_openssl(request, ctx, release, None, part) for part in target.slices]
+        with progress.stage(f"OpenSSL {release.version}: join {target.plat}"):
+            joined = platform.join_openssl(builds, target, ctx)
+        platform.check_openssl(joined, target)
+        return joined
     toolchain = toolchain or platform.toolchain(target, ctx)
     require_tools(tools_needed(toolchain, request.options))
     with progress.stage(f"OpenSSL {release.version}: fetch and verify"):

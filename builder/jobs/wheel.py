@@ -79,7 +79,12 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
         refuse_what_cannot_carry_openssl(sdist.name, scan_sdist(sdist.path))
     interpreters = _supported(interpreters, sdist)
     recipe = recipe_for(sdist.name)
-    preflight(sdist, release, recipe, request.source, target)
+    source_options = request.source
+    if target.cross:
+        shipped = recipe.patches_for(target.os, sdist.version)
+        source_options = dataclasses.replace(source_options,
+                                             patches=(*shipped, *source_options.patches))
+    preflight(sdist, release, recipe, source_options, target)
     plan = SmokePlan.from_recipe(recipe, probe=request.runtime_probe, full=request.full_smoke,
                                  sdist=sdist.path, version=sdist.version, jobs=ctx.jobs)
     pythons = platform.target_pythons(target, interpreters, request.full_smoke, ctx)
@@ -90,7 +95,7 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
             _staging(wheelhouse) as staging:
         scratch = Path(scratch_dir)
         with progress.stage(f"{sdist.name}: prepare the source"):
-            source = prepare_source(sdist, scratch, ctx, request.source)
+            source = prepare_source(sdist, scratch, ctx, source_options)
         openssl = prepare_openssl(request.openssl, ctx, release, toolchain, target)
         result = WheelResult(openssl)
         wheels: List[_Wheel] = []

@@ -1,5 +1,5 @@
 """What differs from one operating system to another, behind one small protocol: one module per
-platform (`linux.py`, `windows.py`), chosen from the Target.
+platform (`linux.py`, `windows.py`, `macos.py`), chosen from the Target.
 
 The stages (build, repair, smoke) ask the platform; they never test the OS themselves.
 """
@@ -35,12 +35,16 @@ class BinaryFacts(Protocol):
     executable_stack: bool
     exported: frozenset  # the symbols it exports
 
+    def describe(self) -> str:
+        """The binary in one line: its name, machine or architectures (with what it needs
+        of the OS) and the OpenSSL version texts it carries."""
+
 
 class Platform(Protocol):
     """One operating system's way of building, repairing, checking and running a wheel."""
 
-    name: str  # "linux", "windows"
-    binary_format: str  # "ELF", "PE"
+    name: str  # "linux", "windows", "macos"
+    binary_format: str  # "ELF", "PE", "Mach-O"
     shared_openssl: Pattern[str]  # a needed library that is a shared OpenSSL
     loads_in_binary: NamePattern  # a shared OpenSSL's file name inside a binary
 
@@ -57,6 +61,11 @@ class Platform(Protocol):
 
     def check_openssl(self, build: OpenSSLBuild, target: Target) -> None:
         """Raise CheckFailed where the static OpenSSL is not of the target's machine."""
+
+    def join_openssl(self, builds: Sequence[OpenSSLBuild], target: Target,
+                     ctx: RunContext) -> OpenSSLBuild:
+        """One static OpenSSL for a target of several architectures (`Target.slices`, in
+        order) made of each one's build; raises InputError where the platform has none."""
 
     def toolchain(self, target: Target, ctx: RunContext) -> Toolchain:
         """The compiler (and its tools) that builds for `target`."""
@@ -82,6 +91,10 @@ class Platform(Protocol):
                        wheel: str) -> None:
         """Raise CheckFailed where a binary needs more than the platform tag allows."""
 
+    def checks_passed(self, facts: Sequence[BinaryFacts], tag: str) -> List[str]:
+        """What `check_platform` proved of these binaries under `tag`, one sentence each
+        (for the record, and where nothing can run them here)."""
+
     def check_tag_within(self, tag: str, plat: str, wheel: str) -> None:
         """Raise CheckFailed where the repaired wheel's tag exceeds the one asked for."""
 
@@ -90,7 +103,7 @@ class Platform(Protocol):
         file suffix)."""
 
     def repair_tool(self, wheel: Path, outdir: Path, target: Target, log: Path,
-                    source_date_epoch: int) -> Path:
+                    ctx: RunContext) -> Path:
         """Run the platform's repair tool; return the one wheel it made in `outdir`."""
 
     def target_pythons(self, target: Target, interpreters: Sequence[Interpreter],
@@ -121,12 +134,16 @@ def platform_for(target: Target) -> Platform:
     if target.os == "windows":
         from builder.platforms.windows import WINDOWS
         return WINDOWS
+    if target.os == "macos":
+        from builder.platforms.macos import MACOS
+        return MACOS
     raise InputError(f"{target.os} wheels are not built by this builder yet")
 
 
 def platform_of_wheel(wheel: Path) -> Platform:
     """The platform a finished wheel is for, from its file name's platform tag (win_* is
-    Windows; any other, Linux). Raises InputError for a name that is not a wheel's."""
+    Windows, macosx_* macOS; any other, Linux). Raises InputError for a name that is not a
+    wheel's."""
     from packaging.utils import InvalidWheelFilename, parse_wheel_filename
     try:
         _, _, _, tags = parse_wheel_filename(wheel.name)
@@ -135,4 +152,7 @@ def platform_of_wheel(wheel: Path) -> Platform:
     if any(tag.platform.startswith("win") for tag in tags):
         from builder.platforms.windows import WINDOWS
         return WINDOWS
+    if any(tag.platform.startswith("macosx_") for tag in tags):
+        from builder.platforms.macos import MACOS
+        return MACOS
     return host()

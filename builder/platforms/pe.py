@@ -52,6 +52,11 @@ class PeFacts:
         """The builder's architecture of its machine type; None for one unknown here."""
         return pe_architecture(self.machine)
 
+    def describe(self) -> str:
+        """`name: PE32+ x86_64; OpenSSL 3.0.22`."""
+        return (f"{self.name}: {self.describe_machine()}; "
+                f"OpenSSL {', '.join(self.openssl_versions) or 'none'}")
+
     def describe_machine(self) -> str:
         """`PE32+ x86_64`, `PE32 i686`, or the raw machine number for an unknown one."""
         arch = self.architecture

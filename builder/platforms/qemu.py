@@ -20,6 +20,7 @@ from builder.architectures import ARCHITECTURES, Architecture
 from builder.cache import Kind, Store
 from builder.errors import BuilderError, InputError, VerificationError
 from builder.fetch import Expected, cached_download, fetch_text
+from builder.interpreters import pip_target_args
 from builder.runner import capture
 from builder.settings import DEFAULT_DEBIAN_MIRROR
 from builder.toolchain import first_on_path
@@ -118,11 +119,8 @@ class EmulatedPython:
 
     def pip_target_args(self) -> List[str]:
         """pip options that choose wheels for this interpreter instead of the host's."""
-        nodot = "".join(PYTHON_VERSION.split("."))
         platforms = [f"manylinux_2_{minor}_{self.arch}" for minor in range(GLIBC[1], 16, -1)]
-        return ["--only-binary", ":all:", *(arg for p in platforms for arg in ("--platform", p)),
-                "--python-version", PYTHON_VERSION, "--implementation", "cp",
-                "--abi", f"cp{nodot}", "--abi", "abi3", "--abi", "none"]
+        return pip_target_args(self.version, platforms)
 
     @property
     def include_dirs(self) -> List[Path]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 import zipfile
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
-from builder.errors import BuilderError
+from builder.errors import BuilderError, CheckFailed
 from builder.runner import StrPath, call
 
 
@@ -23,13 +23,40 @@ def binary_members(wheel: Path, is_binary: Callable[[bytes], bool]
                 yield member, data
 
 
+F = TypeVar("F")
+
+
+def platform_binaries(wheel: Path, system: str, own: Callable[[bytes], bool],
+                      foreign: Mapping[str, Callable[[bytes], bool]],
+                      inspect: Callable[[str, bytes], F], suffixes: Sequence[str]) -> List[F]:
+    """The facts (`inspect(member, bytes)`) of every binary of the platform's own format in
+    the wheel. Raises CheckFailed, naming each, for a binary of another system's format
+    (`foreign`: its description, such as "Linux (ELF)", and its test: a compile that escaped
+    the cross compiler) and for one the system (`system`: "Windows") would not load by its
+    name (any suffix but `suffixes`, in any case)."""
+    misplaced, facts = [], []
+    tests = [own, *foreign.values()]
+    for member, data in binary_members(wheel, lambda data: any(t(data) for t in tests)):
+        kind = next((name for name, test in foreign.items() if test(data)), None)
+        if kind is not None and not own(data):
+            misplaced.append(f"{member} is a {kind} binary")
+        elif not member.lower().endswith(tuple(suffixes)):
+            misplaced.append(f"{member} is a {system} binary not named {', '.join(suffixes)}")
+        else:
+            facts.append(inspect(member, data))
+    if misplaced:
+        raise CheckFailed(f"{wheel.name} is no {system} wheel as built: {'; '.join(misplaced)}")
+    return facts
+
+
 def run_repair_tool(argv: List[StrPath], wheel: Path, outdir: Path, log: Path, tool: str,
-                    source_date_epoch: int, path_first: Optional[str] = None) -> Path:
+                    source_date_epoch: int, path_first: Optional[str] = None,
+                    env: Optional[Dict[str, str]] = None) -> Path:
     """Run a repair tool (`argv`, the wheel appended) that writes its wheel into `outdir`, with
-    SOURCE_DATE_EPOCH for the repaired wheel's file times (and `path_first` in front of PATH);
-    return the one wheel it made. Raises CommandFailed, or BuilderError where it made no
-    single wheel."""
-    env = {**os.environ, "SOURCE_DATE_EPOCH": str(source_date_epoch)}
+    SOURCE_DATE_EPOCH for the repaired wheel's file times (and `path_first` in front of PATH,
+    `env` set besides); return the one wheel it made. Raises CommandFailed, or BuilderError
+    where it made no single wheel."""
+    env = {**os.environ, **(env or {}), "SOURCE_DATE_EPOCH": str(source_date_epoch)}
     if path_first is not None:
         env["PATH"] = path_first + os.pathsep + os.environ.get("PATH", "")
     before = set(outdir.glob("*.whl"))

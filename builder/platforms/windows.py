@@ -26,7 +26,7 @@ from builder.openssl import OpenSSLBuild
 from builder.platforms import pe
 from builder.platforms.elf import is_elf
 from builder.platforms.pe import PeFacts
-from builder.platforms.wheelfiles import binary_members, run_repair_tool
+from builder.platforms.wheelfiles import platform_binaries, run_repair_tool
 from builder.platforms.wine import (EMBEDDABLE, embeddable_for, find_wine, source_for_pyconfig,
                                    windows_python)
 from builder.platforms.zig import zig, zig_executable
@@ -129,6 +129,11 @@ class WindowsPlatform:
                 f"it would not load in a {target.arch.name} process (\"{pe.WIN32_ERROR}\"); "
                 f"remove that build from the cache and build again")
 
+    def join_openssl(self, builds: Sequence[OpenSSLBuild], target: Target,
+                     ctx: RunContext) -> OpenSSLBuild:
+        """No Windows target has more than one architecture: raises InputError."""
+        raise InputError(f"{target.describe()} is built for one architecture")
+
     def toolchain(self, target: Target, ctx: RunContext) -> Toolchain:
         """zig cc for the target's mingw triple (x86_64-windows-gnu). Raises BuilderError
         where the pinned zig cannot be fetched."""
@@ -144,19 +149,8 @@ class WindowsPlatform:
         """The facts of every PE file in the wheel (pefile). Raises CheckFailed for one it
         cannot read, for a Linux binary (ELF: a compile that escaped zig) and for a PE file
         Windows would not load by its name (only .pyd, .dll and .exe)."""
-        misplaced, facts = [], []
-        for member, data in binary_members(wheel, lambda data: is_elf(data) or pe.is_pe(data)):
-            if is_elf(data):
-                misplaced.append(f"{member} is a Linux (ELF) binary")
-            elif not member.lower().endswith(_PE_SUFFIXES):
-                misplaced.append(f"{member} is a Windows binary not named "
-                                 f"{', '.join(_PE_SUFFIXES)}")
-            else:
-                facts.append(pe.inspect_pe(member, data))
-        if misplaced:
-            raise CheckFailed(f"{wheel.name} is no Windows wheel as built: "
-                              f"{'; '.join(misplaced)}")
-        return facts
+        return platform_binaries(wheel, "Windows", pe.is_pe, {"Linux (ELF)": is_elf},
+                                 pe.inspect_pe, _PE_SUFFIXES)
 
     def wheel_binaries(self, wheel: Path):  # type: ignore[no-untyped-def]
         """(member, bytes) of every PE file in the wheel, in archive order."""
@@ -191,6 +185,13 @@ class WindowsPlatform:
         if broken:
             raise CheckFailed(f"{wheel} {when}: {'; '.join(dict.fromkeys(broken))}")
 
+    def checks_passed(self, facts: Sequence[PeFacts], tag: str) -> List[str]:
+        """Machine type, imports and exports, as `check_platform` holds them."""
+        return [f"every binary is {', '.join(sorted({f.describe_machine() for f in facts}))} "
+                f"as {tag} says",
+                "imports only Windows' DLLs and the interpreter's",
+                "every .pyd exports only PyInit_*"]
+
     def check_tag_within(self, tag: str, plat: str, wheel: str) -> None:
         """The repaired wheel is tagged exactly the platform asked for. Raises CheckFailed."""
         if tag != plat:
@@ -214,7 +215,7 @@ class WindowsPlatform:
         dir2zip(folder, wheel, zlib.Z_DEFAULT_COMPRESSION, when)
 
     def repair_tool(self, wheel: Path, outdir: Path, target: Target, log: Path,
-                    source_date_epoch: int) -> Path:
+                    ctx: RunContext) -> Path:
         """`delvewheel repair` into `outdir`; returns the wheel it made. A static wheel needs
         no DLL but Windows' and the interpreter's: anything delvewheel grafts is refused.
         Raises CommandFailed, or CheckFailed where it grafted a DLL."""
@@ -222,7 +223,7 @@ class WindowsPlatform:
              what=f"delvewheel show of {wheel.name}")
         made = run_repair_tool([sys.executable, "-m", "delvewheel", "repair", "--wheel-dir",
                                 outdir], wheel, outdir, log, "delvewheel repair",
-                               source_date_epoch)
+                               ctx.settings.source_date_epoch)
         grafted = grafted_dlls(wheel, made)
         if grafted:
             raise CheckFailed(f"delvewheel grafted {', '.join(grafted)} into {wheel.name}: a "

@@ -24,7 +24,7 @@ from builder.cache import Kind, Store
 from builder.errors import BuilderError, InputError
 from builder.fetch import Expected, cached_download
 from builder.index import index_files
-from builder.interpreters import Interpreter
+from builder.interpreters import Interpreter, include_dir, pip_target_args
 from builder.platforms.zig import ZIG_VERSION
 from builder.runner import call, capture, outcome
 from builder.toolchain import first_on_path
@@ -229,10 +229,7 @@ class WindowsPython:
 
     def pip_target_args(self) -> List[str]:
         """pip options that choose wheels for this interpreter instead of the host's."""
-        nodot = f"{self.version[0]}{self.version[1]}"
-        return ["--only-binary", ":all:", "--platform", self.plat,
-                "--python-version", self.short_version, "--implementation", "cp",
-                "--abi", f"cp{nodot}", "--abi", "abi3", "--abi", "none"]
+        return pip_target_args(self.version, [self.plat])
 
 
 def _lacks_mingw_block(pyconfig: Path) -> bool:
@@ -431,8 +428,7 @@ def _headers(build: Interpreter, source: CPythonSource, pinned: Embeddable, stor
              mirror: str) -> Path:
     """Include/ of the build interpreter (the same minor version) with CPython's Windows
     pyconfig.h in place of its own, in the store."""
-    include = Path(capture([build.executable, "-c",
-                            "import sysconfig; print(sysconfig.get_paths()['include'])"]).strip())
+    include = include_dir(build)
     key = f"windows-headers-{pinned.cpython}-{source.version}-" \
           f"{'.'.join(map(str, build.version))}-" \
           f"{hashlib.sha256((str(include) + _LINK_CHOICE).encode()).hexdigest()[:12]}"

@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from tests.conftest import package_sdist, run_builder
+from tests.conftest import FIXTURES, package_sdist, run_builder
 from tests.unit.test_broken_inputs import a_wheel, refused
 
 
@@ -91,7 +91,7 @@ def test_a_file_that_is_no_archive_is_not_an_sdist(tmp_path, cache, cache_args):
     refused(done, cache, "cannot be read as an sdist")
 
 
-@pytest.mark.parametrize("plat", ["musllinux_1_2_x86_64", "win_ia64", "macosx_11_0_arm64",
+@pytest.mark.parametrize("plat", ["musllinux_1_2_x86_64", "win_ia64", "macosx_11_0_ppc64",
                                   "manylinux_2_17_riscv64", "linux_aarch64", "nonsense"])
 def test_a_platform_tag_this_host_cannot_build_is_refused_listing_the_supported(
         plat, cache, cache_args):
@@ -103,3 +103,17 @@ def test_a_platform_tag_this_host_cannot_build_is_refused_listing_the_supported(
 def test_python_that_is_not_an_interpreter_is_bad_input(python, cache, cache_args):
     refused(wheel(cache_args, "scrypt", "--python", python), cache,
             f"--python {python} is not a Python interpreter")
+
+
+@pytest.mark.parametrize("plat,python,phrase", [
+    ("macosx_10_9_x86_64", "3.12", "older than the oldest deployment target built here"),
+    ("macosx_10_15_arm64", "3.12", "never ran on arm64 (the first is 11.0)"),
+    ("macosx_10_13_x86_64", "3.13", "no macOS CPython 3.13 pyconfig.h is pinned for x86_64"),
+    ("macosx_10_13_universal2", "3.13", "no macOS CPython 3.13 pyconfig.h is pinned for x86_64"),
+])
+def test_a_macos_target_that_cannot_be_built_here_is_refused_before_any_download(
+        plat, python, phrase, cache, cache_args):
+    done = wheel(cache_args, str(FIXTURES / "sslfixture"), "--openssl", "3.0.22", "--plat", plat,
+                 "--python", python)
+    refused(done, cache, phrase)
+    assert not (cache / "downloads").exists() and not (cache / "tools").exists()

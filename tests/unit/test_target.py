@@ -38,8 +38,9 @@ def test_another_architecture_is_cross_built_and_run_under_its_emulator(x86_64_g
     assert target.arch.openssl_target == "linux-aarch64"
 
 
-@pytest.mark.parametrize("plat", ["musllinux_1_2_x86_64", "win_ia64", "macosx_11_0_arm64",
-                                  "manylinux2014_ppc64le", "manylinux_2_17", "x86_64", ""])
+@pytest.mark.parametrize("plat", ["musllinux_1_2_x86_64", "win_ia64", "macosx_11_0_ppc",
+                                  "macosx_10_13_intel", "manylinux2014_ppc64le",
+                                  "manylinux_2_17", "x86_64", ""])
 def test_a_tag_this_host_cannot_build_is_refused_listing_what_it_can(x86_64_glibc_2_36_host,
                                                                     plat):
     with pytest.raises(InputError, match=r"not supported here; this x86_64 host builds "
@@ -61,8 +62,10 @@ def test_windows_tags_are_cross_built_with_zig_for_the_tags_architecture(
     assert target.rust_triple == rust
 
 
-def test_the_refusal_lists_the_windows_tags_too(x86_64_glibc_2_36_host):
-    with pytest.raises(InputError, match=r"and win_amd64, win_arm64, win32$"):
+def test_the_refusal_lists_the_windows_and_macos_tags_too(x86_64_glibc_2_36_host):
+    with pytest.raises(InputError, match=r", win_amd64, win_arm64, win32, and macosx_X_Y_arm64, "
+                                         r"macosx_X_Y_x86_64, macosx_X_Y_universal2 \(X_Y from "
+                                         r"10_13\)$"):
         resolve_target("win_ia64")
 
 
@@ -80,3 +83,36 @@ def test_every_architecture_spells_the_cargo_linker_variable_from_its_rust_tripl
         "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER"
     assert ARCHITECTURES["aarch64"].cargo_linker_variable == \
         "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER"
+
+
+@pytest.mark.parametrize("plat,arch,macos,triple", [
+    ("macosx_11_0_arm64", "aarch64", (11, 0), "darwin64-arm64-cc"),
+    ("macosx_14_0_arm64", "aarch64", (14, 0), "darwin64-arm64-cc"),
+    ("macosx_10_13_x86_64", "x86_64", (10, 13), "darwin64-x86_64-cc")])
+def test_macos_tags_are_cross_built_with_zig_for_the_tags_architecture_and_deployment_target(
+        x86_64_glibc_2_36_host, plat, arch, macos, triple):
+    target = resolve_target(plat)
+    assert (target.os, target.arch.name, target.plat) == ("macos", arch, plat)
+    assert target.libc_version == macos and target.cross and target.zig
+    assert target.arch.macos.openssl_target == triple
+    assert target.slices == (target,)
+
+
+def test_universal2_is_built_from_one_slice_per_architecture_each_under_its_own_tag(
+        x86_64_glibc_2_36_host):
+    target = resolve_target("macosx_10_13_universal2")
+    assert [(s.plat, s.arch.name, s.libc_version) for s in target.slices] == [
+        ("macosx_11_0_arm64", "aarch64", (11, 0)),
+        ("macosx_10_13_x86_64", "x86_64", (10, 13))]
+    # arm64 never ran below macOS 11: the tag's 10.13 is the x86_64 slice's alone.
+    assert target.macos.minos(target.slices[0].arch) == (11, 0)
+
+
+@pytest.mark.parametrize("plat,why", [
+    ("macosx_10_9_x86_64", "older than the oldest deployment target built here"),
+    ("macosx_10_15_arm64", "never ran on arm64"),
+    ("macosx_10_12_universal2", "older than the oldest deployment target")])
+def test_a_macos_tag_below_what_can_be_built_is_refused_with_the_tag_to_use(
+        x86_64_glibc_2_36_host, plat, why):
+    with pytest.raises(InputError, match=why):
+        resolve_target(plat)

@@ -2,9 +2,10 @@
 what the project can do: every builder command it runs is one the builder's own parser
 accepts; every call of the PowerShell recipe uses parameters the recipe declares, with the
 Configure target, release and sha256 the builder's tables give; each Windows job's developer
-prompt is the one for its architecture; and the Windows job that runs the Linux-built wheel
-has the Python it was built for. Each check is also shown failing on a broken copy of the
-workflow."""
+prompt is the one for its architecture; the Windows and macOS jobs that run the Linux-built
+wheels have the Pythons they were built for; a macOS build on Linux is let end with exit 3
+(built and checked, not run) and nothing else is. Each check is also shown failing on a
+broken copy of the workflow."""
 
 import copy
 import hashlib
@@ -14,7 +15,7 @@ import sys
 
 import pytest
 
-from builder.architectures import ARCHITECTURES, windows_architecture
+from builder.architectures import ARCHITECTURES, macos_tag, windows_architecture
 from builder.cli import build_parser
 from builder.errors import InputError
 from builder.platforms.msvc import dev_prompt_arch
@@ -33,7 +34,9 @@ WORKFLOW = ROOT / ".github" / "workflows" / "wheels.yml"
 RECIPE = ROOT / "scripts" / "build_openssl.ps1"
 EXPRESSION = re.compile(r"\$\{\{\s*([^}]*?)\s*\}\}")
 # What setup-python's python-path output stands for in a builder command.
-PYTHON_PATH = "/opt/hostedtoolcache/Python/3.13.0/x64/bin/python3"
+PYTHON_PATH = "/opt/hostedtoolcache/Python/{version}.0/x64/bin/python3"
+# How a shell step lets a build that could not run its smoke test here pass (exit 3).
+NOT_RUN_OK = "|| test $? -eq 3"
 # What a Linux host needs for Windows wheels: wine runs the smoke test, LLVM reads COFF
 # objects, osslsigncode checks the Windows CPython's Authenticode digest.
 WINDOWS_WHEEL_PACKAGES = {"wine64", "llvm", "osslsigncode"}
@@ -68,30 +71,54 @@ def steps_for(job, entry):
             yield step
 
 
-def python_version(job):
-    (setup,) = using(job, "actions/setup-python")
-    return str(setup["with"]["python-version"])
+def python_version(job, entry=None):
+    """The CPython version setup-python gives the job (the step with id `python` where there
+    are several), a matrix value filled in."""
+    setups = using(job, "actions/setup-python")
+    (setup,) = setups if len(setups) == 1 else [s for s in setups if s.get("id") == "python"]
+    return fill_matrix(str(setup["with"]["python-version"]), entry or {})
+
+
+def fill_matrix(text, entry):
+    def fill(match):
+        name = match.group(1)
+        assert name.startswith("matrix."), f"unknown expression {name}"
+        assert name[len("matrix."):] in entry, f"no {name} in the matrix entry {entry}"
+        return str(entry[name[len("matrix."):]])
+    return EXPRESSION.sub(fill, text)
+
+
+def python_paths(job):
+    """{setup-python step id: the python-path it outputs}."""
+    return {step["id"]: PYTHON_PATH.format(version=step["with"]["python-version"])
+            for step in using(job, "actions/setup-python") if "id" in step}
 
 
 def runs(job, entry):
     """The run text of each step that runs for `entry`, its expressions filled in."""
-    setup_python = {step["id"] for step in using(job, "actions/setup-python") if "id" in step}
+    paths = python_paths(job)
 
     def fill(match):
         name = match.group(1)
         if name.startswith("matrix."):
-            assert name[len("matrix."):] in entry, f"no {name} in the matrix entry {entry}"
-            return str(entry[name[len("matrix."):]])
+            return fill_matrix(match.group(0), entry)
         step = re.fullmatch(r"steps\.([\w-]+)\.outputs\.python-path", name)
-        assert step and step.group(1) in setup_python, f"unknown expression {name}"
-        return PYTHON_PATH
+        assert step and step.group(1) in paths, f"unknown expression {name}"
+        return paths[step.group(1)]
     return [EXPRESSION.sub(fill, step["run"]) for step in steps_for(job, entry) if "run" in step]
 
 
 def lines_starting(texts, start):
-    """The words of each line of `texts` that starts with `start`."""
-    return [shlex.split(line) for text in texts for line in text.splitlines()
-            if line.strip().startswith(start)]
+    """The words of each line of `texts` that starts with `start`, up to a shell operator
+    (`||`, `&&`, `;`)."""
+    found = []
+    for line in (line for text in texts for line in text.splitlines()):
+        if line.strip().startswith(start):
+            words = shlex.split(line)
+            cut = next((at for at, word in enumerate(words) if word in ("||", "&&", ";")),
+                       len(words))
+            found.append(words[:cut])
+    return found
 
 
 def builder_commands(job, entry):
@@ -152,6 +179,12 @@ def linux_wheels(doc):
     return native[0], windows[0]
 
 
+def macos_wheels(doc):
+    """The linux job's builder commands for macOS tags."""
+    return [args for args in builder_commands(doc["jobs"]["linux"], {})
+            if args.plat and macos_tag(args.plat)]
+
+
 # The checks: each raises AssertionError on a workflow that cannot pass.
 
 def check_every_builder_command(doc):
@@ -165,7 +198,8 @@ def check_every_builder_command(doc):
             for args in commands:
                 assert args.command == "wheel" and args.openssl == "3.0.22"
                 # The interpreter is setup-python's, whose version the job pins.
-                assert args.python == [PYTHON_PATH], f"{name}: --python {args.python}"
+                assert len(args.python) == 1 and args.python[0] in python_paths(job).values(), \
+                    f"{name}: --python {args.python}"
                 uploads = [step["with"]["path"]
                            for step in using(job, "actions/upload-artifact")]
                 assert uploads == [f"{args.wheelhouse}/"], f"{name} uploads {uploads}"
@@ -179,7 +213,16 @@ def check_linux_job(doc):
     assert (ROOT / windows.target / "pyproject.toml").is_file(), windows.target
     version = tuple(int(n) for n in python_version(job).split("."))
     assert version in EMBEDDABLE, f"no Windows CPython {python_version(job)} is pinned"
-    installs = [words for words in lines_starting(runs(job, {}), "sudo apt-get update")]
+    # Only a macOS build may end with exit 3 (built and checked, not run): it must.
+    for line in (line for text in runs(job, {}) for line in text.splitlines()
+                 if line.startswith("python -m builder ")):
+        plat = re.search(r"--plat (\S+)", line)
+        mac = bool(plat and macos_tag(plat.group(1)))
+        assert line.endswith(NOT_RUN_OK) == mac, \
+            f"{line[:80]}...: a {'macOS' if mac else 'runnable'} build must " \
+            f"{'' if mac else 'not '}be let end with exit 3"
+    installs = [shlex.split(line) for text in runs(job, {}) for line in text.splitlines()
+                if "apt-get install" in line]
     assert installs, "the linux job installs nothing with apt-get"
     missing = WINDOWS_WHEEL_PACKAGES - set(installs[0])
     assert not missing, f"the linux job does not install {sorted(missing)}"
@@ -254,16 +297,56 @@ def check_windows_runs_the_linux_wheel(doc):
         f"the {wheel.plat} wheel is run by the {ran} jobs, not the {arch.windows.msvc_arch} one"
 
 
+def check_macos_runs_the_linux_wheels(doc):
+    linux, job = doc["jobs"]["linux"], doc["jobs"]["macos"]
+    assert job["runs-on"] == "macos-14", f"the macos job runs on {job['runs-on']}"
+    needs = job.get("needs", [])
+    assert "linux" in ([needs] if isinstance(needs, str) else needs), \
+        "the macos job does not wait for the linux job's wheels"
+    (upload,) = using(linux, "actions/upload-artifact")
+    paths = {path: version for version, path in
+             ((s["with"]["python-version"], PYTHON_PATH.format(version=s["with"]["python-version"]))
+              for s in using(linux, "actions/setup-python"))}
+    built = {}
+    for args in macos_wheels(doc):
+        # macos-14 is Apple silicon: every wheel must hold an arm64 slice.
+        assert any(a.name == "aarch64" for a in macos_tag(args.plat).arches), \
+            f"a {args.plat} wheel cannot run on the arm64 macos job"
+        built[_cp_tag(paths[args.python[0]])] = args
+    assert built, "the linux job builds no macOS wheel"
+    ran = set()
+    for entry in entries(job):
+        version = python_version(job, entry)
+        assert _cp_tag(version) in built, \
+            f"the macos job's CPython {version} cannot install a {sorted(built)} wheel"
+        ran.add(_cp_tag(version))
+        (download,) = [step for step in steps_for(job, entry)
+                       if step.get("uses", "").startswith("actions/download-artifact@")]
+        assert download["with"]["name"] == upload["with"]["name"]
+        texts = runs(job, entry)
+        name = tomllib.loads((ROOT / built[_cp_tag(version)].target / "pyproject.toml")
+                             .read_text())["project"]["name"]
+        (install,) = lines_starting(texts, "./venv/bin/python -m pip")
+        only_these = ["install", "--no-index", "--find-links", download["with"]["path"], name]
+        assert install[-5:] == only_these, f"installs with {shlex.join(install)}"
+        (probe,) = lines_starting(texts, "./venv/bin/python -c")
+        for claim in ("startswith('OpenSSL 3.0.22 ')",
+                      f"sha256(b'abc').hex(); assert d == '{hashlib.sha256(b'abc').hexdigest()}'"):
+            assert claim in probe[-1], f"the installed wheel is not checked for {claim}"
+        assert lines_starting(texts, "codesign --verify"), "no signature is verified"
+    assert ran == set(built), f"the macos job runs {sorted(ran)}, not {sorted(built)}"
+
+
 def _cp_tag(version):
     return "cp" + "".join(version.split(".")[:2])
 
 
 CHECKS = [check_every_builder_command, check_linux_job, check_windows_recipe_and_prompt,
-          check_windows_runs_the_linux_wheel]
+          check_windows_runs_the_linux_wheel, check_macos_runs_the_linux_wheels]
 
 
-def test_the_workflow_is_valid_yaml_with_a_linux_and_a_windows_job():
-    assert set(workflow()["jobs"]) == {"linux", "windows"}
+def test_the_workflow_is_valid_yaml_with_a_linux_a_windows_and_a_macos_job():
+    assert set(workflow()["jobs"]) == {"linux", "windows", "macos"}
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__)
@@ -333,8 +416,8 @@ BROKEN = [
      _replace_in_run("linux", "--plat win_amd64", " --plat win_amd64", ""),
      check_linux_job, "not one wheel for this host and one for Windows"),
     ("a Windows CPython that is not pinned",
-     _set(lambda doc: _step(doc, "linux", "actions/setup-python")["with"], "python-version",
-          "3.11"),
+     _set(lambda doc: next(step for step in doc["jobs"]["linux"]["steps"]
+                           if step.get("id") == "python")["with"], "python-version", "3.11"),
      check_linux_job, "no Windows CPython 3.11 is pinned"),
     ("no osslsigncode",
      _replace_in_run("linux", "apt-get install", " osslsigncode", ""),
@@ -380,6 +463,23 @@ BROKEN = [
     ("another OpenSSL expected",
      _replace_in_run("windows", "sha256(b'abc')", "OpenSSL 3.0.22 ", "OpenSSL 3.0.21 "),
      check_windows_runs_the_linux_wheel, "not checked for startswith"),
+    ("a macOS build not let end with exit 3",
+     _replace_in_run("linux", "--plat macosx_11_0_arm64", " || test $? -eq 3", ""),
+     check_linux_job, "a macOS build must be let end with exit 3"),
+    ("a runnable build let end with exit 3",
+     _replace_in_run("linux", "--plat win_amd64", "openssl_version", "openssl_version || test $? -eq 3"),
+     check_linux_job, "a runnable build must not be let end"),
+    ("an x86_64-only wheel for the arm64 runner",
+     _replace_in_run("linux", "--plat macosx_11_0_arm64", "macosx_11_0_arm64",
+                     "macosx_10_13_x86_64"),
+     check_macos_runs_the_linux_wheels, "cannot run on the arm64 macos job"),
+    ("a macOS CPython no wheel was built for",
+     lambda doc: doc["jobs"]["macos"]["strategy"]["matrix"]["include"][1].update(
+         {"python-version": "3.11"}),
+     check_macos_runs_the_linux_wheels, "3.11 cannot install"),
+    ("no signature verified",
+     _replace_in_run("macos", "codesign", "codesign --verify --verbose", "ls"),
+     check_macos_runs_the_linux_wheels, "no signature is verified"),
 ]
 
 

@@ -1,0 +1,212 @@
+"""Mach-O binaries (.so modules, .dylib libraries; thin or fat), read with macholib: what the
+checks of a macOS wheel need to know of each slice of each binary it holds, and the rules
+only macOS has (architectures, minos, linked dylibs)."""
+
+from __future__ import annotations
+
+import struct
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import FrozenSet, Iterator, List, Optional, Sequence, Tuple
+
+from macholib import mach_o
+from macholib.MachO import MachO
+from macholib.SymbolTable import SymbolTable
+
+from builder.architectures import Architecture, MacTag, macho_architecture
+from builder.errors import CheckFailed
+from builder.platforms.wheelfiles import binary_members
+from builder.probe import openssl_versions_in
+
+# The first four bytes of a thin Mach-O file (either byte order, 32 or 64 bits) or of a fat
+# one (FAT_MAGIC; Java class files share it, but no wheel of this builder holds one).
+_MAGICS = {struct.pack(">I", m) for m in (mach_o.MH_MAGIC, mach_o.MH_MAGIC_64, mach_o.FAT_MAGIC)}
+_MAGICS |= {struct.pack("<I", m) for m in (mach_o.MH_MAGIC, mach_o.MH_MAGIC_64)}
+_LOADS = {mach_o.LC_LOAD_DYLIB, mach_o.LC_LOAD_WEAK_DYLIB, mach_o.LC_REEXPORT_DYLIB,
+          mach_o.LC_LAZY_LOAD_DYLIB, mach_o.LC_LOAD_UPWARD_DYLIB}
+# Where macOS keeps its own libraries (libSystem, libiconv, frameworks): in every Mac's dyld
+# shared cache, never bundled (delocate's own rule).
+SYSTEM_LIBRARY_DIRS = ("/usr/lib/", "/System/Library/")
+# Symbols the linker itself defines in every image (the image's own header, C++'s DSO
+# handle): exported by any module, and no part of its code.
+_LINKER_SYMBOLS = frozenset({"_mh_execute_header", "_mh_dylib_header", "_mh_bundle_header",
+                             "__dso_handle"})
+
+
+def is_macho(data: bytes) -> bool:
+    """Whether `data` (a file's bytes, or at least its first four) is a Mach-O file, thin or
+    fat."""
+    return data[:4] in _MAGICS
+
+
+def wheel_binaries(wheel: Path) -> Iterator[Tuple[str, bytes]]:
+    """(member name, bytes) of every Mach-O file in the wheel, in archive order, read once."""
+    return binary_members(wheel, is_macho)
+
+
+@dataclass(frozen=True)
+class MachOSlice:
+    """One architecture's image inside a (thin or fat) Mach-O file."""
+
+    cpu_type: int  # the header's cputype: 0x0100000C arm64, 0x01000007 x86_64
+    minos: Optional[Tuple[int, int]]  # LC_BUILD_VERSION's minos (or LC_VERSION_MIN_MACOSX)
+    dylibs: Tuple[str, ...]  # the libraries it loads (LC_LOAD_DYLIB and its kin)
+    exported: FrozenSet[str]  # its external defined symbols, without Mach-O's leading `_`
+    signed: bool  # it carries a code signature (LC_CODE_SIGNATURE with data)
+    executable_stack: bool  # the header asks for an executable stack (MH_ALLOW_STACK_EXECUTION)
+
+    @property
+    def architecture(self) -> Optional[Architecture]:
+        """The builder's architecture of its cputype; None for one unknown here."""
+        return macho_architecture(self.cpu_type)
+
+    def describe(self) -> str:
+        """`arm64 (minos 11.0)`, or the raw cputype for an unknown architecture."""
+        arch = self.architecture
+        name = arch.macos.plat_arch if arch and arch.macos else hex(self.cpu_type)
+        return f"{name} (minos {_dotted(self.minos) if self.minos else 'none'})"
+
+
+@dataclass(frozen=True)
+class MachOFacts:
+    """What the checks need to know of one Mach-O file inside a wheel."""
+
+    name: str  # path inside the wheel
+    needed: Tuple[str, ...]  # the libraries any slice loads
+    openssl_versions: Tuple[str, ...]  # versions of the OpenSSL version texts embedded
+    exported: FrozenSet[str]  # the external symbols any slice defines (no leading `_`)
+    slices: Tuple[MachOSlice, ...]
+    fat: bool  # a universal (fat) file
+
+    @property
+    def executable_stack(self) -> bool:
+        """Whether any slice asks for an executable stack."""
+        return any(s.executable_stack for s in self.slices)
+
+    def describe(self) -> str:
+        """`name: arm64 (minos 11.0), x86_64 (minos 10.13); OpenSSL 3.0.22`."""
+        return (f"{self.name}: {', '.join(s.describe() for s in self.slices)}; "
+                f"OpenSSL {', '.join(self.openssl_versions) or 'none'}")
+
+
+def inspect_wheel(wheel: Path) -> List[MachOFacts]:
+    """The facts of every Mach-O file in the wheel. Raises CheckFailed for one macholib cannot
+    read."""
+    return [inspect_macho(member, data) for member, data in wheel_binaries(wheel)]
+
+
+def inspect_macho(name: str, data: bytes) -> MachOFacts:
+    """The facts of one Mach-O file (`name`: its path inside the wheel), every slice read.
+    Raises CheckFailed for bytes macholib cannot read."""
+    with tempfile.TemporaryDirectory(prefix="builder-macho-") as folder:
+        path = Path(folder) / "binary"
+        path.write_bytes(data)
+        try:
+            macho = MachO(str(path))
+            slices = tuple(_slice(macho, header) for header in macho.headers)
+        except (ValueError, struct.error, KeyError, IndexError) as exc:
+            raise CheckFailed(f"{name} is not a readable Mach-O file ({exc})") from exc
+    return MachOFacts(
+        name=name,
+        needed=tuple(dict.fromkeys(d for s in slices for d in s.dylibs)),
+        openssl_versions=tuple(openssl_versions_in(data)),
+        exported=frozenset(n for s in slices for n in s.exported),
+        slices=slices,
+        fat=macho.fat is not None,
+    )
+
+
+def _slice(macho: MachO, header) -> MachOSlice:  # type: ignore[no-untyped-def]
+    dylibs, minos, signed = [], None, False
+    for command, body, data in header.commands:
+        if command.cmd in _LOADS:
+            dylibs.append(data.rstrip(b"\0").decode("utf-8", "replace"))
+        elif command.cmd == mach_o.LC_BUILD_VERSION:
+            minos = _version(body.minos)
+        elif command.cmd == mach_o.LC_VERSION_MIN_MACOSX:
+            minos = _version(body.version)
+        elif command.cmd == mach_o.LC_CODE_SIGNATURE:
+            signed = body.datasize > 0
+    exported = frozenset(_unprefixed(n.decode("utf-8", "replace"))
+                         for _, n in SymbolTable(macho, header).extdefsyms)
+    return MachOSlice(header.header.cputype, minos, tuple(dylibs), exported, signed,
+                      bool(header.header.flags & mach_o.MH_ALLOW_STACK_EXECUTION))
+
+
+def _version(packed: int) -> Tuple[int, int]:
+    """A Mach-O version number (xxxx.yy.zz as 16.8.8 bits) as (major, minor)."""
+    return packed >> 16, (packed >> 8) & 0xFF
+
+
+def _unprefixed(name: str) -> str:
+    return name[1:] if name.startswith("_") else name
+
+
+def _dotted(version: Tuple[int, int]) -> str:
+    return f"{version[0]}.{version[1]}"
+
+
+def architecture_problems(facts: Sequence[MachOFacts], tag: MacTag) -> List[str]:
+    """Where a binary's slices are not exactly the tag's architectures (a missing one, an
+    extra one, an unknown cputype), or a slice needs a newer macOS than the tag allows for
+    its architecture (`MacTag.minos`), or carries no minos at all."""
+    wanted = {a.name for a in tag.arches}
+    found = []
+    for binary in facts:
+        have = [s.architecture for s in binary.slices]
+        names = {a.name for a in have if a is not None}
+        described = ", ".join(s.describe() for s in binary.slices)
+        if None in have or names != wanted:
+            found.append(f"{binary.name} holds {described}, not "
+                         f"{' + '.join(a.macos.plat_arch for a in tag.arches)} "  # type: ignore
+                         f"as {tag.plat} says: a Mac would refuse to load it "
+                         f"(\"incompatible architecture\")")
+            continue
+        for piece in binary.slices:
+            arch = piece.architecture
+            assert arch is not None
+            limit = tag.minos(arch)
+            if piece.minos is None or piece.minos > limit:
+                found.append(f"{binary.name}'s {piece.describe()} needs a newer macOS than "
+                             f"{_dotted(limit)}, which {tag.plat} promises; build with "
+                             f"that deployment target")
+    return found
+
+
+def library_problems(facts: Sequence[MachOFacts]) -> List[str]:
+    """Where a binary loads a library that is not macOS's own (anything outside /usr/lib and
+    /System/Library: Homebrew's /opt/homebrew, /usr/local, a bundled @rpath one): a static
+    wheel needs none. A shared OpenSSL, even the system's, is refused by the common rules."""
+    found = []
+    for binary in facts:
+        extra = [d for d in binary.needed if not d.startswith(SYSTEM_LIBRARY_DIRS)]
+        if extra:
+            found.append(f"{binary.name} loads {', '.join(extra)}: a static wheel loads only "
+                         f"macOS's own libraries ({', '.join(SYSTEM_LIBRARY_DIRS)})")
+    return found
+
+
+def export_problems(facts: Sequence[MachOFacts]) -> List[str]:
+    """Where an extension module (a binary that exports PyInit_*) exports anything besides
+    its PyInit_* functions and the linker's own symbols."""
+    found = []
+    for binary in facts:
+        if not any(n.startswith("PyInit_") for n in binary.exported):
+            continue
+        extra = sorted(n for n in binary.exported
+                       if not n.startswith("PyInit_") and n not in _LINKER_SYMBOLS)
+        if extra:
+            found.append(f"{binary.name} exports {len(extra)} symbols besides PyInit_* "
+                         f"({', '.join(extra[:3])}, ...)")
+    return found
+
+
+def signature_problems(facts: Sequence[MachOFacts]) -> List[str]:
+    """Where an arm64 slice carries no code signature: macOS on Apple silicon kills a process
+    that maps unsigned arm64 code (an ad-hoc signature suffices)."""
+    return [f"{binary.name}'s {piece.describe()} carries no code signature: Apple silicon "
+            f"refuses to run it"
+            for binary in facts for piece in binary.slices
+            if piece.architecture is not None and piece.architecture.name == "aarch64"
+            and not piece.signed]

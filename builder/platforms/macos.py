@@ -1,0 +1,280 @@
+"""The macOS platform: wheels of Mach-O binaries, cross-built on Linux with zig for
+`aarch64-macos.11.0` / `x86_64-macos.10.13` (universal2: both, joined by llvm-lipo), repaired
+with delocate (which must find nothing to bundle) through LLVM's tools, checked with
+macholib. Nothing on a Linux host runs a Mach-O file: the smoke test says `not run`, and the
+checks that did run say what they proved."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sys
+import zipfile
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from packaging.utils import parse_wheel_filename
+
+from builder.architectures import MacTag, macos_tag
+from builder.cache import Kind, Store
+from builder.cargo import check_rust_target
+from builder.context import RunContext
+from builder.errors import CheckFailed, InputError
+from builder.interpreters import Interpreter, TargetPython, find_interpreters
+from builder.openssl import OpenSSLBuild, join_builds
+from builder.platforms import macho
+from builder.platforms.elf import is_elf
+from builder.platforms.macho import MachOFacts
+from builder.platforms.macpython import MacPython, mac_python
+from builder.platforms.pe import is_pe
+from builder.platforms.wheelfiles import platform_binaries, run_repair_tool
+from builder.platforms.zig import zig
+from builder.recipes import Recipe
+from builder.releases import Release
+from builder.runner import capture
+from builder.target import Target
+from builder.toolchain import Toolchain, llvm_tool, require_tools
+
+# A shared OpenSSL as a load command names it: /opt/homebrew/opt/openssl@3/lib/libssl.3.dylib,
+# @rpath/libcrypto.1.1.dylib, libcrypto.dylib.
+SHARED_OPENSSL = re.compile(r"(?:^|/)lib(?:ssl|crypto)(?:\.[\d.]+)?\.dylib$")
+LOADS_IN_BINARY = re.compile(rb"lib(?:ssl|crypto)(?:\.[0-9.]+)?\.dylib")
+# The names under which macOS loads a binary of a wheel: modules and libraries.
+_MACHO_SUFFIXES = (".so", ".dylib")
+# delocate calls Apple's tools by name; on Linux, LLVM's stand in (shims in the cache, put in
+# front of PATH for delocate alone). `otool -m` (no member names) is Apple's alone, and
+# codesign can only be asked to verify here: a static wheel gives delocate nothing to rewrite
+# or sign, and a request to sign fails loudly.
+_SHIMS = {
+    "otool": '#!/bin/sh\nfor a in "$@"; do shift; [ "$a" = -m ] || set -- "$@" "$a"; done\n'
+             'exec "{llvm-otool}" "$@"\n',
+    "install_name_tool": '#!/bin/sh\nexec "{llvm-install-name-tool}" "$@"\n',
+    "lipo": '#!/bin/sh\nexec "{llvm-lipo}" "$@"\n',
+    "codesign": '#!/bin/sh\necho "codesign $*: no codesign on this host; a static wheel '
+                'needs no re-signing" >&2\nexit 1\n',
+}
+_SHIM_TOOLS = ("llvm-otool", "llvm-install-name-tool", "llvm-lipo")
+
+
+class MacOSPlatform:
+    """builder.platforms.Platform for macOS: see that protocol for each method."""
+
+    name = "macos"
+    binary_format = "Mach-O"
+    shared_openssl = SHARED_OPENSSL
+    loads_in_binary = LOADS_IN_BINARY
+
+    def require_build_tools(self, target: Target) -> None:
+        """Before any download: perl and make for OpenSSL's Configure, LLVM's objcopy, nm and
+        readobj (Mach-O objects), and LLVM's lipo, otool and install-name-tool (universal2
+        files, delocate). Raises InputError naming the package to install."""
+        require_tools(["perl", "make", "llvm-objcopy", "llvm-nm", "llvm-readobj"])
+        for tool in _SHIM_TOOLS:
+            llvm_tool(tool)
+
+    def check_release(self, target: Target, release: Release) -> None:
+        """Every release the table lists has the darwin64 targets: nothing to refuse."""
+
+    def check_package(self, package: str, recipe: Recipe, is_rust: bool,
+                      target: Target) -> None:
+        """Rust packages are refused for macOS here: Rust's link for Apple targets is not set
+        up on this host, and this Rust may lack their standard libraries (`rustup target
+        add` is the remedy named). Raises InputError; natively on a Mac they build."""
+        if not is_rust:
+            return
+        natively = "natively on a Mac, where it builds with Apple's clang"
+        for part in target.slices:
+            assert part.arch.macos is not None
+            check_rust_target(package, part.arch.macos.rust_triple, natively)
+        raise InputError(f"{package} is a Rust project: Rust's link for {target.plat} (zig as "
+                         f"its linker) is not set up on this host; build it {natively}")
+
+    def check_openssl(self, build: OpenSSLBuild, target: Target) -> None:
+        """Every object of the static OpenSSL is a Mach-O object of the tag's architectures
+        (llvm-readobj's Format; both, for universal2): the OpenSSL target comes from the
+        tag, and this proves it before any extension links it. Raises CheckFailed."""
+        tag = _tag(target)
+        wanted = {a.macos.readobj_format for a in tag.arches}  # type: ignore[union-attr]
+        archives = [build.lib_dir / name for name in ("libcrypto.a", "libssl.a")]
+        found = set(re.findall(r"^Format: (.+)$", capture(["llvm-readobj", "--file-headers",
+                                                            *archives]), re.M))
+        if found != wanted:
+            raise CheckFailed(
+                f"the static OpenSSL in {build.lib_dir} holds {', '.join(sorted(found)) or 'no'}"
+                f" objects, not {', '.join(sorted(wanted))} ones for {target.plat}: an "
+                f"extension linking it would not load on such a Mac; remove that build from "
+                f"the cache and build again")
+
+    def join_openssl(self, builds: Sequence[OpenSSLBuild], target: Target,
+                     ctx: RunContext) -> OpenSSLBuild:
+        """universal2's OpenSSL: each architecture's archives joined by llvm-lipo (as pyca's
+        infra joins them on a Mac), in the cache. Raises what openssl.join_builds raises,
+        and InputError where llvm-lipo is missing."""
+        return join_builds(builds, [llvm_tool("llvm-lipo"), "-create"], ctx)
+
+    def toolchain(self, target: Target, ctx: RunContext) -> Toolchain:
+        """zig cc for the tag's architecture and deployment target (aarch64-macos.11.0);
+        for universal2, both in turn joined by llvm-lipo. Raises BuilderError where the
+        pinned zig cannot be fetched, InputError where llvm-lipo is missing."""
+        return zig(ctx.store, ctx.settings.index_url, target)
+
+    def hide_openssl_flags(self, build: OpenSSLBuild, toolchain: Optional[Toolchain],
+                           scratch: Path) -> str:
+        """None: every object is compiled -fvisibility=hidden (zig's Mach-O linker has no
+        exported-symbols list), and the checks prove what a module exports."""
+        return ""
+
+    def inspect_wheel(self, wheel: Path) -> List[MachOFacts]:
+        """The facts of every Mach-O file in the wheel (macholib). Raises CheckFailed for one
+        it cannot read, for a Linux or Windows binary (a compile that escaped zig) and for a
+        Mach-O file macOS would not load by its name (only .so and .dylib)."""
+        return platform_binaries(wheel, "macOS", macho.is_macho,
+                                 {"Linux (ELF)": is_elf, "Windows (PE)": is_pe},
+                                 macho.inspect_macho, _MACHO_SUFFIXES)
+
+    def wheel_binaries(self, wheel: Path):  # type: ignore[no-untyped-def]
+        """(member, bytes) of every Mach-O file in the wheel, in archive order."""
+        return macho.wheel_binaries(wheel)
+
+    def is_binary(self, data: bytes) -> bool:
+        """Whether `data` starts a Mach-O file, thin or fat."""
+        return macho.is_macho(data)
+
+    def libraries_bringing_openssl(self, wheel: Path, scratch: Path
+                                   ) -> List[Tuple[str, str, List[str]]]:
+        """None to follow: every library that is not macOS's own is refused outright
+        (`check_platform`)."""
+        return []
+
+    def check_platform(self, facts: Sequence[MachOFacts], tag: str, when: str,
+                       wheel: str) -> None:
+        """Every binary holds exactly the tag's architectures, each slice no newer than the
+        tag's macOS (arm64: 11.0 at least), loads only macOS's own libraries (/usr/lib,
+        /System/Library), exports only PyInit_*
+        (a module), and every arm64 slice is signed. Raises CheckFailed naming every
+        violation."""
+        broken: List[str] = []
+        for part in tag.split("."):
+            read = macos_tag(part)
+            if read is None:
+                broken.append(f"{part} is not a macOS platform tag")
+                continue
+            broken += macho.architecture_problems(facts, read)
+        broken += macho.library_problems(facts)
+        broken += macho.export_problems(facts)
+        broken += macho.signature_problems(facts)
+        if broken:
+            raise CheckFailed(f"{wheel} {when}: {'; '.join(dict.fromkeys(broken))}")
+
+    def checks_passed(self, facts: Sequence[MachOFacts], tag: str) -> List[str]:
+        """Architectures and minos, libraries, exports and signatures, as `check_platform`
+        holds them; the signature's presence only (codesign verifies it on a Mac)."""
+        slices = sorted({s.describe() for f in facts for s in f.slices})
+        found = [f"every binary holds {', '.join(slices)}, as {tag} allows",
+                 f"loads only macOS's own libraries ({', '.join(sorted(set(d for f in facts for d in f.needed)))})",
+                 "every extension module exports only PyInit_*"]
+        if any(s.architecture and s.architecture.name == "aarch64"
+               for f in facts for s in f.slices):
+            found.append("every arm64 slice carries a code signature (its validity is "
+                         "verified by codesign on a Mac, not here)")
+        return found
+
+    def check_tag_within(self, tag: str, plat: str, wheel: str) -> None:
+        """The repaired wheel is tagged exactly the platform asked for. Raises CheckFailed."""
+        if tag != plat:
+            raise CheckFailed(f"{wheel} was tagged {tag}, not the {plat} asked for")
+
+    def finish_build(self, wheel: Path, scratch: Path, source_date_epoch: int) -> None:
+        """Nothing to correct: macOS names modules as Linux does (`.abi3.so`,
+        `.cpython-313-darwin.so`, from the target's suffix)."""
+
+    def repair_tool(self, wheel: Path, outdir: Path, target: Target, log: Path,
+                    ctx: RunContext) -> Path:
+        """`delocate-wheel --require-archs` into `outdir`, through LLVM's tools, with the tag's
+        deployment target (delocate then keeps the tag); returns the wheel it made. A static
+        wheel needs no library but macOS's own: anything delocate bundles is refused. Raises
+        CommandFailed, or CheckFailed where it bundled a library."""
+        tag = _tag(target)
+        archs = ",".join(a.macos.plat_arch for a in tag.arches)  # type: ignore[union-attr]
+        made = run_repair_tool(
+            [sys.executable, "-m", "delocate.cmd.delocate_wheel", "--require-archs", archs,
+             "-w", outdir, "-v"], wheel, outdir, log, "delocate-wheel",
+            ctx.settings.source_date_epoch, path_first=str(delocate_shims(ctx.store)),
+            env={"MACOSX_DEPLOYMENT_TARGET": f"{tag.macos[0]}.{tag.macos[1]}"})
+        bundled = bundled_libraries(wheel, made)
+        if bundled:
+            raise CheckFailed(f"delocate bundled {', '.join(bundled)} into {wheel.name}: a "
+                              f"static wheel needs no library but macOS's own; see {log}",
+                              log=log)
+        return made
+
+    def target_pythons(self, target: Target, interpreters: Sequence[Interpreter],
+                       full_smoke: bool, ctx: RunContext) -> List[TargetPython]:
+        """For each build interpreter (this host's CPython), the macOS CPython of the same
+        version the wheel is built for: its headers (see builder.platforms.macpython), and no
+        smoke test (nothing runs Mach-O here). Raises InputError, before any download, for
+        --smoke full and a version whose headers are not pinned."""
+        if full_smoke:
+            raise InputError(f"--smoke full runs the package's test suite natively; for "
+                             f"{target.plat} wheels built here use --smoke basic")
+        tag = _tag(target)
+        return [TargetPython(interpreter, mac_python(interpreter, tag, ctx))
+                for interpreter in interpreters]
+
+    def smoke_python(self, wheel: Path, spec: Optional[str], ctx: RunContext) -> TargetPython:
+        """A macOS CPython of `spec`'s version (default: this interpreter's) that cannot run
+        here: the smoke test of a macOS wheel is its static checks and `not run`. Raises
+        InputError for a wheel with no macOS tag this builder knows."""
+        _, _, _, tags = parse_wheel_filename(wheel.name)
+        read = next((macos_tag(t.platform) for t in tags if macos_tag(t.platform)), None)
+        if read is None:
+            raise InputError(f"{wheel.name} is not tagged for a macOS platform this builder "
+                             f"knows (macosx_X_Y_arm64, _x86_64, _universal2)")
+        build = find_interpreters([spec] if spec else [])[0]
+        return TargetPython(build, MacPython(build.version[:2], read))  # type: ignore[arg-type]
+
+    def venv_python(self, venv: Path) -> Path:
+        """The interpreter of a virtualenv made on macOS."""
+        return venv / "bin" / "python"
+
+
+def _tag(target: Target) -> MacTag:
+    tag = target.macos
+    if tag is None:
+        raise InputError(f"{target.describe()} is not a macOS target")
+    return tag
+
+
+def delocate_shims(store: Store) -> Path:
+    """The folder of otool, install_name_tool, lipo and codesign stand-ins that run LLVM's
+    tools, in the cache (never on the user's PATH), keyed by their text. Raises InputError
+    where one of LLVM's tools is missing."""
+    tools = {name: llvm_tool(name) for name in _SHIM_TOOLS}
+    texts = {}
+    for shim, text in _SHIMS.items():
+        for name, path in tools.items():
+            text = text.replace("{" + name + "}", path)
+        texts[shim] = text
+    digest = hashlib.sha256(json.dumps(texts, sort_keys=True).encode()).hexdigest()[:12]
+    return store.materialize(Kind.TOOLS, f"delocate-shims-{digest}",
+                             lambda temp: _write_shims(temp, texts),
+                             reuse=lambda path: (path / "otool").exists()).path
+
+
+def _write_shims(temp: Path, texts: Dict[str, str]) -> None:
+    for name, text in texts.items():
+        (temp / name).write_text(text)
+        (temp / name).chmod(0o755)
+
+
+def bundled_libraries(built: Path, repaired: Path) -> List[str]:
+    """The libraries the repaired wheel holds that the built one did not: what delocate
+    bundled (into `<package>/.dylibs/`)."""
+    def libraries(wheel: Path) -> set:
+        with zipfile.ZipFile(wheel) as archive:
+            return {n for n in archive.namelist() if n.endswith(".dylib")}
+    return sorted(libraries(repaired) - libraries(built))
+
+
+MACOS = MacOSPlatform()
