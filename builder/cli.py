@@ -4,6 +4,7 @@ failed build, repair or smoke test, 2 bad input (130 when interrupted)."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import errno
 import json
 import os
@@ -22,6 +23,8 @@ from builder.errors import DISK_FULL_ADVICE, NOT_RUN_EXIT, BuilderError, InputEr
 from builder.source import SourceOptions
 from builder.openssl import DEFAULT_OPENSSLDIR, BuildOptions
 from builder.jobs.openssl import OpenSSLRequest, build_prefix, release_rows
+from builder.advisories import load_advisories
+from builder.jobs.audit import audit_wheelhouse, render as render_audit
 from builder.jobs.inspect import inspect_wheels, render
 from builder.jobs.smoke import smoke_wheels
 from builder.jobs.wheel import WheelRequest, run_wheel
@@ -182,6 +185,23 @@ def build_parser() -> argparse.ArgumentParser:
     _common(inspect)
     inspect.set_defaults(func=_cmd_inspect)
 
+    audit = commands.add_parser(
+        "audit", help="judge the OpenSSL inside every wheel of a wheelhouse",
+        description="Inspect every wheel of a wheelhouse and judge each OpenSSL it carries "
+                    "against the release table (series end of life, newer releases) and "
+                    "OpenSSL's own vulnerability records. Exit 1 when a wheel carries an "
+                    "OpenSSL of an ended series or one an advisory affects (with --strict, "
+                    "also one with a newer release), 0 otherwise.")
+    audit.add_argument("wheelhouse", type=Path, metavar="WHEELHOUSE")
+    audit.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    audit.add_argument("--strict", action="store_true",
+                       help="a newer release of the same series fails too")
+    audit.add_argument("--vuln-data", type=Path, metavar="DIR",
+                       help="a newer copy of OpenSSL's release-metadata repository (or its "
+                            "secjson/) instead of the snapshot shipped with the builder")
+    _common(audit)
+    audit.set_defaults(func=_cmd_audit)
+
     ci = commands.add_parser(
         "cibuildwheel-config", help="print a [tool.cibuildwheel] configuration for static wheels",
         description="Print a [tool.cibuildwheel] configuration (for pyproject.toml or "
@@ -296,6 +316,17 @@ def _cmd_inspect(args: argparse.Namespace, settings: Settings) -> int:
         for report in reports:
             print("\n".join(render(report)))
     return 0
+
+
+def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    result = audit_wheelhouse(args.wheelhouse, load_table(), load_advisories(args.vuln_data),
+                              dt.date.today(), strict=args.strict)
+    if args.json:
+        json.dump(result.as_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print("\n".join(render_audit(result)))
+    return result.exit_code
 
 
 def _cmd_cibuildwheel_config(args: argparse.Namespace, settings: Settings) -> int:

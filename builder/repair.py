@@ -31,6 +31,7 @@ class RepairedWheel:
     tag: str  # the platform part, e.g. manylinux_2_34_x86_64
     binaries: Tuple[BinaryFacts, ...]
     checks: Tuple[str, ...] = ()  # what the checks proved, one sentence each
+    sbom: Optional[str] = None  # the member holding the builder's SBOM, once written
 
 
 def problems(platform: Platform, elves: Sequence[BinaryFacts], openssl_version: str,

@@ -39,6 +39,7 @@ def make_provenance(built: BuiltWheel, repaired: RepairedWheel, openssl: OpenSSL
         "wheel_sha256": sha256_file(repaired.path),
         "tag": repaired.tag,
         "checks_passed": list(repaired.checks),
+        "sbom": repaired.sbom,
         "python": built.python.build.describe(),
         **({"target_python": {"describe": built.python.emulated.describe(),
                               "packages": list(built.python.emulated.packages)}}

@@ -31,6 +31,8 @@ from builder.releases import Release
 from builder.platforms import platform_for
 from builder.repair import RepairedWheel, repair
 from builder.report import make_provenance, provenance_path, summary, write_json_atomically
+from builder.sbom import add_sbom, sbom_json
+from builder.sources import upstream_locations
 from builder.smoke import SmokePlan, SmokeResult, require_passed, smoke_test
 from builder.target import Target, resolve_target
 from builder.toolchain import Toolchain, require_tools
@@ -107,7 +109,7 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
                 interpreter = python.build
                 wheel = next((w for w in wheels if w.serves(interpreter)), None)
                 if wheel is None:
-                    wheel = _build_and_repair(source, openssl, python, ctx, scratch,
+                    wheel = _build_and_repair(source, openssl, release, python, ctx, scratch,
                                               staging, target, toolchain, len(wheels))
                     wheels.append(wheel)
                 else:
@@ -162,9 +164,9 @@ def abi3_floor(wheel: Path) -> Optional[Tuple[int, int]]:
     return min(floors) if floors else None
 
 
-def _build_and_repair(source: PreparedSource, openssl: OpenSSLBuild, python: TargetPython,
-                      ctx: RunContext, scratch: Path, staging: Path, target: Target,
-                      toolchain: Toolchain, number: int) -> _Wheel:
+def _build_and_repair(source: PreparedSource, openssl: OpenSSLBuild, release: Release,
+                      python: TargetPython, ctx: RunContext, scratch: Path, staging: Path,
+                      target: Target, toolchain: Toolchain, number: int) -> _Wheel:
     name = source.sdist.name
     with progress.stage(f"{name}: build the wheel with {python.build.describe()}"):
         built = build_wheel(source, openssl, python, ctx, scratch / f"dist-{number}",
@@ -173,8 +175,11 @@ def _build_and_repair(source: PreparedSource, openssl: OpenSSLBuild, python: Tar
         # Repaired alone, then moved beside the others: the light lane downloads into staging.
         repaired = repair(platform_for(target), built.path, openssl, ctx,
                           scratch / f"repaired-{number}", target, built.link_audit)
+        epoch = ctx.settings.source_date_epoch
+        document = sbom_json(repaired.path.name, openssl, upstream_locations(release)[0], epoch)
+        member = add_sbom(repaired.path, document, scratch, epoch)
         moved = Path(shutil.move(str(repaired.path), str(staging / repaired.path.name)))
-    return _Wheel(built, dataclasses.replace(repaired, path=moved))
+    return _Wheel(built, dataclasses.replace(repaired, path=moved, sbom=member))
 
 
 def _dependencies_and_smoke(wheel: Path, staging: Path, python: TargetPython,

@@ -3,10 +3,15 @@ one wheel a repair tool writes."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
+
+from auditwheel.tools import dir2zip, zip2dir
+from auditwheel.wheeltools import rewrite_record
 
 from builder.errors import BuilderError, CheckFailed
 from builder.runner import StrPath, call
@@ -65,3 +70,16 @@ def run_repair_tool(argv: List[StrPath], wheel: Path, outdir: Path, log: Path, t
     if len(made) != 1:
         raise BuilderError(f"{tool} of {wheel.name} made {len(made)} wheels", log=log)
     return made[0]
+
+
+def rewrite_wheel(wheel: Path, scratch: Path, source_date_epoch: int,
+                  change: Callable[[Path], None]) -> None:
+    """Change a wheel in place: unpacked into `scratch`, `change(folder)` run on its files,
+    RECORD rewritten and the wheel packed again with SOURCE_DATE_EPOCH's file times
+    (auditwheel's own tools, as its repair does)."""
+    folder = scratch / f"rewrite-{wheel.stem}"
+    zip2dir(wheel, folder)
+    change(folder)
+    rewrite_record(folder)
+    when = dt.datetime.fromtimestamp(source_date_epoch, tz=dt.timezone.utc)
+    dir2zip(folder, wheel, zlib.Z_DEFAULT_COMPRESSION, when)

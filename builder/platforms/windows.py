@@ -5,16 +5,12 @@ no 32-bit or arm64 Windows CPython is reachable from a Linux host)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import sys
 import zipfile
-import zlib
 from pathlib import Path
 from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from auditwheel.tools import dir2zip, zip2dir
-from auditwheel.wheeltools import rewrite_record
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import parse_wheel_filename
 
@@ -26,7 +22,7 @@ from builder.openssl import OpenSSLBuild
 from builder.platforms import pe
 from builder.platforms.elf import is_elf
 from builder.platforms.pe import PeFacts
-from builder.platforms.wheelfiles import platform_binaries, run_repair_tool
+from builder.platforms.wheelfiles import platform_binaries, rewrite_wheel, run_repair_tool
 from builder.platforms.wine import (EMBEDDABLE, embeddable_for, find_wine, source_for_pyconfig,
                                    windows_python)
 from builder.platforms.zig import zig, zig_executable
@@ -206,13 +202,10 @@ class WindowsPlatform:
                      if n.endswith(".abi3.so") and pe.is_pe(archive.read(n))]
         if not wrong:
             return
-        folder = scratch / f"renamed-{wheel.stem}"
-        zip2dir(wheel, folder)
-        for name in wrong:
-            (folder / name).rename(folder / (name[:-len(".abi3.so")] + ".pyd"))
-        rewrite_record(folder)
-        when = dt.datetime.fromtimestamp(source_date_epoch, tz=dt.timezone.utc)
-        dir2zip(folder, wheel, zlib.Z_DEFAULT_COMPRESSION, when)
+        def rename(folder: Path) -> None:
+            for name in wrong:
+                (folder / name).rename(folder / (name[:-len(".abi3.so")] + ".pyd"))
+        rewrite_wheel(wheel, scratch, source_date_epoch, rename)
 
     def repair_tool(self, wheel: Path, outdir: Path, target: Target, log: Path,
                     ctx: RunContext) -> Path:

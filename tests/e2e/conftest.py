@@ -13,9 +13,14 @@ import sys
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple, TypeVar
 
+import zipfile
+
 import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
 
 from builder.interpreters import discover
+from builder.sbom import SBOM_NAME
 from tests.conftest import SHARED, mirror_args, run_builder
 
 T = TypeVar("T")
@@ -95,6 +100,7 @@ def wheelhouse(built_once, session_cache, openssl_mirror, openssl_prefix, tmp_pa
             done = run_builder("wheel", target, "--openssl", openssl,
                                *mirror_args(openssl_mirror), "--cache-dir", str(session_cache),
                                "--wheelhouse", str(folder / "wheelhouse"), *args, cwd=folder)
+            sboms_hold(folder / "wheelhouse")
             return done, folder / "wheelhouse"
 
         return built_once(("wheel", target, openssl, *args), make)
@@ -109,15 +115,34 @@ def builder_cli(session_cache, openssl_mirror, openssl_prefix, tmp_path):
 
     def run(target: str, openssl: str, *extra: str) -> subprocess.CompletedProcess:
         openssl_prefix(openssl)
-        return run_builder("wheel", target, "--openssl", openssl, *mirror_args(openssl_mirror),
+        done = run_builder("wheel", target, "--openssl", openssl, *mirror_args(openssl_mirror),
                            "--cache-dir", str(session_cache),
                            "--wheelhouse", str(tmp_path / "wheelhouse"), *extra, cwd=tmp_path)
+        sboms_hold(tmp_path / "wheelhouse")
+        return done
 
     return run
 
 
 def wheels_in(folder: Path) -> List[Path]:
     return sorted(folder.glob("*.whl")) if folder.is_dir() else []
+
+
+def sboms_hold(folder: Path) -> None:
+    """Every wheel of ours in `folder` (one with a provenance record) carries the builder's SBOM:
+    valid CycloneDX 1.5 by the library's own validator, naming the OpenSSL the record names."""
+    for wheel in wheels_in(folder):
+        record = Path(f"{wheel}.provenance.json")
+        if not record.is_file():
+            continue  # a dependency fetched beside it
+        version = json.loads(record.read_text())["openssl"]["version"]
+        with zipfile.ZipFile(wheel) as archive:
+            [member] = [n for n in archive.namelist() if n.endswith(f"/sboms/{SBOM_NAME}")]
+            text = archive.read(member).decode()
+        errors = JsonStrictValidator(SchemaVersion.V1_5).validate_str(text)
+        assert errors is None, f"{wheel.name}: {errors}"
+        [openssl] = [c for c in json.loads(text)["components"] if c["name"] == "openssl"]
+        assert openssl["version"] == version, f"{wheel.name}: SBOM names {openssl['version']}"
 
 
 def fresh_venv(folder: Path, wheelhouse: Path, package: str) -> Path:

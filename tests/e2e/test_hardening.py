@@ -11,7 +11,7 @@ import pytest
 
 from builder.repair import build_paths_in
 from tests.conftest import FIXTURES, mirror_args, run_builder
-from tests.e2e.conftest import (SECOND_ROOT_MARKER, built, fresh_venv, python_says,
+from tests.e2e.conftest import (SECOND_ROOT_MARKER, built, fresh_venv, python_says, sboms_hold,
                                 wheels_in)
 
 pytestmark = pytest.mark.slow
@@ -153,6 +153,7 @@ def test_two_builds_in_different_directories_and_cache_roots_give_byte_identical
                            "--wheelhouse", str(tmp_path / place / "wheelhouse"),
                            cwd=tmp_path / place)
         assert done.returncode == 0, done.stderr[-3000:]
+        sboms_hold(tmp_path / place / "wheelhouse")
         [wheel] = wheels_in(tmp_path / place / "wheelhouse")
         assert build_paths_in(wheel, [cache, tmp_path, Path.home()]) == []
         with zipfile.ZipFile(wheel) as archive:

@@ -60,7 +60,7 @@ def test_inspect_names_the_openssl_inside_the_index_cryptography_wheels(index_wh
     print(readable.stdout)  # what it found, for the record of the run
 
 
-def test_inspect_shows_the_provenance_of_a_wheel_of_ours(wheelhouse):
+def test_inspect_shows_the_provenance_and_sbom_of_a_wheel_of_ours(wheelhouse):
     done, folder = wheelhouse(str(FIXTURES / "sslfixture"), "3.0.22", "--plat",
                               "macosx_11_0_arm64", "--python", "3.13")
     [wheel] = wheels_in(folder)
@@ -68,6 +68,7 @@ def test_inspect_shows_the_provenance_of_a_wheel_of_ours(wheelhouse):
     assert report["openssl"] == [{"version": "3.0.22", "how": "static",
                                   "where": "sslfixture.cpython-313-darwin.so"}]
     assert report["provenance"]["openssl"]["version"] == "3.0.22"
+    assert report["sboms"] == ["sslfixture-1.0.dist-info/sboms/builder-openssl.cdx.json"]
 
 
 def test_inspect_refuses_what_is_not_a_wheel(tmp_path):
