@@ -115,7 +115,7 @@ def _load(folder: Path, source: str) -> AdvisoryData:
     for path in files:
         try:
             advisories.append(parse_record(json.loads(path.read_text("utf-8"))))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InputError(f"{path} is not a CVE JSON 5.0 record the builder can read "
                              f"({exc}); point --vuln-data at OpenSSL's own records") from exc
     dates = [a.published for a in advisories if a.published]
@@ -124,8 +124,9 @@ def _load(folder: Path, source: str) -> AdvisoryData:
 
 def parse_record(record: dict) -> Advisory:
     """One CVE JSON 5.0 record as OpenSSL writes it; a range naming a pre-release
-    (0.9.7-beta3) is left out. Raises KeyError or ValueError for one without a CVE id or a
-    readable date."""
+    (0.9.7-beta3) is left out. Raises KeyError, ValueError, TypeError or AttributeError for a
+    document of another shape (no CVE id, an unreadable date, a string where an object
+    belongs)."""
     cna = record["containers"]["cna"]
     ranges = []
     for product in cna.get("affected", []):

@@ -103,7 +103,7 @@ MACOS_BUILD_HOSTS: Tuple[str, ...] = ("x86_64",)
 UNIVERSAL2 = ("aarch64", "x86_64")
 # zig links macOS objects for this release and newer (its bundled libSystem.tbd and headers).
 MACOS_OLDEST = (10, 13)
-_MACOS_TAG = re.compile(r"^macosx_(\d+)_(\d+)_(\w+)$")
+_MACOS_TAG = re.compile(r"macosx_(\d+)_(\d+)_(\w+)")
 
 
 def windows_architecture(plat: str) -> Optional[Architecture]:
@@ -126,6 +126,7 @@ class MacTag:
     plat: str  # macosx_11_0_arm64
     macos: Tuple[int, int]  # the deployment target the tag names: (11, 0)
     arches: Tuple[Architecture, ...]  # universal2: aarch64 and x86_64
+    name: str = ""  # the tag's own architecture part: arm64, x86_64, universal2
 
     def minos(self, arch: Architecture) -> Tuple[int, int]:
         """The newest `minos` a slice of `arch` may carry under this tag: the tag's version,
@@ -139,7 +140,7 @@ def macos_tag(plat: str) -> Optional[MacTag]:
     """The macOS tag `plat` names (macosx_11_0_arm64, macosx_10_13_x86_64,
     macosx_10_13_universal2); None for a tag that is not macOS's or names an architecture the
     table lacks (intel, ppc)."""
-    match = _MACOS_TAG.match(plat)
+    match = _MACOS_TAG.fullmatch(plat)
     if match is None:
         return None
     major, minor, name = int(match.group(1)), int(match.group(2)), match.group(3)
@@ -147,7 +148,7 @@ def macos_tag(plat: str) -> Optional[MacTag]:
         a.name for a in ARCHITECTURES.values() if a.macos and a.macos.plat_arch == name)
     if not names:
         return None
-    return MacTag(plat, (major, minor), tuple(ARCHITECTURES[n] for n in names))
+    return MacTag(plat, (major, minor), tuple(ARCHITECTURES[n] for n in names), name)
 
 
 def macos_plat(macos: Tuple[int, int], arch: str) -> str:

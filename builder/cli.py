@@ -8,7 +8,9 @@ import datetime as dt
 import errno
 import json
 import os
+import re
 import signal
+import tempfile
 import sys
 import threading
 import traceback
@@ -24,7 +26,11 @@ from builder.source import SourceOptions
 from builder.openssl import DEFAULT_OPENSSLDIR, BuildOptions
 from builder.jobs.openssl import OpenSSLRequest, build_prefix, release_rows
 from builder.advisories import load_advisories
-from builder.jobs.audit import audit_wheelhouse, render as render_audit
+from builder.attest import load_public_key
+from builder.jobs.audit import (AuditResult, audit_wheelhouse, fetch_index_wheels,
+                                render as render_audit, with_signatures)
+from builder.jobs.index import INDEX_FOLDER, write_index
+from builder.jobs.rebuild import rebuild
 from builder.jobs.inspect import inspect_wheels, render
 from builder.jobs.smoke import smoke_wheels
 from builder.jobs.wheel import WheelRequest, run_wheel
@@ -113,9 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "(every CPython on PATH, under pyenv or in /opt/python); "
                             "repeatable (default: the one running the builder)")
     wheel.add_argument("--plat", metavar="TAG",
-                       help="platform tag: manylinux (auditwheel's, e.g. manylinux_2_34_x86_64) "
-                            "or Windows (win_amd64, win32, win_arm64); default: the most "
-                            "compatible manylinux tag the wheel qualifies for")
+                       help="platform tag: manylinux (auditwheel's, e.g. manylinux_2_34_x86_64), "
+                            "Windows (win_amd64, win32, win_arm64) or macOS "
+                            "(macosx_11_0_arm64, macosx_10_13_x86_64, macosx_10_13_universal2); "
+                            "default: the most compatible manylinux tag the wheel qualifies for")
     wheel.add_argument("--wheelhouse", "-w", type=Path, default=Path("wheelhouse"),
                        metavar="DIR", help="where finished wheels go (default ./wheelhouse)")
     wheel.add_argument("--index-url", metavar="URL",
@@ -134,6 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
                             "offline, in a private CARGO_HOME (also $BUILDER_CARGO_VENDOR)")
     wheel.add_argument("--cargo-relock", action="store_true",
                        help="re-resolve Cargo.lock offline against --cargo-vendor")
+    wheel.add_argument("--sign-key", type=Path, metavar="PEM",
+                       help="sign each wheel's attestation (<wheel>.intoto.jsonl: an in-toto "
+                            "statement with a SLSA provenance predicate, in a DSSE envelope) "
+                            "with this unencrypted PEM private key (Ed25519, ECDSA or RSA); "
+                            "without it the attestation is written unsigned")
+    wheel.add_argument("--local-version", action="store_true",
+                       help="add +openssl<version> to the wheel's version (a local version "
+                            "label: NAME==VERSION still takes it, and pip prefers it to the "
+                            "plain VERSION)")
     _common(wheel)
     wheel.set_defaults(func=_cmd_wheel)
 
@@ -192,15 +208,37 @@ def build_parser() -> argparse.ArgumentParser:
                     "OpenSSL's own vulnerability records. Exit 1 when a wheel carries an "
                     "OpenSSL of an ended series or one an advisory affects (with --strict, "
                     "also one with a newer release), 0 otherwise.")
-    audit.add_argument("wheelhouse", type=Path, metavar="WHEELHOUSE")
+    audit.add_argument("wheelhouse_or_index", metavar="WHEELHOUSE",
+                       help="a folder of wheels, or a simple index's URL (every wheel it "
+                            "lists is fetched and audited)")
     audit.add_argument("--json", action="store_true", help="one JSON document on stdout")
     audit.add_argument("--strict", action="store_true",
                        help="a newer release of the same series fails too")
     audit.add_argument("--vuln-data", type=Path, metavar="DIR",
                        help="a newer copy of OpenSSL's release-metadata repository (or its "
                             "secjson/) instead of the snapshot shipped with the builder")
+    audit.add_argument("--rebuild", action="store_true",
+                       help="rebuild each flagged wheel from its sdist (its provenance "
+                            "record's) with the newest release of its OpenSSL series, or "
+                            "--openssl; the rebuild gets the local version label +opensslX "
+                            "and the old wheel moves to WHEELHOUSE/replaced/")
+    audit.add_argument("--verify-key", type=Path, metavar="PEM",
+                       help="also check each wheel's attestation offline: signed by this PEM "
+                            "public key, its subject the wheel's sha256 (exit 1 otherwise)")
+    audit.add_argument("--sign-key", type=Path, metavar="PEM",
+                       help="with --rebuild: sign the rebuilt wheels' attestations")
+    _openssl_options(audit, version_flag=True)
     _common(audit)
     audit.set_defaults(func=_cmd_audit)
+
+    index = commands.add_parser(
+        "index", help="write a static simple index (PEP 503) of a wheelhouse",
+        description="Write WHEELHOUSE/simple/: a PEP 503 simple index of its wheels (sha256 "
+                    "fragments, data-requires-python), so that a plain web server serving "
+                    "WHEELHOUSE serves an index pip installs from.")
+    index.add_argument("wheelhouse", type=Path, metavar="WHEELHOUSE")
+    _common(index)
+    index.set_defaults(func=_cmd_index)
 
     ci = commands.add_parser(
         "cibuildwheel-config", help="print a [tool.cibuildwheel] configuration for static wheels",
@@ -263,6 +301,8 @@ def _cmd_wheel(args: argparse.Namespace, settings: Settings) -> int:
                                    settings.origins.get("cargo-vendor", "--cargo-vendor")),
                 relock=args.cargo_relock)),
         full_smoke=args.smoke == "full",
+        local_version=args.local_version,
+        sign_key=args.sign_key,
     ), ctx)
     reasons = sorted({smoke["not_run"] for record in result.records
                       for smoke in record["smoked_on"] if smoke.get("not_run")})
@@ -319,14 +359,52 @@ def _cmd_inspect(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
-    result = audit_wheelhouse(args.wheelhouse, load_table(), load_advisories(args.vuln_data),
-                              dt.date.today(), strict=args.strict)
+    data = load_advisories(args.vuln_data)
+    if re.match(r"^https?://", str(args.wheelhouse_or_index)):
+        if args.rebuild:
+            raise InputError("--rebuild writes the rebuilt wheels into a wheelhouse: give its "
+                             "folder, not an index URL")
+        ctx = RunContext.create(settings)
+        with tempfile.TemporaryDirectory(prefix="builder-audit-") as scratch:
+            folder = fetch_index_wheels(str(args.wheelhouse_or_index), Path(scratch) / "wheels",
+                                        ctx.store)
+            result = audit_wheelhouse(folder, load_table(), data, dt.date.today(),
+                                      strict=args.strict)
+            return _show_audit(args, result, folder)
+    args.wheelhouse = Path(args.wheelhouse_or_index)
+    result = audit_wheelhouse(args.wheelhouse, load_table(), data, dt.date.today(),
+                              strict=args.strict)
+    if args.rebuild and result.exit_code:
+        if not args.json:
+            print("\n".join(render_audit(result)))
+        for done in rebuild(result, args.wheelhouse, _openssl_request(args, settings),
+                            RunContext.create(settings), args.sign_key):
+            progress.say(f"    {done.old} replaced by {', '.join(done.new)} (OpenSSL "
+                         f"{done.openssl})")
+        if (args.wheelhouse / INDEX_FOLDER).is_dir():
+            write_index(args.wheelhouse)
+        result = audit_wheelhouse(args.wheelhouse, load_table(), data, dt.date.today(),
+                                  strict=args.strict)
+    return _show_audit(args, result, args.wheelhouse)
+
+
+def _show_audit(args: argparse.Namespace, result: AuditResult, folder: Path) -> int:
+    if args.verify_key is not None:
+        result = with_signatures(result, folder, load_public_key(args.verify_key))
     if args.json:
         json.dump(result.as_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         print("\n".join(render_audit(result)))
     return result.exit_code
+
+
+def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    root, projects = write_index(args.wheelhouse)
+    count = sum(len(wheels) for wheels in projects.values())
+    print(f"{root}: {len(projects)} projects, {count} wheels; serve {args.wheelhouse} with any "
+          f"web server and install with pip --index-url http://HOST/{root.name}/")
+    return 0
 
 
 def _cmd_cibuildwheel_config(args: argparse.Namespace, settings: Settings) -> int:

@@ -15,11 +15,13 @@ import os
 import re
 import urllib.parse
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, List, Optional, Set
 
 import requests
+import urllib3
 from remotezip import RemoteZip, RemoteZipError
 
 from builder import __version__, progress
@@ -309,9 +311,19 @@ def cached_zip_member(store: Store, name: str, urls: Iterable[str], member: str,
         for url in urls:
             try:
                 with RemoteZip(url, session=_SESSION, timeout=_TIMEOUT) as archive:
+                    size = archive.getinfo(member).file_size
+                    if expected.size is not None and size != expected.size \
+                            or size > SMALL_FILE_LIMIT_BYTES * 16:
+                        raise VerificationError(f"{member} of {url} is {size} bytes, not the "
+                                                f"pinned file; {advice}")
                     data = archive.read(member)
-            except (RemoteZipError, requests.RequestException, KeyError,
-                    zipfile.BadZipFile) as exc:
+            except VerificationError:
+                raise
+            # A server's or an archive's fault, however it shows (urllib3's protocol errors
+            # and a broken deflate stream included): the next location is asked.
+            except (RemoteZipError, requests.RequestException, KeyError, zipfile.BadZipFile,
+                    zlib.error, EOFError, NotImplementedError, OSError,
+                    urllib3.exceptions.HTTPError) as exc:
                 failures.append(f"{url}: {exc}")
                 continue
             got = hashlib.sha256(data).hexdigest()

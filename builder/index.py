@@ -13,7 +13,7 @@ from packaging.utils import InvalidSdistFilename, parse_sdist_filename
 from packaging.version import InvalidVersion, Version
 
 from builder.errors import InputError
-from builder.fetch import NotFound, fetch_page
+from builder.fetch import NotFound, Page, fetch_page
 
 SDIST_SUFFIXES = (".tar.gz", ".zip")
 
@@ -37,23 +37,43 @@ class IndexFile:
             return None
 
 
+def index_projects(index_url: str, *, advice: str) -> List[str]:
+    """The project names an index's root page lists (PEP 503 HTML or PEP 691 JSON). Raises
+    InputError where the URL is not an index's root, BuilderError (ending with `advice`) where
+    it cannot be read."""
+    page = _simple_page(f"{index_url.rstrip('/')}/", advice,
+                        f"{index_url} is not a simple index (HTTP 404)")
+    if "json" in page.content_type:
+        return [p["name"] for p in json.loads(page.text).get("projects", [])]
+    parser = _AnchorParser()
+    parser.feed(page.text)
+    return [(a.get("href") or "").rstrip("/").rsplit("/", 1)[-1] for a in parser.anchors
+            if a.get("href")]
+
+
 def index_files(index_url: str, name: str, suffixes: tuple = SDIST_SUFFIXES, *,
                 advice: str) -> List[IndexFile]:
     """The files of one project on the index whose names end with `suffixes`. Raises
     InputError when the index does not know the project, BuilderError (ending with `advice`)
     when the index cannot be read."""
     url = f"{index_url.rstrip('/')}/{name}/"
-    try:
-        page = fetch_page(url, advice=advice,
-                          accept="application/vnd.pypi.simple.v1+json, text/html;q=0.1")
-    except NotFound as exc:
-        raise InputError(f"{name} does not exist on the package index {index_url}") from exc
+    page = _simple_page(url, advice, f"{name} does not exist on the package index {index_url}")
     if "json" in page.content_type:
         files = [IndexFile(f["filename"], urljoin(url, f["url"]), f["hashes"].get("sha256"),
                            bool(f.get("yanked"))) for f in json.loads(page.text)["files"]]
     else:
         files = _parse_simple_html(page.text, url)
     return [f for f in files if f.filename.endswith(suffixes)]
+
+
+def _simple_page(url: str, advice: str, missing: str) -> Page:
+    """One page of the simple API, JSON preferred (PEP 691). Raises InputError saying
+    `missing` on HTTP 404, BuilderError (ending with `advice`) where it cannot be read."""
+    try:
+        return fetch_page(url, advice=advice,
+                          accept="application/vnd.pypi.simple.v1+json, text/html;q=0.1")
+    except NotFound as exc:
+        raise InputError(missing) from exc
 
 
 class _AnchorParser(HTMLParser):

@@ -267,7 +267,7 @@ def find_cached(cache: Path, version: str) -> List[Path]:
 
 def tools_needed(toolchain: Toolchain, options: BuildOptions) -> List[str]:
     """What the recipe runs: checked before the tarball is fetched, and again before a build."""
-    return ["perl", "make", toolchain.cc,
+    return ["perl", "make", toolchain.openssl_cc or toolchain.cc,
             *([toolchain.nm, toolchain.objcopy] if options.namespace else [])]
 
 
@@ -440,12 +440,12 @@ def _build_env(toolchain: Toolchain) -> dict:
     """The recipe's environment. A compiler given by path (zig's wrapper in the cache) is put
     on PATH and named by its file name: OpenSSL compiles `CC` into its version information
     (`compiler: ...`), which must not name a directory of the build host."""
-    env = {**os.environ, **toolchain.env()}
+    env = {**os.environ, **toolchain.openssl_env()}
     # OpenSSL writes its build date into its version information: fixed, as the cache key
     # holds everything a build depends on and the date is no part of it.
     env["SOURCE_DATE_EPOCH"] = OPENSSL_BUILD_EPOCH
-    if os.sep in toolchain.cc:
-        folder, name = os.path.split(toolchain.cc)
+    if os.sep in env["CC"]:
+        folder, name = os.path.split(env["CC"])
         env["PATH"] = folder + os.pathsep + env.get("PATH", "")
         env["CC"] = name
     return env

@@ -49,7 +49,7 @@ def problems(platform: Platform, elves: Sequence[BinaryFacts], openssl_version: 
     uses = dict(uses_openssl or {})
     found = []
     for elf in elves:
-        shared = [n for n in elf.needed if platform.shared_openssl.match(n)]
+        shared = [n for n in elf.needed if platform.shared_openssl.search(n)]
         if shared:
             found.append(f"{elf.name} needs the shared {', '.join(shared)} "
                          f"(it must link the static OpenSSL)")

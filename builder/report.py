@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 from builder import __version__
+from builder.errors import InputError
 from builder.wheel_build import BuiltWheel
 from builder.openssl import OpenSSLBuild
 from builder.repair import RepairedWheel
@@ -38,6 +39,8 @@ def make_provenance(built: BuiltWheel, repaired: RepairedWheel, openssl: OpenSSL
         "wheel": repaired.path.name,
         "wheel_sha256": sha256_file(repaired.path),
         "tag": repaired.tag,
+        # What --plat asked for (None: the host's own build): what a rebuild asks again.
+        "plat": built.target_plat,
         "checks_passed": list(repaired.checks),
         "sbom": repaired.sbom,
         "python": built.python.build.describe(),
@@ -67,10 +70,20 @@ def write_json_atomically(path: Path, data: dict) -> None:
 
 
 def read_provenance(wheel: Path) -> Optional[dict]:
-    """The provenance record beside `wheel`, parsed; None when there is none. Raises ValueError
-    (json.JSONDecodeError) when the file is not JSON."""
+    """The provenance record beside `wheel`, parsed; None when there is none. Raises
+    InputError when the file is not a JSON object."""
     path = provenance_path(wheel)
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path} is not a provenance record (not JSON: {exc}); remove it or "
+                         f"restore the one the builder wrote") from exc
+    if not isinstance(record, dict):
+        raise InputError(f"{path} is not a provenance record (not a JSON object); remove it "
+                         f"or restore the one the builder wrote")
+    return record
 
 
 def summary(rows: List[dict], openssl: OpenSSLBuild, elapsed: str) -> str:

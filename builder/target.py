@@ -78,8 +78,8 @@ class Target:
         if tag is None or len(tag.arches) == 1:
             return (self,)
         return tuple(_macos_target(MacTag(
-            macos_plat(tag.minos(a), a.macos.plat_arch), tag.minos(a), (a,)))  # type: ignore
-            for a in tag.arches)
+            macos_plat(tag.minos(a), a.macos.plat_arch), tag.minos(a), (a,),  # type: ignore
+            a.macos.plat_arch)) for a in tag.arches)  # type: ignore
 
     @property
     def emulator(self) -> Tuple[str, ...]:
@@ -143,6 +143,10 @@ def check_macos(tag: MacTag) -> None:
     if host_arch() not in MACOS_BUILD_HOSTS:
         raise InputError(f"--plat {tag.plat} is built from an x86_64 Linux host (or natively "
                          f"on a Mac), not from this {host_arch()} one")
+    if tag.macos[0] >= 11 and tag.macos[1] != 0:
+        # From macOS 11 on, pip's tags name the major release alone.
+        raise InputError(f"--plat {tag.plat} names a tag pip never installs (from macOS 11 on "
+                         f"the minor version is 0); use macosx_{tag.macos[0]}_0_{tag.name}")
     oldest = "_".join(map(str, MACOS_OLDEST))
     if tag.macos < MACOS_OLDEST:
         raise InputError(f"--plat {tag.plat} is older than the oldest deployment target built "

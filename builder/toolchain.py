@@ -53,10 +53,18 @@ class Toolchain:
     # The linker prints a link map (-Wl,--print-map: GNU ld, lld); zig's COFF and Mach-O
     # linkers print none, so the links that took OpenSSL objects cannot be told apart.
     link_map: bool = True
+    # The compiler of OpenSSL's own objects where it differs from the extension's (macOS:
+    # everything OpenSSL defines compiled hidden, since zig's Mach-O linker cannot limit a
+    # module's exports); None: `cc`.
+    openssl_cc: Optional[str] = None
 
     def env(self) -> Dict[str, str]:
         """The variables that make build systems use this toolchain."""
         return {"CC": self.cc, "OBJCOPY": self.objcopy, "NM": self.nm, **dict(self.tools)}
+
+    def openssl_env(self) -> Dict[str, str]:
+        """The variables that make OpenSSL's build use this toolchain (`openssl_cc` as CC)."""
+        return {**self.env(), "CC": self.openssl_cc or self.cc}
 
 
 def first_on_path(names: Iterable[str]) -> Optional[str]:

@@ -3,16 +3,12 @@ static OpenSSL, through the compiler wrapper that records every link."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
-from auditwheel.tools import dir2zip, zip2dir
-from auditwheel.wheeltools import rewrite_record
 
 from builder.build_env import (build_env, cargo_config_sets_rustflags, host_cc, parallelism_env,
                                put_in_front, reproducible_env, reproducible_paths)
@@ -22,6 +18,7 @@ from builder.interpreters import TargetPython, build_frontend
 from builder.link_proof import LinkAudit, compiler_env
 from builder.openssl import OpenSSLBuild
 from builder.platforms import platform_for
+from builder.platforms.wheelfiles import rewrite_wheel
 from builder.recipes import DEFAULT as DEFAULT_RECIPE, Recipe
 from builder.runner import call
 from builder.sdist import Sdist
@@ -40,6 +37,7 @@ class BuiltWheel:
     log: Path
     source_changes: Dict[str, object]  # patches applied, crates used: for the provenance
     link_audit: Optional[LinkAudit] = None  # what its compiler and linker were seen to use
+    target_plat: Optional[str] = None  # the --plat it was built for; None: the host's
 
 
 def build_wheel(
@@ -87,7 +85,7 @@ def build_wheel(
                            log=log)
     scrub_metadata_paths(wheels[0], path_names, outdir.parent, ctx.settings.source_date_epoch)
     platform_for(target).finish_build(wheels[0], outdir.parent, ctx.settings.source_date_epoch)
-    return BuiltWheel(wheels[0], sdist, python, log, source.changes, audit)
+    return BuiltWheel(wheels[0], sdist, python, log, source.changes, audit, target.plat)
 
 
 def scrub_metadata_paths(wheel: Path, names: Sequence[Tuple[Path, str]], scratch: Path,
@@ -103,16 +101,14 @@ def scrub_metadata_paths(wheel: Path, names: Sequence[Tuple[Path, str]], scratch
                 and any(old in archive.read(n) for old, _ in pairs)]
     if not hits:
         return False
-    folder = scratch / f"scrub-{wheel.stem}"
-    zip2dir(wheel, folder)
-    for name in hits:
-        path = folder / name
-        data = path.read_bytes()
-        # The longest (most specific) directory first: the cache may lie inside home.
-        for old, new in sorted(pairs, key=lambda pair: -len(pair[0])):
-            data = data.replace(old, new)
-        path.write_bytes(data)
-    rewrite_record(folder)
-    when = dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc)
-    dir2zip(folder, wheel, zlib.Z_DEFAULT_COMPRESSION, when)
+
+    def scrub(folder: Path) -> None:
+        for name in hits:
+            path = folder / name
+            data = path.read_bytes()
+            # The longest (most specific) directory first: the cache may lie inside home.
+            for old, new in sorted(pairs, key=lambda pair: -len(pair[0])):
+                data = data.replace(old, new)
+            path.write_bytes(data)
+    rewrite_wheel(wheel, scratch, epoch, scrub)
     return True

@@ -5,13 +5,20 @@ each)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import List, Optional, Tuple
 
+from securesystemslib.signer import SSlibKey
+
 from builder.advisories import AdvisoryData
-from builder.errors import InputError
+from builder.attest import verify_attestation
+from builder.cache import Store
+from builder.fetch import Expected, cached_download
+from builder.index import index_files, index_projects
+from builder.errors import CheckFailed, InputError
 from builder.jobs.inspect import CarriedOpenSSL, inspect_wheel
 from builder.releases import ReleaseTable, series_of, version_key
 
@@ -67,12 +74,16 @@ class AuditResult:
     data_newest: Optional[dt.date]
     today: dt.date
     strict: bool
+    # (wheel, whether its attestation verified, what held or failed), where a key was given
+    signatures: Tuple[Tuple[str, bool, str], ...] = ()
 
     @property
     def exit_code(self) -> int:
-        """1 when a wheel fails (or, with `strict`, has a warning); 0 otherwise."""
+        """1 when a wheel fails (or, with `strict`, has a warning) or its attestation does not
+        verify; 0 otherwise."""
         failing = (FAIL, WARNING) if self.strict else (FAIL,)
-        return 1 if any(w.verdict in failing for w in self.wheels) else 0
+        bad = any(w.verdict in failing for w in self.wheels)
+        return 1 if bad or any(not ok for _, ok, _ in self.signatures) else 0
 
     def as_json(self) -> dict:
         """A JSON-ready dict of the whole audit."""
@@ -82,7 +93,9 @@ class AuditResult:
                 "today": self.today.isoformat(), "strict": self.strict,
                 "exit_code": self.exit_code,
                 "wheels": [{"wheel": w.wheel, "verdict": w.verdict,
-                            "openssl": [asdict(j) for j in w.judgements]} for w in self.wheels]}
+                            "openssl": [asdict(j) for j in w.judgements]} for w in self.wheels],
+                "signatures": [{"wheel": w, "verified": ok, "said": said}
+                               for w, ok, said in self.signatures]}
 
 
 def audit_wheelhouse(folder: Path, table: ReleaseTable, data: AdvisoryData,
@@ -101,6 +114,40 @@ def audit_wheelhouse(folder: Path, table: ReleaseTable, data: AdvisoryData,
         audits.append(WheelAudit(wheel.name, tuple(judge(o, table, data, today)
                                                    for o in report.openssl)))
     return AuditResult(tuple(audits), data.source, data.newest, today, strict)
+
+
+_INDEX_ADVICE = "check the index URL, or audit a folder of wheels instead"
+
+
+def fetch_index_wheels(index_url: str, folder: Path, store: Store) -> Path:
+    """Every wheel a simple index (PEP 503/691) lists, downloaded into the store (verified by
+    the sha256 the index gives, where it gives one) and linked into `folder`, so that the
+    audit reads them as a wheelhouse. Returns `folder`. Raises InputError where the index
+    lists no project, BuilderError or VerificationError where a wheel cannot be had."""
+    projects = index_projects(index_url, advice=_INDEX_ADVICE)
+    if not projects:
+        raise InputError(f"{index_url} lists no project; give a simple index's root URL")
+    folder.mkdir(parents=True, exist_ok=True)
+    for project in projects:
+        for file in index_files(index_url, project, (".whl",), advice=_INDEX_ADVICE):
+            got = cached_download(store, f"index-wheels/{file.filename}", [file.url],
+                                  Expected(file.sha256, gzip=False), label=file.filename,
+                                  advice=_INDEX_ADVICE)
+            (folder / file.filename).symlink_to(got.path)
+    return folder
+
+
+def with_signatures(result: AuditResult, wheelhouse: Path, key: SSlibKey) -> AuditResult:
+    """The audit with each wheel's attestation checked offline against `key`
+    (attest.verify_attestation): a wheel without one, unsigned, signed by another key or
+    changed since fails."""
+    checked = []
+    for audit in result.wheels:
+        try:
+            checked.append((audit.wheel, True, verify_attestation(wheelhouse / audit.wheel, key)))
+        except CheckFailed as exc:
+            checked.append((audit.wheel, False, exc.message))
+    return dataclasses.replace(result, signatures=tuple(checked))
 
 
 def judge(carried: CarriedOpenSSL, table: ReleaseTable, data: AdvisoryData,
@@ -163,6 +210,8 @@ def render(result: AuditResult) -> List[str]:
                          f"{j.version or '(system)'} {j.how} in {j.where}: {'; '.join(j.reasons)}")
             lines += [f"         {h.cve} ({h.severity}, {h.published or 'undated'}): fixed in "
                       f"{h.fix}" for h in j.advisories]
+    for wheel, ok, said in result.signatures:
+        lines.append(f"{'SIGNED' if ok else 'FAIL':<8} {wheel}: {said}")
     if without:
         lines.append(f"{len(without)} wheels carry no OpenSSL: "
                      f"{', '.join(w.wheel for w in without)}")

@@ -109,7 +109,8 @@ def render(report: WheelReport) -> List[str]:
     lines += [f"    {o.version or 'unknown version'}: {o.how} ({o.where})"
               for o in report.openssl] or ["    none"]
     record = report.provenance
-    lines.append(f"  provenance: OpenSSL {record['openssl']['version']}, built by builder "
+    built_with = (record.get("openssl") or {}).get("version", "?") if record else None
+    lines.append(f"  provenance: OpenSSL {built_with}, built by builder "
                  f"{record.get('builder', '?')} at {record.get('built_at', '?')}"
                  if record else "  provenance: none beside it")
     lines.append(f"  SBOM: {', '.join(report.sboms)}" if report.sboms else "  SBOM: none")

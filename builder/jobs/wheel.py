@@ -6,6 +6,7 @@ import dataclasses
 import os
 import shutil
 import tempfile
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,7 +15,10 @@ from typing import Iterator, List, Optional, Tuple
 
 from packaging.utils import parse_wheel_filename
 
+from securesystemslib.signer import Signer
+
 from builder import progress
+from builder.attest import load_signer, statement, write_attestation
 from builder.context import RunContext
 from builder.cargo import check_toolchain, rust_version_of_sdist
 from builder.errors import InputError
@@ -29,6 +33,7 @@ from builder.sdist_facts import refuse_what_cannot_carry_openssl, scan_sdist
 from builder.recipes import Recipe, recipe_for
 from builder.releases import Release
 from builder.platforms import platform_for
+from builder.platforms.wheelfiles import with_local_version
 from builder.repair import RepairedWheel, repair
 from builder.report import make_provenance, provenance_path, summary, write_json_atomically
 from builder.sbom import add_sbom, sbom_json
@@ -52,6 +57,10 @@ class WheelRequest:
     runtime_probe: Optional[str] = None
     source: SourceOptions = SourceOptions()
     full_smoke: bool = False  # also run the package's own test suite
+    # Add +openssl<version> to the wheel's version: a local version label, which pip prefers
+    # to the plain version that `NAME==VERSION` still names.
+    local_version: bool = False
+    sign_key: Optional[Path] = None  # PEM private key that signs each wheel's attestation
 
 
 @dataclass
@@ -71,6 +80,8 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
     # Input first: a bad version, interpreter or target must not cost a download or a build.
     release = request_release(request.openssl)
     check_wheelhouse(request.wheelhouse)
+    signer = load_signer(request.sign_key) if request.sign_key else None
+    started = _now()
     interpreters = find_interpreters(request.pythons)
     target = resolve_target(request.plat)
     platform = platform_for(target)
@@ -110,7 +121,8 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
                 wheel = next((w for w in wheels if w.serves(interpreter)), None)
                 if wheel is None:
                     wheel = _build_and_repair(source, openssl, release, python, ctx, scratch,
-                                              staging, target, toolchain, len(wheels))
+                                              staging, target, toolchain, len(wheels),
+                                              request.local_version)
                     wheels.append(wheel)
                 else:
                     progress.say(f"    {wheel.repaired.path.name} serves "
@@ -129,7 +141,8 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
         for wheel, pairs in zip(wheels, outcomes):
             record = make_provenance(wheel.built, wheel.repaired, openssl, pairs[0][1],
                                      [smoke for _, smoke in pairs])
-            result.wheels.append(_publish(wheel.repaired.path, record, wheelhouse))
+            result.wheels.append(_publish(wheel.repaired.path, record, wheelhouse, signer,
+                                          started))
             result.records.append(record)
             for dependency in {d for dependencies, _ in pairs for d in dependencies}:
                 if dependency.exists():
@@ -166,7 +179,8 @@ def abi3_floor(wheel: Path) -> Optional[Tuple[int, int]]:
 
 def _build_and_repair(source: PreparedSource, openssl: OpenSSLBuild, release: Release,
                       python: TargetPython, ctx: RunContext, scratch: Path, staging: Path,
-                      target: Target, toolchain: Toolchain, number: int) -> _Wheel:
+                      target: Target, toolchain: Toolchain, number: int,
+                      local_version: bool = False) -> _Wheel:
     name = source.sdist.name
     with progress.stage(f"{name}: build the wheel with {python.build.describe()}"):
         built = build_wheel(source, openssl, python, ctx, scratch / f"dist-{number}",
@@ -176,6 +190,9 @@ def _build_and_repair(source: PreparedSource, openssl: OpenSSLBuild, release: Re
         repaired = repair(platform_for(target), built.path, openssl, ctx,
                           scratch / f"repaired-{number}", target, built.link_audit)
         epoch = ctx.settings.source_date_epoch
+        if local_version:
+            repaired = dataclasses.replace(repaired, path=with_local_version(
+                repaired.path, f"openssl{openssl.version}", scratch, epoch))
         document = sbom_json(repaired.path.name, openssl, upstream_locations(release)[0], epoch)
         member = add_sbom(repaired.path, document, scratch, epoch)
         moved = Path(shutil.move(str(repaired.path), str(staging / repaired.path.name)))
@@ -239,6 +256,11 @@ def preflight(sdist: Sdist, release: Release, recipe: Recipe, source: SourceOpti
     platform.check_package(package, recipe, is_rust, target)
 
 
+def _now() -> str:
+    """The time as RFC 3339 says it, in UTC: 2026-12-01T07:05:00Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
 def check_wheelhouse(wheelhouse: Path) -> None:
     """Raise InputError unless the wheelhouse is a directory, or can be made as one: its
     nearest existing ancestor a writable directory."""
@@ -278,10 +300,13 @@ def _alive(pid: str) -> bool:
     return True
 
 
-def _publish(staged: Path, record: dict, wheelhouse: Path) -> Path:
-    """Record first, then the wheel: every wheel visible in the wheelhouse has its record."""
+def _publish(staged: Path, record: dict, wheelhouse: Path, signer: Optional[Signer],
+             started: str) -> Path:
+    """Record and attestation first (signed by `signer`, where given), then the wheel: every
+    wheel visible in the wheelhouse has both."""
     final = wheelhouse / staged.name
     write_json_atomically(provenance_path(final), record)
+    write_attestation(final, statement(staged, record, started, _now()), signer)
     os.replace(staged, final)
     progress.say(f"    {final}")
     return final

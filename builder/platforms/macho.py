@@ -7,7 +7,7 @@ from __future__ import annotations
 import struct
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import FrozenSet, Iterator, List, Optional, Sequence, Tuple
 
 from macholib import mach_o
@@ -28,11 +28,6 @@ _LOADS = {mach_o.LC_LOAD_DYLIB, mach_o.LC_LOAD_WEAK_DYLIB, mach_o.LC_REEXPORT_DY
 # Where macOS keeps its own libraries (libSystem, libiconv, frameworks): in every Mac's dyld
 # shared cache, never bundled (delocate's own rule).
 SYSTEM_LIBRARY_DIRS = ("/usr/lib/", "/System/Library/")
-# Symbols the linker itself defines in every image (the image's own header, C++'s DSO
-# handle): exported by any module, and no part of its code.
-_LINKER_SYMBOLS = frozenset({"_mh_execute_header", "_mh_dylib_header", "_mh_bundle_header",
-                             "__dso_handle"})
-
 
 def is_macho(data: bytes) -> bool:
     """Whether `data` (a file's bytes, or at least its first four) is a Mach-O file, thin or
@@ -105,7 +100,9 @@ def inspect_macho(name: str, data: bytes) -> MachOFacts:
         try:
             macho = MachO(str(path))
             slices = tuple(_slice(macho, header) for header in macho.headers)
-        except (ValueError, struct.error, KeyError, IndexError) as exc:
+        except (ValueError, struct.error, KeyError, IndexError, AttributeError) as exc:
+            # (AttributeError: macholib's symbol table needs LC_DYSYMTAB, which a debug-info
+            # file lacks)
             raise CheckFailed(f"{name} is not a readable Mach-O file ({exc})") from exc
     return MachOFacts(
         name=name,
@@ -147,17 +144,20 @@ def _dotted(version: Tuple[int, int]) -> str:
     return f"{version[0]}.{version[1]}"
 
 
-def architecture_problems(facts: Sequence[MachOFacts], tag: MacTag) -> List[str]:
-    """Where a binary's slices are not exactly the tag's architectures (a missing one, an
-    extra one, an unknown cputype), or a slice needs a newer macOS than the tag allows for
-    its architecture (`MacTag.minos`), or carries no minos at all."""
+def architecture_problems(facts: Sequence[MachOFacts], tag: MacTag, exact: bool = True
+                          ) -> List[str]:
+    """Where a binary lacks a slice of the tag's architectures (or, `exact`: holds any other
+    or one of an unknown cputype: a wheel under a single tag), or a slice of those
+    architectures needs a newer macOS than the tag allows for it (`MacTag.minos`), or carries
+    no minos at all. A wheel of several tags (maturin's x86_64.arm64.universal2) is read
+    with `exact` off, tag by tag: a Mac loads the slice it runs."""
     wanted = {a.name for a in tag.arches}
     found = []
     for binary in facts:
         have = [s.architecture for s in binary.slices]
         names = {a.name for a in have if a is not None}
         described = ", ".join(s.describe() for s in binary.slices)
-        if None in have or names != wanted:
+        if not wanted <= names or (exact and (None in have or names != wanted)):
             found.append(f"{binary.name} holds {described}, not "
                          f"{' + '.join(a.macos.plat_arch for a in tag.arches)} "  # type: ignore
                          f"as {tag.plat} says: a Mac would refuse to load it "
@@ -165,7 +165,8 @@ def architecture_problems(facts: Sequence[MachOFacts], tag: MacTag) -> List[str]
             continue
         for piece in binary.slices:
             arch = piece.architecture
-            assert arch is not None
+            if arch is None or arch.name not in wanted:
+                continue
             limit = tag.minos(arch)
             if piece.minos is None or piece.minos > limit:
                 found.append(f"{binary.name}'s {piece.describe()} needs a newer macOS than "
@@ -187,18 +188,19 @@ def library_problems(facts: Sequence[MachOFacts]) -> List[str]:
     return found
 
 
-def export_problems(facts: Sequence[MachOFacts]) -> List[str]:
-    """Where an extension module (a binary that exports PyInit_*) exports anything besides
-    its PyInit_* functions and the linker's own symbols."""
+def export_problems(facts: Sequence[MachOFacts], suffixes: Sequence[str] = (".so",)
+                    ) -> List[str]:
+    """Where an extension module (a binary named `<name>.<tags>.so`, or `<name>.so`) does not
+    export its PyInit_<name>: Python could not import it (CPython 3.8's headers mark no
+    visibility, so a module compiled -fvisibility=hidden hides it)."""
     found = []
     for binary in facts:
-        if not any(n.startswith("PyInit_") for n in binary.exported):
+        base = PurePosixPath(binary.name).name
+        if not base.endswith(tuple(suffixes)) or base.startswith("lib"):
             continue
-        extra = sorted(n for n in binary.exported
-                       if not n.startswith("PyInit_") and n not in _LINKER_SYMBOLS)
-        if extra:
-            found.append(f"{binary.name} exports {len(extra)} symbols besides PyInit_* "
-                         f"({', '.join(extra[:3])}, ...)")
+        wanted = f"PyInit_{base.split('.')[0]}"
+        if wanted not in binary.exported:
+            found.append(f"{binary.name} does not export {wanted}: Python cannot import it")
     return found
 
 

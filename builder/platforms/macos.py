@@ -18,7 +18,6 @@ from packaging.utils import parse_wheel_filename
 
 from builder.architectures import MacTag, macos_tag
 from builder.cache import Kind, Store
-from builder.cargo import check_rust_target
 from builder.context import RunContext
 from builder.errors import CheckFailed, InputError
 from builder.interpreters import Interpreter, TargetPython, find_interpreters
@@ -26,7 +25,7 @@ from builder.openssl import OpenSSLBuild, join_builds
 from builder.platforms import macho
 from builder.platforms.elf import is_elf
 from builder.platforms.macho import MachOFacts
-from builder.platforms.macpython import MacPython, mac_python
+from builder.platforms.macpython import MacPython, mac_python, pyconfig_for
 from builder.platforms.pe import is_pe
 from builder.platforms.wheelfiles import platform_binaries, run_repair_tool
 from builder.platforms.zig import zig
@@ -78,17 +77,14 @@ class MacOSPlatform:
 
     def check_package(self, package: str, recipe: Recipe, is_rust: bool,
                       target: Target) -> None:
-        """Rust packages are refused for macOS here: Rust's link for Apple targets is not set
-        up on this host, and this Rust may lack their standard libraries (`rustup target
-        add` is the remedy named). Raises InputError; natively on a Mac they build."""
-        if not is_rust:
-            return
-        natively = "natively on a Mac, where it builds with Apple's clang"
-        for part in target.slices:
-            assert part.arch.macos is not None
-            check_rust_target(package, part.arch.macos.rust_triple, natively)
-        raise InputError(f"{package} is a Rust project: Rust's link for {target.plat} (zig as "
-                         f"its linker) is not set up on this host; build it {natively}")
+        """Rust packages are refused for macOS here: Rust's link for Apple targets (zig as its
+        linker, Apple's standard libraries) is not set up on this host. Raises InputError;
+        natively on a Mac they build."""
+        if is_rust:
+            raise InputError(f"{package} is a Rust project: Rust's link for {target.plat} (zig "
+                             f"as its linker, Rust's Apple standard libraries) is not set up "
+                             f"on this host; build it natively on a Mac, where it builds with "
+                             f"Apple's clang")
 
     def check_openssl(self, build: OpenSSLBuild, target: Target) -> None:
         """Every object of the static OpenSSL is a Mach-O object of the tag's architectures
@@ -149,18 +145,19 @@ class MacOSPlatform:
 
     def check_platform(self, facts: Sequence[MachOFacts], tag: str, when: str,
                        wheel: str) -> None:
-        """Every binary holds exactly the tag's architectures, each slice no newer than the
-        tag's macOS (arm64: 11.0 at least), loads only macOS's own libraries (/usr/lib,
-        /System/Library), exports only PyInit_*
-        (a module), and every arm64 slice is signed. Raises CheckFailed naming every
-        violation."""
+        """Every binary holds the tag's architectures (exactly, under a single tag), each slice
+        no newer than the tag's macOS (arm64: 11.0 at least), loads only macOS's own
+        libraries (/usr/lib, /System/Library), a module exports its PyInit_<name>, and every
+        arm64 slice is signed; that no OpenSSL symbol leaves a module is the common rules'
+        (from the build's own symbol list). Raises CheckFailed naming every violation."""
         broken: List[str] = []
-        for part in tag.split("."):
+        parts = tag.split(".")
+        for part in parts:
             read = macos_tag(part)
             if read is None:
                 broken.append(f"{part} is not a macOS platform tag")
                 continue
-            broken += macho.architecture_problems(facts, read)
+            broken += macho.architecture_problems(facts, read, exact=len(parts) == 1)
         broken += macho.library_problems(facts)
         broken += macho.export_problems(facts)
         broken += macho.signature_problems(facts)
@@ -173,7 +170,7 @@ class MacOSPlatform:
         slices = sorted({s.describe() for f in facts for s in f.slices})
         found = [f"every binary holds {', '.join(slices)}, as {tag} allows",
                  f"loads only macOS's own libraries ({', '.join(sorted(set(d for f in facts for d in f.needed)))})",
-                 "every extension module exports only PyInit_*"]
+                 "every extension module exports its PyInit_<name>"]
         if any(s.architecture and s.architecture.name == "aarch64"
                for f in facts for s in f.slices):
             found.append("every arm64 slice carries a code signature (its validity is "
@@ -219,6 +216,9 @@ class MacOSPlatform:
             raise InputError(f"--smoke full runs the package's test suite natively; for "
                              f"{target.plat} wheels built here use --smoke basic")
         tag = _tag(target)
+        for interpreter in interpreters:  # every one refused before any is fetched
+            for arch in tag.arches:
+                pyconfig_for(interpreter.version[:2], arch)  # type: ignore[arg-type]
         return [TargetPython(interpreter, mac_python(interpreter, tag, ctx))
                 for interpreter in interpreters]
 

@@ -164,7 +164,7 @@ class MacPython:
     @property
     def arch(self) -> str:
         """The tag's architecture part (arm64, x86_64, universal2), for log names."""
-        return self.tag.plat.rsplit("_", 1)[1]
+        return self.tag.name
 
     @property
     def ext_suffix(self) -> str:

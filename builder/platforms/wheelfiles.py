@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from auditwheel.tools import dir2zip, zip2dir
+from packaging.utils import parse_wheel_filename
+from packaging.version import Version
 from auditwheel.wheeltools import rewrite_record
 
 from builder.errors import BuilderError, CheckFailed
@@ -73,13 +75,40 @@ def run_repair_tool(argv: List[StrPath], wheel: Path, outdir: Path, log: Path, t
 
 
 def rewrite_wheel(wheel: Path, scratch: Path, source_date_epoch: int,
-                  change: Callable[[Path], None]) -> None:
-    """Change a wheel in place: unpacked into `scratch`, `change(folder)` run on its files,
-    RECORD rewritten and the wheel packed again with SOURCE_DATE_EPOCH's file times
-    (auditwheel's own tools, as its repair does)."""
+                  change: Callable[[Path], None], output: Optional[Path] = None) -> Path:
+    """Change a wheel: unpacked into `scratch`, `change(folder)` run on its files, RECORD
+    rewritten and the wheel packed again with SOURCE_DATE_EPOCH's file times (auditwheel's own
+    tools, as its repair does), in place or as `output` (the original then removed). Returns
+    the wheel's path."""
     folder = scratch / f"rewrite-{wheel.stem}"
     zip2dir(wheel, folder)
     change(folder)
     rewrite_record(folder)
     when = dt.datetime.fromtimestamp(source_date_epoch, tz=dt.timezone.utc)
-    dir2zip(folder, wheel, zlib.Z_DEFAULT_COMPRESSION, when)
+    dir2zip(folder, output or wheel, zlib.Z_DEFAULT_COMPRESSION, when)
+    if output is not None and output != wheel:
+        wheel.unlink()
+    return output or wheel
+
+
+def with_local_version(wheel: Path, label: str, scratch: Path, source_date_epoch: int) -> Path:
+    """The wheel with the local version label `label` (`openssl3.5.9`: 50.0.2 becomes
+    50.0.2+openssl3.5.9, replacing any label it had), beside it: METADATA's Version, the
+    .dist-info folder's name, RECORD and the file name changed together. `pip install
+    NAME==50.0.2` still takes it, and prefers it to 50.0.2 itself. Returns the new path."""
+    _, version, _, _ = parse_wheel_filename(wheel.name)
+    relabelled = Version(f"{version.public}+{label}")
+    parts = wheel.name.split("-")
+    parts[1] = str(relabelled)
+
+    def relabel(folder: Path) -> None:
+        [info] = [p for p in folder.iterdir() if p.name.endswith(".dist-info")]
+        project = info.name[:-len(".dist-info")].rsplit("-", 1)[0]
+        renamed = info.rename(folder / f"{project}-{relabelled}.dist-info")
+        metadata = renamed / "METADATA"
+        lines = metadata.read_text("utf-8").split("\n")
+        at = next(i for i, line in enumerate(lines) if line.startswith("Version:"))
+        lines[at] = f"Version: {relabelled}"
+        metadata.write_text("\n".join(lines), "utf-8")
+    return rewrite_wheel(wheel, scratch, source_date_epoch, relabel,
+                         output=wheel.with_name("-".join(parts)))

@@ -7,6 +7,7 @@ from the `ziglang` wheel on the package index, unpacked into the cache."""
 from __future__ import annotations
 
 import hashlib
+import shlex
 import shutil
 import zipfile
 from pathlib import Path
@@ -47,11 +48,11 @@ _ZIG_ADVICE = (f"pass --index-url (or set BUILDER_INDEX_URL) naming a reachable 
 # - for Windows, links are stripped (-s: else zig writes a .pdb beside the module) and the
 #   import library every DLL link writes beside its output (mod.lib, which would land in the
 #   wheel) goes to a temporary file instead;
-# - for macOS, everything is compiled -fvisibility=hidden, and assembly globals (OpenSSL's
-#   perlasm) are made private extern alike: zig's Mach-O linker has no
-#   -exported_symbols_list, and so only what Python.h marks (PyInit_*) is exported; zig's
-#   darwin headers lack CommonCrypto, whose random API OpenSSL calls (the function itself is
-#   in libSystem.tbd): stand-in headers declare it.
+# - for macOS, OpenSSL's objects are compiled -fvisibility=hidden, and its assembly globals
+#   (perlasm) made private extern alike: zig's Mach-O linker has no -exported_symbols_list,
+#   so this is what keeps them out of a module's exports; zig's darwin headers lack
+#   CommonCrypto, whose random API OpenSSL calls (the function itself is in libSystem.tbd):
+#   stand-in headers declare it.
 _CC_WRAPPER = """#!/bin/sh
 for arg in "$@"; do
   case "$arg" in -Wa,-v) echo "GNU assembler version 2.40 (zig cc {zig_version})" >&2; exit 0 ;; esac
@@ -62,8 +63,11 @@ for arg in "$@"; do
 done
 first=1
 rewritten=
+prev=
 for arg in "$@"; do
   if [ "$first" = 1 ]; then set --; first=0; fi
+  case "$prev" in -o|-MF|-MT|-MQ) set -- "$@" "$arg"; prev=; continue ;; esac
+  prev="$arg"
   case "$arg" in
     --target=*|-target=*|-I/usr/include|-I/usr/local/include) ;;{asm_case}
     *) set -- "$@" "$arg" ;;
@@ -78,12 +82,12 @@ exit $status
 """
 # macOS: an assembly source's globals and common symbols become private extern (what
 # -fvisibility=hidden makes of C's; a common one as a zero-filled definition, since zig's
-# linker exports private extern commons), in a copy beside it so that its relative includes still resolve (a compile takes one
-# source).
+# linker exports private extern commons), in a copy beside it (its relative includes still
+# resolve; named by the process, so that two compiles of one source do not meet).
 _PRIVATE_EXTERN_ASM = """
     *.s|*.S) if [ -f "$arg" ]; then
-        copy="${arg%.*}.private-extern.${arg##*.}"
-        sed -e 's/^\\([[:space:]]*\\)\\.globl\\([[:space:]]\\)/\\1.private_extern\\2/' \\
+        copy="${arg%.*}.private-extern.$$.${arg##*.}"
+        sed -e 's/^\\([[:space:]]*\\)\\.glob[a]\\{0,1\\}l\\([[:space:]]\\)/\\1.private_extern\\2/' \\
             -e 's/^\\([[:space:]]*\\)\\.comm[[:space:]]\\{1,\\}\\([^,[:space:]]*\\)[[:space:]]*,[[:space:]]*\\(.*\\)$/\\1.private_extern \\2\\n\\1.zerofill __DATA,__bss,\\2,\\3/' \\
             "$arg" >"$copy"
         rewritten="$copy"; set -- "$@" "$copy"
@@ -130,25 +134,36 @@ exec "{zig}" {tool} "$@"
 # as clang's `-arch arm64 -arch x86_64` does on a Mac (zig takes one target). A run without
 # an output file (a version probe, preprocessing) is the first architecture's alone.
 _UNIVERSAL_WRAPPER = """#!/usr/bin/env bash
-args=("$@"); out=""
+slices=({slices})
+args=("$@"); out=""; compile=""
 for ((i = 0; i < ${{#args[@]}}; i++)); do
   case "${{args[i]}}" in
-    -E|-M|-MM|-S) exec "{first}" "$@" ;;
+    -E|-M|-MM|-S) exec {first} "$@" ;;
+    -c) compile=1 ;;
     -o) out="${{args[i + 1]}}" ;;
+    -o?*) out="${{args[i]#-o}}" ;;
   esac
 done
-[ -n "$out" ] || exec "{first}" "$@"
+if [ -z "$out" ]; then
+  [ -z "$compile" ] || {{ echo "universal2 cc: a compile needs -o (one output per architecture is joined)" >&2; exit 2; }}
+  exec {first} "$@"
+fi
 parts=()
-for slice in {slices}; do
+for slice in "${{slices[@]}}"; do
   arch="${{slice%%=*}}"; cc="${{slice#*=}}"; sliced=()
   for ((i = 0; i < ${{#args[@]}}; i++)); do
-    if [ "${{args[i]}}" = -o ]; then sliced+=(-o "$out.$arch"); i=$((i + 1))
-    else sliced+=("${{args[i]}}"); fi
+    case "${{args[i]}}" in
+      -o) sliced+=(-o "$out.$arch"); i=$((i + 1)) ;;
+      -o?*) sliced+=("-o$out.$arch") ;;
+      *) sliced+=("${{args[i]}}") ;;
+    esac
   done
-  "$cc" "${{sliced[@]}}" || {{ rm -f "${{parts[@]}}"; exit 1; }}
+  "$cc" "${{sliced[@]}}"
+  status=$?
+  if [ $status != 0 ]; then rm -f "${{parts[@]}}" "$out.$arch"; exit $status; fi
   parts+=("$out.$arch")
 done
-"{lipo}" -create "${{parts[@]}}" -output "$out"
+{lipo} -create "${{parts[@]}}" -output "$out"
 status=$?
 rm -f "${{parts[@]}}"
 exit $status
@@ -214,11 +229,15 @@ def _macos_toolchain(store: Store, executable: Path, target: Target) -> Toolchai
     facts = target.arch.macos
     assert facts is not None and target.libc_version is not None
     triple = f"{facts.zig_arch}-macos.{target.libc_version[0]}.{target.libc_version[1]}"
-    wrappers, quirks = _wrappers(store, executable, triple, "", _MACOS_COMPILE, _COMMON_CRYPTO,
-                                 _PRIVATE_EXTERN_ASM)
+    # The extension compiles as on a Mac (its own symbols keep their visibility: a package
+    # may look them up with ctypes); OpenSSL's objects all compile hidden.
+    wrappers, quirks = _wrappers(store, executable, triple, "")
+    hidden, hidden_quirks = _wrappers(store, executable, triple, "", _MACOS_COMPILE,
+                                      _COMMON_CRYPTO, _PRIVATE_EXTERN_ASM)
     return Toolchain(
         cc=str(wrappers / "cc"),
-        identity=f"zig {ZIG_VERSION} cc (wrappers {quirks})",
+        openssl_cc=str(hidden / "cc"),
+        identity=f"zig {ZIG_VERSION} cc (wrappers {quirks}, OpenSSL's {hidden_quirks})",
         triple=triple,
         tools=(("AR", str(wrappers / "ar")), ("RANLIB", str(wrappers / "ranlib")),
                ("ZIG_GLOBAL_CACHE_DIR", str(store.path(Kind.TOOLS, "zig-cache")))),
@@ -237,15 +256,17 @@ def _universal_toolchain(store: Store, executable: Path, target: Target) -> Tool
     llvm-lipo. Its OpenSSL is the slices' builds joined (no ./Configure target of its own)."""
     slices = [_macos_toolchain(store, executable, part) for part in target.slices]
     lipo = llvm_tool("llvm-lipo")
-    names = " ".join(f"{part.arch.macos.plat_arch}={toolchain.cc}"  # type: ignore[union-attr]
+    names = " ".join(shlex.quote(f"{part.arch.macos.plat_arch}={toolchain.cc}")  # type: ignore
                      for part, toolchain in zip(target.slices, slices))
-    text = _UNIVERSAL_WRAPPER.format(first=slices[0].cc, slices=names, lipo=lipo)
+    text = _UNIVERSAL_WRAPPER.format(first=shlex.quote(slices[0].cc), slices=names,
+                                     lipo=shlex.quote(lipo))
     key = f"{_ZIG_KEY}/wrappers/universal2-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
     wrapper = store.materialize(Kind.TOOLS, key,
                                 lambda temp: _write_script(temp / "cc", text),
                                 reuse=lambda path: (path / "cc").exists()).path / "cc"
     return Toolchain(
         cc=str(wrapper),
+        openssl_cc=slices[0].openssl_cc,  # unused: each slice's OpenSSL is built on its own
         identity=" + ".join(t.identity for t in slices),
         triple=" + ".join(t.triple for t in slices),
         tools=slices[0].tools,

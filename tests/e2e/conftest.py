@@ -129,8 +129,9 @@ def wheels_in(folder: Path) -> List[Path]:
 
 
 def sboms_hold(folder: Path) -> None:
-    """Every wheel of ours in `folder` (one with a provenance record) carries the builder's SBOM:
-    valid CycloneDX 1.5 by the library's own validator, naming the OpenSSL the record names."""
+    """Every wheel of ours in `folder` (one with a provenance record) carries the builder's SBOM
+    (valid CycloneDX 1.5 by the library's own validator, naming the OpenSSL the record names)
+    and has its attestation beside it."""
     for wheel in wheels_in(folder):
         record = Path(f"{wheel}.provenance.json")
         if not record.is_file():
@@ -143,6 +144,7 @@ def sboms_hold(folder: Path) -> None:
         assert errors is None, f"{wheel.name}: {errors}"
         [openssl] = [c for c in json.loads(text)["components"] if c["name"] == "openssl"]
         assert openssl["version"] == version, f"{wheel.name}: SBOM names {openssl['version']}"
+        assert Path(f"{wheel}.intoto.jsonl").is_file(), f"{wheel.name} has no attestation"
 
 
 def fresh_venv(folder: Path, wheelhouse: Path, package: str) -> Path:

@@ -3,11 +3,14 @@ OpenSSL judged by the release table and OpenSSL's own records, exit 1."""
 
 import json
 import shutil
+import zipfile
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import FIXTURES, run_builder
 from tests.e2e.conftest import wheels_in
+from tests.unit.test_attest import keypair
 
 pytestmark = pytest.mark.slow
 
@@ -58,3 +61,24 @@ def test_audit_of_the_supported_release_alone_passes_and_strict_fails_on_the_war
 def test_audit_refuses_a_folder_without_wheels(tmp_path):
     done = run_builder("audit", str(tmp_path))
     assert done.returncode == 2 and "holds no .whl file" in done.stderr
+
+
+def test_audit_verifies_signed_provenance_with_the_right_key_only(wheelhouse, tmp_path):
+    private, public = keypair(tmp_path, "team")
+    _, other = keypair(tmp_path, "other")
+    done, built = wheelhouse(str(FIXTURES / "sslfixture"), "3.5.7", "--version-probe", PROBE,
+                             "--sign-key", str(private))
+    assert done.returncode == 0, done.stderr[-3000:]
+    folder = tmp_path / "signed"
+    shutil.copytree(built, folder)
+    [wheel] = wheels_in(folder)
+    assert Path(f"{wheel}.intoto.jsonl").is_file()
+    right = run_builder("audit", "--verify-key", str(public), str(folder))
+    assert right.returncode == 0, right.stdout + right.stderr
+    assert f"SIGNED   {wheel.name}: provenance signed by key" in right.stdout
+    wrong = run_builder("audit", "--verify-key", str(other), str(folder))
+    assert wrong.returncode == 1 and "is not signed by key" in wrong.stdout
+    with zipfile.ZipFile(wheel, "a") as archive:
+        archive.writestr("extra.txt", "changed")
+    changed = run_builder("audit", "--verify-key", str(public), str(folder))
+    assert changed.returncode == 1 and "changed since its provenance was signed" in changed.stdout

@@ -18,7 +18,7 @@ from builder.platforms.macpython import NOT_RUN
 from builder.platforms.zig import zig
 from builder.settings import DEFAULT_INDEX
 from builder.target import resolve_target
-from tests.conftest import run_builder
+from tests.conftest import FIXTURES, mirror_args, run_builder
 from tests.e2e.conftest import wheels_in
 
 pytestmark = pytest.mark.slow
@@ -45,7 +45,11 @@ def test_scrypt_for_macos_arm64_passes_every_check_and_says_it_did_not_run(wheel
     [piece] = module.slices
     assert (piece.cpu_type, piece.minos, piece.signed) == (ARM64, (11, 0), True)
     assert module.needed == ("/usr/lib/libSystem.B.dylib",)
-    assert module.exported - {"_mh_dylib_header", "__dso_handle"} == {"PyInit__scrypt"}
+    # Its own functions stay exported (scrypt's Python code finds them with ctypes); none of
+    # OpenSSL's leaves it.
+    assert {"PyInit__scrypt", "exp_scryptenc_buf", "exp_scryptdec_buf"} <= module.exported
+    assert not [n for n in module.exported if n.startswith(("OPENSSL_", "EVP_", "builder_",
+                                                            "CRYPTO_", "SSL_", "ossl_"))]
     assert module.openssl_versions == ("3.0.22",)
     record = record_of(wheel)
     assert record["smoke"]["passed"] is None and record["smoke"]["not_run"] == NOT_RUN
@@ -75,11 +79,22 @@ def test_scrypt_for_macos_universal2_holds_both_slices_each_within_its_minos(whe
         (X86_64, (10, 13)), (ARM64, (11, 0))]
     assert [s.signed for s in module.slices if s.cpu_type == ARM64] == [True]
     assert module.openssl_versions == ("3.0.22",)
-    assert module.exported - {"_mh_dylib_header", "__dso_handle"} == {"PyInit__scrypt"}
+    assert {"PyInit__scrypt", "exp_scryptenc_buf"} <= module.exported
     record = record_of(wheel)
     # One OpenSSL per architecture, joined: both builds' Configure targets are recorded.
     assert {"darwin64-arm64-cc", "darwin64-x86_64-cc"} <= set(record["openssl"]["configure_args"])
     assert record["smoke"]["not_run"] == NOT_RUN
+
+
+def test_a_c_tree_for_macos_x86_64_is_tagged_and_built_for_x86_64(wheelhouse):
+    done, folder = wheelhouse(str(FIXTURES / "sslfixture"), "3.0.22", "--plat",
+                              "macosx_10_13_x86_64", "--python", "3.12")
+    assert done.returncode == NOT_RUN_EXIT, done.stderr[-3000:]
+    [wheel] = wheels_in(folder)
+    assert wheel.name == "sslfixture-1.0-cp312-cp312-macosx_10_13_x86_64.whl"
+    [module] = inspect_wheel(wheel)
+    assert [(s.cpu_type, s.minos) for s in module.slices] == [(X86_64, (10, 13))]
+    assert module.openssl_versions == ("3.0.22",)
 
 
 def test_cryptography_is_refused_for_macos_up_front(session_cache, tmp_path):
@@ -116,8 +131,9 @@ GOOD = """#include <openssl/crypto.h>
 __attribute__((visibility("default"))) const char *PyInit_m(void) {
     return OpenSSL_version(OPENSSL_VERSION); }
 """
-EXPORTS_OPENSSL = GOOD + """
-__attribute__((visibility("default"))) void OPENSSL_init(void) { }
+# CPython 3.8's PyMODINIT_FUNC marks no visibility: compiled hidden, PyInit_m is not exported.
+HIDDEN_PYINIT = """#include <openssl/crypto.h>
+const char *PyInit_m(void) { return OpenSSL_version(OPENSSL_VERSION); }
 """
 
 
@@ -126,7 +142,9 @@ def crafted_wheel(folder: Path, session_cache: Path, openssl: Path, zig_target: 
     toolchain = zig(Store(session_cache), DEFAULT_INDEX, resolve_target(zig_target))
     (folder / "m.c").write_text(source)
     module = folder / "m.cpython-313-darwin.so"
+    # -u _OpenSSL_version: the version text in every module, as the builder links them.
     subprocess.run([toolchain.cc, "-O2", "-shared", "-Wl,-undefined,dynamic_lookup",
+                    "-Wl,-u,_OpenSSL_version",
                     f"-I{openssl}/include", str(folder / "m.c"), f"-L{openssl}/lib",
                     *libraries, "-lcrypto", "-o", str(module)], check=True,
                    env={"PATH": "/usr/bin:/bin", **dict(toolchain.tools)})
@@ -168,17 +186,18 @@ def a_library(folder: Path, session_cache: Path, install_name: str) -> str:
     ("newer minos", "macosx_13_0_arm64", "needs a newer macOS than 11.0"),
     ("extra dylib", "macosx_11_0_arm64",
      "loads /opt/homebrew/lib/libfoo.1.dylib: a static wheel loads only macOS's own"),
-    ("exported OpenSSL symbol", "macosx_11_0_arm64",
-     "exports 1 symbols besides PyInit_* (OPENSSL_init")])
+    ("hidden PyInit", "macosx_11_0_arm64",
+     "m.cpython-313-darwin.so does not export PyInit_m: Python cannot import it")])
 def test_a_crafted_macos_wheel_is_refused_for_what_breaks_the_rules(
         session_cache, universal_openssl, tmp_path, case, zig_target, said):
     libraries: tuple = ()
     if case == "extra dylib":
         libraries = (a_library(tmp_path, session_cache, "/opt/homebrew/lib/libfoo.1.dylib"),
                      "-lfoo")
-    source = EXPORTS_OPENSSL if case == "exported OpenSSL symbol" else GOOD
+    source = HIDDEN_PYINIT if case == "hidden PyInit" else GOOD
+    flags = ("-fvisibility=hidden",) if case == "hidden PyInit" else ()
     wheel = crafted_wheel(tmp_path, session_cache, universal_openssl, zig_target, source,
-                          libraries)
+                          (*flags, *libraries))
     done = run_builder("smoke", "--openssl", "3.0.22", "--cache-dir", str(session_cache),
                        str(wheel))
     assert "Traceback" not in done.stderr
@@ -188,3 +207,26 @@ def test_a_crafted_macos_wheel_is_refused_for_what_breaks_the_rules(
         return
     assert done.returncode == 1, done.stderr[-2000:]
     assert said in done.stderr
+
+
+def test_a_module_that_exports_an_openssl_symbol_is_refused_before_repair(
+        wheelhouse, session_cache, openssl_mirror, tmp_path):
+    """A package whose own code defines (and exports) one of OpenSSL's names: the build's own
+    symbol list finds it."""
+    macos_wheel(wheelhouse, "macosx_11_0_arm64", "3.13")  # its OpenSSL, built once
+    tree = tmp_path / "exports_openssl"
+    tree.mkdir()
+    (tree / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "exports_openssl"\nversion = "1.0"\n')
+    (tree / "setup.py").write_text(
+        "from setuptools import Extension, setup\n"
+        "setup(ext_modules=[Extension('m', ['m.c'], libraries=['crypto'])])\n")
+    (tree / "m.c").write_text(GOOD + '__attribute__((visibility("default"))) '
+                                     "void OPENSSL_init(void) { }\n")
+    done = run_builder("wheel", str(tree), "--openssl", "3.0.22", "--plat", "macosx_11_0_arm64",
+                       "--python", "3.13", *mirror_args(openssl_mirror), "--cache-dir",
+                       str(session_cache), "--wheelhouse", str(tmp_path / "w"))
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "exports 1 OpenSSL symbols (OPENSSL_init" in done.stderr
+    assert not wheels_in(tmp_path / "w")

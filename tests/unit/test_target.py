@@ -111,7 +111,8 @@ def test_universal2_is_built_from_one_slice_per_architecture_each_under_its_own_
 @pytest.mark.parametrize("plat,why", [
     ("macosx_10_9_x86_64", "older than the oldest deployment target built here"),
     ("macosx_10_15_arm64", "never ran on arm64"),
-    ("macosx_10_12_universal2", "older than the oldest deployment target")])
+    ("macosx_10_12_universal2", "older than the oldest deployment target"),
+    ("macosx_12_3_arm64", "use macosx_12_0_arm64")])
 def test_a_macos_tag_below_what_can_be_built_is_refused_with_the_tag_to_use(
         x86_64_glibc_2_36_host, plat, why):
     with pytest.raises(InputError, match=why):
