@@ -40,8 +40,9 @@ def problems(platform: Platform, elves: Sequence[BinaryFacts], openssl_version: 
     """Every way the wheel's binaries (extension modules, executables, bundled libraries
     alike) break the static-wheel rules; empty when they hold.
 
-    `openssl_symbols`: the globals the static OpenSSL defines; an ELF exporting any of them
-    could be interposed by (or hijack) another libcrypto in the process.
+    `openssl_symbols`: the globals the static OpenSSL defines; a binary exporting any of them
+    could be interposed by (or hijack) another libcrypto in the process, and one leaving any
+    of them undefined would take them from the process at run time.
     `uses_openssl`: for the binaries this build linked, whether the linker took OpenSSL objects
     (link_proof); such a binary must carry exactly the pinned version text, any other none.
     A binary not in it (a library auditwheel grafted, or a wheel built elsewhere) is held to
@@ -57,6 +58,11 @@ def problems(platform: Platform, elves: Sequence[BinaryFacts], openssl_version: 
         if leaked:
             found.append(f"{elf.name} exports {len(leaked)} OpenSSL symbols "
                          f"({', '.join(leaked[:3])}, ...)")
+        left = sorted(elf.undefined & openssl_symbols)
+        if left:
+            found.append(f"{elf.name} leaves {len(left)} OpenSSL symbols undefined "
+                         f"({', '.join(left[:3])}, ...): the process would supply them at run "
+                         f"time, from whatever libcrypto it has loaded")
         if elf.executable_stack:
             found.append(f"{elf.name} asks for an executable stack")
         carried = ", ".join(elf.openssl_versions) or "none"
@@ -151,7 +157,8 @@ def checks_passed(platform: Platform, facts: Sequence[BinaryFacts], tag: str,
              f"every one that carries OpenSSL's version text carries exactly "
              f"{openssl_version}'s"]
     if symbols_known:
-        found.append("none exports a symbol the static OpenSSL defines")
+        found.append("none exports a symbol the static OpenSSL defines, or leaves one "
+                     "undefined")
     return [*found, *platform.checks_passed(facts, tag)]
 
 

@@ -34,6 +34,7 @@ class BinaryFacts(Protocol):
     openssl_versions: Tuple[str, ...]  # versions of the OpenSSL version texts it carries
     executable_stack: bool
     exported: frozenset  # the symbols it exports
+    undefined: frozenset  # the symbols it leaves to the process that loads it
 
     def describe(self) -> str:
         """The binary in one line: its name, machine or architectures (with what it needs

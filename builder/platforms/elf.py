@@ -42,6 +42,7 @@ class ElfFacts:
     executable_stack: bool
     is_extension: bool  # exports a PyInit_* function
     exported: FrozenSet[str] = frozenset()  # defined dynamic symbols
+    undefined: FrozenSet[str] = frozenset()  # dynamic symbols it leaves to the process
     # Symbol versions it needs ("GLIBC_2.17"), each with the undefined symbols that need it.
     versions_needed: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
     machine: str = ""  # ELF e_machine, e.g. EM_AARCH64
@@ -69,6 +70,7 @@ def inspect_elf(name: str, data: bytes) -> ElfFacts:
         elf = ELFFile(io.BytesIO(data))
         needed = []
         exported: FrozenSet[str] = frozenset()
+        undefined: FrozenSet[str] = frozenset()
         for section in elf.iter_sections():
             if isinstance(section, DynamicSection):
                 needed += [t.needed for t in section.iter_tags() if t.entry.d_tag == "DT_NEEDED"]
@@ -78,6 +80,8 @@ def inspect_elf(name: str, data: bytes) -> ElfFacts:
                     if s.name and s["st_shndx"] != "SHN_UNDEF"
                     and s["st_info"]["bind"] in ("STB_GLOBAL", "STB_WEAK")
                 )
+                undefined = frozenset(s.name for s in section.iter_symbols()
+                                      if s.name and s["st_shndx"] == "SHN_UNDEF")
         stack = [seg for seg in elf.iter_segments() if seg["p_type"] == _PT_GNU_STACK]
         versions_needed = _versions_needed(elf)
     except ELFError as exc:
@@ -86,7 +90,7 @@ def inspect_elf(name: str, data: bytes) -> ElfFacts:
     executable_stack = not stack or bool(stack[0]["p_flags"] & _PF_X)
     exports_init = any(n.startswith("PyInit_") for n in exported)
     return ElfFacts(name, tuple(needed), tuple(openssl_versions_in(data)), executable_stack,
-                    exports_init, exported, versions_needed, str(elf["e_machine"]))
+                    exports_init, exported, undefined, versions_needed, str(elf["e_machine"]))
 
 
 def _versions_needed(elf: ELFFile) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:

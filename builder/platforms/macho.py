@@ -48,6 +48,7 @@ class MachOSlice:
     minos: Optional[Tuple[int, int]]  # LC_BUILD_VERSION's minos (or LC_VERSION_MIN_MACOSX)
     dylibs: Tuple[str, ...]  # the libraries it loads (LC_LOAD_DYLIB and its kin)
     exported: FrozenSet[str]  # its external defined symbols, without Mach-O's leading `_`
+    undefined: FrozenSet[str]  # the symbols it leaves to the process (no leading `_`)
     signed: bool  # it carries a code signature (LC_CODE_SIGNATURE with data)
     executable_stack: bool  # the header asks for an executable stack (MH_ALLOW_STACK_EXECUTION)
 
@@ -78,6 +79,11 @@ class MachOFacts:
     def executable_stack(self) -> bool:
         """Whether any slice asks for an executable stack."""
         return any(s.executable_stack for s in self.slices)
+
+    @property
+    def undefined(self) -> FrozenSet[str]:
+        """The symbols any slice leaves to the process (`-undefined dynamic_lookup`)."""
+        return frozenset(n for s in self.slices for n in s.undefined)
 
     def describe(self) -> str:
         """`name: arm64 (minos 11.0), x86_64 (minos 10.13); OpenSSL 3.0.22`."""
@@ -125,9 +131,10 @@ def _slice(macho: MachO, header) -> MachOSlice:  # type: ignore[no-untyped-def]
             minos = _version(body.version)
         elif command.cmd == mach_o.LC_CODE_SIGNATURE:
             signed = body.datasize > 0
-    exported = frozenset(_unprefixed(n.decode("utf-8", "replace"))
-                         for _, n in SymbolTable(macho, header).extdefsyms)
-    return MachOSlice(header.header.cputype, minos, tuple(dylibs), exported, signed,
+    table = SymbolTable(macho, header)
+    exported = frozenset(_unprefixed(n.decode("utf-8", "replace")) for _, n in table.extdefsyms)
+    undefined = frozenset(_unprefixed(n.decode("utf-8", "replace")) for _, n in table.undefsyms)
+    return MachOSlice(header.header.cputype, minos, tuple(dylibs), exported, undefined, signed,
                       bool(header.header.flags & mach_o.MH_ALLOW_STACK_EXECUTION))
 
 

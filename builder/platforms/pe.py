@@ -46,6 +46,8 @@ class PeFacts:
     machine: int  # the PE header's Machine: 0x8664 x86-64, 0x14c i386, 0xaa64 arm64
     pe32_plus: bool  # PE32+ (64-bit) rather than PE32
     executable_stack: bool = False  # a Linux notion: a PE file has no such header
+    # A PE link leaves nothing to the process: every import names its DLL.
+    undefined: FrozenSet[str] = frozenset()
 
     @property
     def architecture(self) -> Optional[Architecture]:

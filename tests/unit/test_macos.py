@@ -21,8 +21,9 @@ LIBSYSTEM = "/usr/lib/libSystem.B.dylib"
 
 
 def piece(cpu=ARM64, minos=(11, 0), dylibs=(LIBSYSTEM,), exported=frozenset({"PyInit_m"}),
-          signed=True) -> MachOSlice:
-    return MachOSlice(cpu, minos, tuple(dylibs), frozenset(exported), signed, False)
+          signed=True, undefined=frozenset({"PyModule_Create2"})) -> MachOSlice:
+    return MachOSlice(cpu, minos, tuple(dylibs), frozenset(exported), frozenset(undefined),
+                      signed, False)
 
 
 def binary(*slices: MachOSlice, name="m.cpython-313-darwin.so") -> MachOFacts:
@@ -91,6 +92,15 @@ def test_a_shared_openssl_is_refused_even_from_the_systems_own_folder():
                  "/opt/homebrew/opt/openssl@3/lib/libcrypto.3.dylib"):
         facts = binary(piece(dylibs=(LIBSYSTEM, path)))
         assert any(f"needs the shared {path}" in p for p in problems(MACOS, [facts], "3.0.22"))
+
+
+def test_an_openssl_symbol_left_to_the_process_is_refused():
+    from builder.platforms.macos import MACOS
+    from builder.repair import problems
+    lookup = binary(piece(undefined={"PyModule_Create2", "EVP_sha256"}))
+    [problem] = problems(MACOS, [lookup], "3.0.22", frozenset({"EVP_sha256", "SHA256"}))
+    assert "leaves 1 OpenSSL symbols undefined (EVP_sha256, ...)" in problem
+    assert problems(MACOS, [binary(piece())], "3.0.22", frozenset({"EVP_sha256"})) == []
 
 
 def test_a_wheel_of_several_macos_tags_needs_each_tags_slice_not_exactly_it():
