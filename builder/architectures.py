@@ -38,7 +38,6 @@ class MacFacts:
     cpu_type: int  # the Mach-O header's cputype (CPU_TYPE_ARM64): 0x0100000C
     readobj_format: str  # an object's format as llvm-readobj names it: Mach-O arm64
     first_macos: Tuple[int, int]  # the first macOS release that runs it: (11, 0) for arm64
-    default_macos: Tuple[int, int]  # the deployment target cibuildwheel defaults to
     rust_triple: str  # aarch64-apple-darwin
 
 
@@ -74,7 +73,7 @@ ARCHITECTURES: Dict[str, Architecture] = {arch.name: arch for arch in (
                               msvc_arch="x64", coff_format="COFF-x86-64",
                               runs_under_wine=True),
                  MacFacts("x86_64", "x86_64", "darwin64-x86_64-cc", 0x01000007,
-                          "Mach-O 64-bit x86-64", (10, 4), (10, 13), "x86_64-apple-darwin")),
+                          "Mach-O 64-bit x86-64", (10, 4), "x86_64-apple-darwin")),
     Architecture("aarch64", "EM_AARCH64", "linux-aarch64", "aarch64-linux-gnu",
                  "aarch64-unknown-linux-gnu", "arm64", ("qemu-aarch64-static", "qemu-aarch64"),
                  WindowsFacts("win_arm64", "win-arm64", 0xAA64, "aarch64-windows-gnu",
@@ -82,7 +81,7 @@ ARCHITECTURES: Dict[str, Architecture] = {arch.name: arch for arch in (
                               "aarch64-pc-windows-gnullvm", msvc_arch="arm64",
                               coff_format="COFF-ARM64", mingw_openssl_since=(4, 0)),
                  MacFacts("arm64", "aarch64", "darwin64-arm64-cc", 0x0100000C, "Mach-O arm64",
-                          (11, 0), (11, 0), "aarch64-apple-darwin")),
+                          (11, 0), "aarch64-apple-darwin")),
     Architecture("i686", "EM_386", windows=WindowsFacts(
         "win32", "win32", 0x14C, "x86-windows-gnu", "mingw", "VC-WIN32", "i386",
         "i686-pc-windows-gnu", leading_underscore=True, bits=32, msvc_arch="x86",

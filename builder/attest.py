@@ -62,8 +62,9 @@ def statement(wheel: Path, record: dict, started: str, finished: str) -> dict:
     """The in-toto Statement (JSON-ready) of a published wheel: its sha256 as the subject, and
     a SLSA v1 provenance predicate of its provenance `record`: the build definition
     (package, version, OpenSSL release, platform tag, Configure arguments), the resolved
-    dependencies (sdist, OpenSSL tarball, patches, each with its sha256) and the run (builder
-    version, `started` and `finished`, RFC 3339 times)."""
+    dependencies (sdist, OpenSSL tarball, patches, zig's wheel, Cargo.lock's crates, each
+    with its sha256) and the run (builder version, `started` and `finished`, RFC 3339
+    times)."""
     openssl = record["openssl"]
     definition = provenance_pb2.BuildDefinition(build_type=BUILD_TYPE)
     definition.external_parameters.update({
@@ -78,9 +79,16 @@ def statement(wheel: Path, record: dict, started: str, finished: str) -> dict:
         ResourceDescriptor(name="sdist", uri=str(sdist["source"]),
                            digest={"sha256": sdist["sha256"]}),
         ResourceDescriptor(name=f"openssl-{openssl['version']}.tar.gz",
-                           uri=str(openssl["source"]), digest={"sha256": openssl["tarball_sha256"]}),
+                           uri=str(openssl["source"]),
+                           digest={"sha256": openssl["tarball_sha256"]}),
         *(ResourceDescriptor(name=f"patch {p['file']}", digest={"sha256": p["sha256"]})
           for p in sdist.get("patches", [])),
+        *(ResourceDescriptor(name=d["file"], digest={"sha256": d["sha256"]})
+          for d in record.get("toolchain_downloads", [])),
+        *(ResourceDescriptor(name=f"crate {c['name']} {c['version']}",
+                             uri=f"pkg:cargo/{c['name']}@{c['version']}",
+                             digest={"sha256": c["sha256"]})
+          for c in sdist.get("crates", [])),
     ]
     definition.resolved_dependencies.extend(d.pb for d in dependencies)
     run = provenance_pb2.RunDetails()

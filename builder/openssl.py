@@ -363,8 +363,9 @@ def join_builds(builds: Sequence[OpenSSLBuild], joiner: Sequence[str], ctx: RunC
     differ (one set could not serve every architecture), CommandFailed where the joiner
     fails."""
     first = builds[0]
+    # One line of Configure arguments per architecture, each named by its target.
     key = CacheKey(version=first.version, sha256=first.key.sha256,
-                   flags=tuple(f for b in builds for f in b.key.flags),
+                   flags=tuple(f"{b.key.target}: {' '.join(b.key.flags)}" for b in builds),
                    recipe=first.key.recipe,
                    compiler=" + ".join(b.key.compiler for b in builds),
                    target=" + ".join(b.key.target for b in builds),
@@ -393,7 +394,8 @@ def join_builds(builds: Sequence[OpenSSLBuild], joiner: Sequence[str], ctx: RunC
             "key": asdict(key),
             "configure_args": list(key.flags),
             "source": first.origin,
-            "joined": [b.key.digest() for b in builds],
+            "joined": [{"target": b.key.target, "cache_key": b.key.digest(),
+                        "renamed_symbols": b.renamed_symbols} for b in builds],
             "renamed_symbols": first.renamed_symbols,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }, indent=2) + "\n")

@@ -6,7 +6,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from builder import __version__
 from builder.errors import InputError
@@ -25,14 +25,16 @@ def provenance_path(wheel: Path) -> Path:
 
 
 def make_provenance(built: BuiltWheel, repaired: RepairedWheel, openssl: OpenSSLBuild,
-                    smoke: SmokeResult, smoked_on: Sequence[SmokeResult] = ()) -> dict:
+                    smoke: SmokeResult, smoked_on: Sequence[SmokeResult] = (),
+                    downloads: Sequence[Tuple[str, str]] = ()) -> dict:
     """The provenance record of one wheel, a JSON-ready dict: package, sdist, wheel sha256 and
     tag, the checks it passed, interpreters, OpenSSL build (`OpenSSLBuild.record`), compiler,
     smoke results (`not_run` with its reason where none could run here), the builder's
     version and the time (UTC).
 
     `smoke`: the test with the interpreter that built it; `smoked_on`: every interpreter
-    it was tested with (an abi3 wheel serves several)."""
+    it was tested with (an abi3 wheel serves several); `downloads`: (file, sha256) of what
+    the toolchain was made from (zig's wheel)."""
     return {
         "package": built.sdist.name,
         "version": built.sdist.version,
@@ -51,6 +53,7 @@ def make_provenance(built: BuiltWheel, repaired: RepairedWheel, openssl: OpenSSL
                   **built.source_changes},
         "openssl": openssl.record(),
         "compiler": openssl.key.compiler,
+        "toolchain_downloads": [{"file": name, "sha256": digest} for name, digest in downloads],
         "smoke": smoke.record(),
         "smoked_on": [{"python": s.python, "passed": s.record()["passed"], "seconds": s.seconds,
                        "runtime_version": s.runtime_version,

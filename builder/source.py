@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Tuple
+import sys
+from typing import Dict, List, Tuple
 
 
 from builder.context import RunContext
@@ -15,6 +16,11 @@ from builder.errors import CommandFailed, InputError
 from builder.fetch import sha256_file
 from builder.runner import call
 from builder.sdist import Sdist, unpack_sdist
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on older Pythons only
+    import tomli as tomllib
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,19 @@ def prepare_source(sdist: Sdist, scratch: Path, ctx: RunContext,
                             "relocked": options.cargo.relock}
     elif (source / "Cargo.toml").is_file():
         fetch_crates(source, log, f"{sdist.name} {sdist.version}")
+    if (source / "Cargo.lock").is_file():
+        changes["crates"] = locked_crates(source / "Cargo.lock")
     return PreparedSource(sdist, source, env, changes)
+
+
+def locked_crates(lock: Path) -> List[Dict[str, str]]:
+    """The registry crates a Cargo.lock pins (read with the TOML library): name, version and
+    the sha256 `checksum` cargo verifies each download against; a path or git dependency
+    (no checksum) is left out."""
+    with open(lock, "rb") as data:
+        packages = tomllib.load(data).get("package", [])
+    return [{"name": p["name"], "version": p["version"], "sha256": p["checksum"]}
+            for p in packages if p.get("checksum")]
 
 
 def _apply_patch(patch: Path, source: Path, log: Path, sdist: Sdist) -> Dict[str, str]:

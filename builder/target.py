@@ -60,9 +60,12 @@ class Target:
 
     @property
     def rust_triple(self) -> Optional[str]:
-        """Rust's name of the target: aarch64-unknown-linux-gnu, x86_64-pc-windows-gnu."""
+        """Rust's name of the target: aarch64-unknown-linux-gnu, x86_64-pc-windows-gnu,
+        aarch64-apple-darwin (a universal2 target: its first slice's)."""
         if self.os == "windows":
             return self.arch.windows.rust_triple if self.arch.windows else None
+        if self.os == "macos":
+            return self.arch.macos.rust_triple if self.arch.macos else None
         return self.arch.rust_triple
 
     @property

@@ -57,6 +57,8 @@ class Toolchain:
     # everything OpenSSL defines compiled hidden, since zig's Mach-O linker cannot limit a
     # module's exports); None: `cc`.
     openssl_cc: Optional[str] = None
+    # What was downloaded to make it, (file name, sha256): zig's wheel; for the provenance.
+    downloads: Tuple[Tuple[str, str], ...] = ()
 
     def env(self) -> Dict[str, str]:
         """The variables that make build systems use this toolchain."""

@@ -202,7 +202,8 @@ def render(result: AuditResult) -> List[str]:
     newest = result.data_newest.isoformat() if result.data_newest else "unknown"
     lines = [f"OpenSSL's advisories: {result.data_source}; newest record {newest} (nothing "
              f"published later is known to this audit; --vuln-data DIR reads a newer copy)",
-             f"judged on {result.today.isoformat()}{' (strict: warnings fail)' if result.strict else ''}"]
+             f"judged on {result.today.isoformat()}"
+             f"{' (strict: warnings fail)' if result.strict else ''}"]
     without = [w for w in result.wheels if not w.judgements]
     for audit in result.wheels:
         for j in audit.judgements:

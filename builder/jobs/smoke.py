@@ -42,9 +42,9 @@ def smoke_wheels(wheels: Sequence[Path], ctx: RunContext, *, python: Optional[st
     """Smoke-test each wheel with `python` (default: this interpreter; for a Windows wheel,
     the pinned Windows CPython of that version, default the newest its tags accept), one
     after another, yielding each outcome as it is known. A wheel nothing here can run (macOS)
-    gets the checks that need no interpreter, and its outcome says `not_run`. Raises InputError before any test for
-    a path that is not a wheel, and for a wheel with no provenance record when `openssl` is
-    not given."""
+    gets the checks that need no interpreter, and its outcome says `not_run`. Raises
+    InputError before any test for a path that is not a wheel, and for a wheel with no
+    provenance record when `openssl` is not given."""
     for wheel in wheels:
         check_is_wheel(wheel)
     for wheel in wheels:

@@ -140,7 +140,7 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
             require_passed(smoke)  # every wheel passed on every interpreter, or none is kept
         for wheel, pairs in zip(wheels, outcomes):
             record = make_provenance(wheel.built, wheel.repaired, openssl, pairs[0][1],
-                                     [smoke for _, smoke in pairs])
+                                     [smoke for _, smoke in pairs], toolchain.downloads)
             result.wheels.append(_publish(wheel.repaired.path, record, wheelhouse, signer,
                                           started))
             result.records.append(record)
@@ -307,6 +307,8 @@ def _publish(staged: Path, record: dict, wheelhouse: Path, signer: Optional[Sign
     final = wheelhouse / staged.name
     write_json_atomically(provenance_path(final), record)
     write_attestation(final, statement(staged, record, started, _now()), signer)
+    if signer is None:
+        progress.say(f"    {final.name}: attestation unsigned (pass --sign-key to sign it)")
     os.replace(staged, final)
     progress.say(f"    {final}")
     return final

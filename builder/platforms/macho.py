@@ -20,8 +20,10 @@ from builder.platforms.wheelfiles import binary_members
 from builder.probe import openssl_versions_in
 
 # The first four bytes of a thin Mach-O file (either byte order, 32 or 64 bits) or of a fat
-# one (FAT_MAGIC; Java class files share it, but no wheel of this builder holds one).
-_MAGICS = {struct.pack(">I", m) for m in (mach_o.MH_MAGIC, mach_o.MH_MAGIC_64, mach_o.FAT_MAGIC)}
+# one (FAT_MAGIC, FAT_MAGIC_64; Java class files share the first, and are read as what they
+# are not: refused as unreadable Mach-O).
+_MAGICS = {struct.pack(">I", m) for m in (mach_o.MH_MAGIC, mach_o.MH_MAGIC_64, mach_o.FAT_MAGIC,
+                                          mach_o.FAT_MAGIC_64)}
 _MAGICS |= {struct.pack("<I", m) for m in (mach_o.MH_MAGIC, mach_o.MH_MAGIC_64)}
 _LOADS = {mach_o.LC_LOAD_DYLIB, mach_o.LC_LOAD_WEAK_DYLIB, mach_o.LC_REEXPORT_DYLIB,
           mach_o.LC_LAZY_LOAD_DYLIB, mach_o.LC_LOAD_UPWARD_DYLIB}

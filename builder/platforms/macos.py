@@ -168,8 +168,9 @@ class MacOSPlatform:
         """Architectures and minos, libraries, exports and signatures, as `check_platform`
         holds them; the signature's presence only (codesign verifies it on a Mac)."""
         slices = sorted({s.describe() for f in facts for s in f.slices})
+        libraries = sorted({d for f in facts for d in f.needed})
         found = [f"every binary holds {', '.join(slices)}, as {tag} allows",
-                 f"loads only macOS's own libraries ({', '.join(sorted(set(d for f in facts for d in f.needed)))})",
+                 f"loads only macOS's own libraries ({', '.join(libraries)})",
                  "every extension module exports its PyInit_<name>"]
         if any(s.architecture and s.architecture.name == "aarch64"
                for f in facts for s in f.slices):

@@ -21,7 +21,7 @@ from typing import Dict, List, Optional, Tuple
 from builder.architectures import Architecture, MacTag
 from builder.cache import Kind, Store
 from builder.context import RunContext
-from builder.errors import BuilderError, InputError
+from builder.errors import BuilderError, InputError, VerificationError
 from builder.fetch import Expected, cached_zip_member
 from builder.index import index_files
 from builder.interpreters import Interpreter, include_dir, pip_target_args
@@ -44,11 +44,6 @@ class MacPyconfig:
     wheel_sha256: str
     sha256: str
     member: str = _MEMBER
-
-    def record(self) -> dict:
-        """Where the file came from, for the provenance record."""
-        return {"cpython": self.cpython, "wheel": self.wheel, "wheel_sha256": self.wheel_sha256,
-                "member": self.member, "sha256": self.sha256}
 
 
 def _tf(cpython: str, wheel: str, wheel_sha256: str, sha256: str) -> MacPyconfig:
@@ -141,6 +136,7 @@ class MacPython:
     tag: MacTag
     include: Optional[Path] = None
     pyconfigs: Tuple[MacPyconfig, ...] = ()
+    headers_from: str = ""  # the host interpreter whose Include/ the headers are
 
     runs = False
     not_run_reason = NOT_RUN
@@ -148,8 +144,9 @@ class MacPython:
     @property
     def packages(self) -> Tuple[str, ...]:
         """What its headers came from, for the provenance: each pinned pyconfig.h."""
-        return tuple(f"pyconfig.h of macOS CPython {p.cpython} from {p.wheel} ({p.member}, "
-                     f"sha256:{p.sha256})" for p in self.pyconfigs)
+        return (*(f"pyconfig.h of macOS CPython {p.cpython} from {p.wheel} ({p.member}, "
+                  f"sha256:{p.sha256})" for p in self.pyconfigs),
+                *((f"headers: Include/ of {self.headers_from}",) if self.headers_from else ()))
 
     @property
     def short_version(self) -> str:
@@ -223,7 +220,7 @@ def mac_python(build: Interpreter, tag: MacTag, ctx: RunContext) -> MacPython:
 
     entry = ctx.store.materialize(Kind.TOOLS, key, make,
                                   reuse=lambda path: (path / "include" / "pyconfig.h").is_file())
-    return MacPython(version, tag, entry.path / "include", pinned)
+    return MacPython(version, tag, entry.path / "include", pinned, build.describe())
 
 
 def _pyconfig_text(pinned: MacPyconfig, ctx: RunContext) -> str:
@@ -232,10 +229,17 @@ def _pyconfig_text(pinned: MacPyconfig, ctx: RunContext) -> str:
 
     def urls():  # type: ignore[no-untyped-def]
         files = index_files(index, pinned.project, (".whl",), advice=_ADVICE)
-        found = [f.url for f in files if f.filename == pinned.wheel]
+        found = [f for f in files if f.filename == pinned.wheel]
         if not found:
             raise BuilderError(f"{index} does not offer {pinned.wheel}; {_ADVICE}")
-        yield from found
+        for file in found:
+            # The index's own sha256 of the wheel, where it gives one, must be the pinned one:
+            # only the member travels, so this is what ties it to the wheel that was pinned.
+            if file.sha256 is not None and file.sha256 != pinned.wheel_sha256:
+                raise VerificationError(f"{index} lists {pinned.wheel} with sha256 "
+                                        f"{file.sha256}, not the pinned {pinned.wheel_sha256}; "
+                                        f"{_ADVICE}")
+            yield file.url
 
     fetched = cached_zip_member(
         store, f"macos-pyconfig/{pinned.cpython}-{pinned.sha256[:16]}.h", urls(), pinned.member,

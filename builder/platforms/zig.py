@@ -197,6 +197,7 @@ def zig(store: Store, index_url: str, target: Target) -> Toolchain:
                # Rust targets link through the same compiler (what maturin --zig does).
                (target.arch.cargo_linker_variable, str(wrappers / "cc"))),
         exclude_libs=False,
+        downloads=((ZIG_WHEEL, ZIG_SHA256),),
         # libdl and libpthread are still libraries of their own before glibc 2.34.
         ldflags="-ldl -lpthread",
         openssl_target=target.arch.openssl_target if target.cross else None,
@@ -215,6 +216,7 @@ def _windows_toolchain(store: Store, executable: Path, target: Target) -> Toolch
         tools=(("AR", str(wrappers / "ar")), ("RANLIB", str(wrappers / "ranlib")),
                ("ZIG_GLOBAL_CACHE_DIR", str(store.path(Kind.TOOLS, "zig-cache")))),
         exclude_libs=False,
+        downloads=((ZIG_WHEEL, ZIG_SHA256),),
         # What OpenSSL's objects call in Windows itself (sockets, the certificate store).
         ldflags="-lws2_32 -lcrypt32 -lgdi32 -luser32 -ladvapi32",
         openssl_target=facts.mingw_openssl_target,
@@ -242,6 +244,7 @@ def _macos_toolchain(store: Store, executable: Path, target: Target) -> Toolchai
         tools=(("AR", str(wrappers / "ar")), ("RANLIB", str(wrappers / "ranlib")),
                ("ZIG_GLOBAL_CACHE_DIR", str(store.path(Kind.TOOLS, "zig-cache")))),
         exclude_libs=False,
+        downloads=((ZIG_WHEEL, ZIG_SHA256),),
         ldflags=_MACOS_LDFLAGS,
         openssl_target=facts.openssl_target,
         objcopy="llvm-objcopy",
@@ -271,6 +274,7 @@ def _universal_toolchain(store: Store, executable: Path, target: Target) -> Tool
         triple=" + ".join(t.triple for t in slices),
         tools=slices[0].tools,
         exclude_libs=False,
+        downloads=((ZIG_WHEEL, ZIG_SHA256),),
         ldflags=_MACOS_LDFLAGS,
         objcopy="llvm-objcopy",
         nm="llvm-nm",

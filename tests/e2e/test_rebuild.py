@@ -88,32 +88,36 @@ def test_pip_takes_the_rebuild_with_a_local_version_over_the_old_and_a_newer_tag
 
 def test_audit_rebuild_turns_a_failing_wheelhouse_clean_and_pip_takes_the_rebuilds(
         wheelhouse, openssl_mirror, session_cache, tmp_path):
+    """Wheels built against 1.1.1w (this interpreter's), 3.0.22 (CPython 3.12) and 3.5.7
+    (CPython 3.13) side by side: the first two fail, the third warns; `--rebuild --openssl
+    3.5.7` rebuilds the two, for their own interpreters."""
     folder = tmp_path / "wheelhouse"
     folder.mkdir()
-    for version in ("3.0.22", "3.5.7"):
-        done, built = wheelhouse(str(FIXTURES / "sslfixture"), version, "--version-probe", PROBE)
+    for version, python in (("1.1.1w", ()), ("3.0.22", ("--python", "3.12")),
+                            ("3.5.7", ("--python", "3.13"))):
+        done, built = wheelhouse(str(FIXTURES / "sslfixture"), version, "--version-probe", PROBE,
+                                 *python)
         assert done.returncode == 0, done.stderr[-3000:]
         [wheel] = wheels_in(built)
-        if version == "3.0.22":
-            for path in (wheel, Path(f"{wheel}.provenance.json")):
-                shutil.copy(path, folder)
-    assert run_builder("audit", str(folder)).returncode == 1
+        for path in (wheel, Path(f"{wheel}.provenance.json")):
+            shutil.copy(path, folder)
+    before = run_builder("audit", str(folder))
+    assert before.returncode == 1 and "2 failing, 1 with warnings" in before.stdout
     assert run_builder("index", str(folder)).returncode == 0
     done = run_builder("audit", "--rebuild", "--openssl", "3.5.7", *mirror_args(openssl_mirror),
                        "--cache-dir", str(session_cache), str(folder), cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "0 failing" in done.stdout
-    [rebuilt] = wheels_in(folder)
-    assert rebuilt.name.startswith("sslfixture-1.0+openssl3.5.7-")
-    assert sorted(p.name for p in (folder / "replaced").iterdir())[0].startswith("sslfixture-1.0-")
-    # The index was refreshed: it lists the rebuild alone, and pip takes it.
+    assert "0 failing, 3 with warnings" in done.stdout.split("judged on")[-1]
+    rebuilt = [w for w in wheels_in(folder) if "+openssl3.5.7" in w.name]
+    assert sorted(w.name.split("-")[2] for w in rebuilt) == ["cp311", "cp312"]
+    assert len([p for p in (folder / "replaced").glob("*.whl")]) == 2
+    # The index was refreshed: it lists the rebuilds, not the wheels they replaced.
     page = (folder / "simple" / "sslfixture" / "index.html").read_text()
-    assert rebuilt.name in page and "sslfixture-1.0-cp" not in page
+    assert all(w.name in page for w in rebuilt) and "sslfixture-1.0-cp311" not in page
     fresh = venv(tmp_path / "fresh")
     with serve(folder) as base:
         pip(fresh, "--index-url", base + "/simple/", "sslfixture==1.0")
         # The same audit of the index itself, as pip sees it.
         served = run_builder("audit", "--cache-dir", str(session_cache), base + "/simple/")
         assert served.returncode == 0 and "0 failing" in served.stdout, served.stderr[-2000:]
-        assert rebuilt.name in served.stdout
     assert installed(fresh).startswith("1.0+openssl3.5.7 OpenSSL 3.5.7 ")

@@ -17,7 +17,9 @@ RECORD = {
     "package": "scrypt", "version": "0.9.4", "tag": "manylinux_2_17_x86_64", "plat": None,
     "python": "cpython 3.13.0 (/usr/bin/python3.13)", "compiler": "gcc 12",
     "sdist": {"source": "https://files.example/scrypt-0.9.4.tar.gz", "sha256": "a" * 64,
-              "patches": [{"file": "fix.patch", "sha256": "b" * 64}]},
+              "patches": [{"file": "fix.patch", "sha256": "b" * 64}],
+              "crates": [{"name": "pyo3", "version": "0.25.1", "sha256": "d" * 64}]},
+    "toolchain_downloads": [{"file": "ziglang-0.15.2.whl", "sha256": "e" * 64}],
     "openssl": {"version": "3.5.9", "configure_args": ["no-shared", "no-ssl3"],
                 "cache_key": "0123456789abcdef", "source": "https://www.openssl.org/source/x",
                 "tarball_sha256": "c" * 64},
@@ -55,7 +57,8 @@ def test_the_statement_names_the_wheel_and_what_it_was_built_from(wheel):
     assert definition["externalParameters"]["configure_args"] == ["no-shared", "no-ssl3"]
     names = {d["name"]: d["digest"]["sha256"] for d in definition["resolvedDependencies"]}
     assert names == {"sdist": "a" * 64, "openssl-3.5.9.tar.gz": "c" * 64,
-                     "patch fix.patch": "b" * 64}
+                     "patch fix.patch": "b" * 64, "ziglang-0.15.2.whl": "e" * 64,
+                     "crate pyo3 0.25.1": "d" * 64}
     assert made["predicate"]["runDetails"]["metadata"]["startedOn"] == "2026-12-01T07:00:00Z"
 
 
@@ -90,3 +93,14 @@ def test_a_file_that_holds_no_key_is_refused(tmp_path):
         load_signer(tmp_path / "key.pem")
     with pytest.raises(InputError, match="not a PEM public key"):
         load_public_key(tmp_path / "key.pem")
+
+
+def test_the_crates_cargo_lock_pins_are_read_with_their_checksums(tmp_path):
+    from builder.source import locked_crates
+    (tmp_path / "Cargo.lock").write_text(
+        'version = 4\n\n[[package]]\nname = "pyo3"\nversion = "0.25.1"\n'
+        'source = "registry+https://github.com/rust-lang/crates.io-index"\n'
+        f'checksum = "{"d" * 64}"\n\n[[package]]\nname = "cryptography-rust"\n'
+        'version = "0.1.0"\n')
+    assert locked_crates(tmp_path / "Cargo.lock") == [
+        {"name": "pyo3", "version": "0.25.1", "sha256": "d" * 64}]
