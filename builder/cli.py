@@ -54,11 +54,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", action="store_true", help="show tracebacks on errors")
 
 
-def _openssl_options(parser: argparse.ArgumentParser, *, version_flag: bool) -> None:
+def _openssl_options(parser: argparse.ArgumentParser, *, version_flag: bool,
+                     default: str = "newest release of the newest LTS series") -> None:
     if version_flag:
         parser.add_argument("--openssl", metavar="VERSION",
-                            help="OpenSSL release (3.0.13) or series (3.0); default: newest "
-                                 "release of the newest LTS series")
+                            help=f"OpenSSL release (3.0.13) or series (3.0); default: {default}")
     parser.add_argument("--mirror", action="append", default=[], metavar="URL",
                         help="also fetch the tarball from URL/openssl-X.tar.gz, after the "
                              "upstream locations (repeatable; also $BUILDER_OPENSSL_MIRROR and "
@@ -213,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "lists is fetched and audited)")
     audit.add_argument("--json", action="store_true", help="one JSON document on stdout")
     audit.add_argument("--strict", action="store_true",
-                       help="a newer release of the same series fails too")
+                       help="every warning fails too (a newer release of the same series, the "
+                            "system's OpenSSL)")
     audit.add_argument("--vuln-data", type=Path, metavar="DIR",
                        help="a newer copy of OpenSSL's release-metadata repository (or its "
                             "secjson/) instead of the snapshot shipped with the builder")
@@ -227,7 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "public key, its subject the wheel's sha256 (exit 1 otherwise)")
     audit.add_argument("--sign-key", type=Path, metavar="PEM",
                        help="with --rebuild: sign the rebuilt wheels' attestations")
-    _openssl_options(audit, version_flag=True)
+    _openssl_options(audit, version_flag=True,
+                     default="with --rebuild, the newest release of each wheel's own series")
     _common(audit)
     audit.set_defaults(func=_cmd_audit)
 
@@ -364,6 +366,9 @@ def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
         if args.rebuild:
             raise InputError("--rebuild writes the rebuilt wheels into a wheelhouse: give its "
                              "folder, not an index URL")
+        if args.verify_key is not None:
+            raise InputError("--verify-key reads each wheel's attestation beside it, which an "
+                             "index does not serve: give the wheelhouse's folder")
         ctx = RunContext.create(settings)
         with tempfile.TemporaryDirectory(prefix="builder-audit-") as scratch:
             folder = fetch_index_wheels(str(args.wheelhouse_or_index), Path(scratch) / "wheels",

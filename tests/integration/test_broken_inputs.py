@@ -117,3 +117,10 @@ def test_a_macos_target_that_cannot_be_built_here_is_refused_before_any_download
                  "--python", python)
     refused(done, cache, phrase)
     assert not (cache / "downloads").exists() and not (cache / "tools").exists()
+
+
+@pytest.mark.parametrize("option", [["--rebuild"], ["--verify-key", "team.pub.pem"]])
+def test_what_needs_a_wheelhouse_folder_is_refused_for_an_index_url(option, cache, tmp_path):
+    done = run_builder("audit", *option, "--cache-dir", str(cache), "http://127.0.0.1:9/simple/")
+    refused(done, cache, "give the wheelhouse's folder" if "--verify-key" in option
+            else "give its folder, not an index URL")
