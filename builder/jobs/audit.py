@@ -78,12 +78,16 @@ class AuditResult:
     signatures: Tuple[Tuple[str, bool, str], ...] = ()
 
     @property
-    def exit_code(self) -> int:
-        """1 when a wheel fails (or, with `strict`, has a warning) or its attestation does not
-        verify; 0 otherwise."""
+    def flagged(self) -> List[str]:
+        """The wheels that fail (and, with `strict`, those with a warning): what a rebuild
+        replaces."""
         failing = (FAIL, WARNING) if self.strict else (FAIL,)
-        bad = any(w.verdict in failing for w in self.wheels)
-        return 1 if bad or any(not ok for _, ok, _ in self.signatures) else 0
+        return [w.wheel for w in self.wheels if w.verdict in failing]
+
+    @property
+    def exit_code(self) -> int:
+        """1 when a wheel is flagged or its attestation does not verify; 0 otherwise."""
+        return 1 if self.flagged or any(not ok for _, ok, _ in self.signatures) else 0
 
     def as_json(self) -> dict:
         """A JSON-ready dict of the whole audit."""

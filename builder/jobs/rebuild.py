@@ -16,7 +16,7 @@ from builder import progress
 from builder.attest import attestation_path
 from builder.context import RunContext
 from builder.errors import InputError
-from builder.jobs.audit import FAIL, WARNING, AuditResult
+from builder.jobs.audit import AuditResult
 from builder.jobs.openssl import OpenSSLRequest
 from builder.jobs.wheel import WheelRequest, run_wheel
 from builder.releases import load_table, series_of
@@ -36,8 +36,7 @@ class Rebuilt:
 
 def flagged(result: AuditResult) -> List[str]:
     """The wheels the audit fails (and, with --strict, warns of): those a rebuild replaces."""
-    failing = (FAIL, WARNING) if result.strict else (FAIL,)
-    return [w.wheel for w in result.wheels if w.verdict in failing]
+    return result.flagged
 
 
 def rebuild_requests(result: AuditResult, wheelhouse: Path, openssl: OpenSSLRequest
