@@ -54,7 +54,9 @@ class Recipe:
     # build; and build variables, `{prefix}` standing for the static prefix.
     source_links: Tuple[Tuple[str, str], ...] = ()
     env: Tuple[Tuple[str, str], ...] = ()
-    windows_refusal: Optional[str] = None  # why Windows wheels cannot be cross-built here
+    # fnmatch patterns of what an extension module exports beside PyInit_*: functions the
+    # package's Python code calls through ctypes.
+    module_exports: Tuple[str, ...] = ()
     # (target OS, package versions, patch file in builder/data/patches/): what a cross build
     # for that OS applies to the source first (a setup.py that chooses by the build host).
     target_patches: Tuple[Tuple[str, SpecifierSet, str], ...] = ()
@@ -125,7 +127,7 @@ def _recipe(name: str, data: dict) -> Recipe:
                       for r in data.get("openssl", ())),
         source_links=tuple(sorted(data.get("source_links", {}).items())),
         env=tuple(sorted(data.get("env", {}).items())),
-        windows_refusal=data.get("windows_refusal"),
+        module_exports=tuple(data.get("module_exports", ())),
         target_patches=tuple((p["os"], SpecifierSet(p["package"]), p["patch"])
                              for p in data.get("target_patches", ())),
     )

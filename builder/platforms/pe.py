@@ -3,6 +3,7 @@ know of each binary it holds, and the rules only Windows has (machine type, impo
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,14 +166,23 @@ def import_problems(facts: Sequence[PeFacts], arch: Architecture,
     return found
 
 
-def export_problems(facts: Sequence[PeFacts]) -> List[str]:
-    """Every extension module (.pyd) that exports more than its PyInit_* function: OpenSSL's
-    functions must stay inside it. Empty when none does."""
+def extra_exports(facts: Sequence[PeFacts], allowed: Sequence[str] = ()) -> List[str]:
+    """The names extension modules (.pyd) export besides PyInit_* and the fnmatch patterns
+    `allowed` (a recipe's module_exports), sorted."""
+    return sorted({n for f in facts if f.name.lower().endswith(".pyd") for n in f.exported
+                   if not n.startswith("PyInit_")
+                   and not any(fnmatch.fnmatchcase(n, p) for p in allowed)})
+
+
+def export_problems(facts: Sequence[PeFacts], allowed: Sequence[str] = ()) -> List[str]:
+    """Every extension module (.pyd) that exports more than its PyInit_* function and the
+    names `allowed` (fnmatch patterns: functions the package's own Python code calls through
+    ctypes): OpenSSL's functions must stay inside it. Empty when none does."""
     found = []
     for f in facts:
-        if f.name.lower().endswith(".pyd"):
-            extra = sorted(n for n in f.exported if not n.startswith("PyInit_"))
-            if extra:
-                found.append(f"{f.name} exports {len(extra)} names besides PyInit_* "
-                             f"({', '.join(extra[:3])}, ...)")
+        extra = extra_exports([f], allowed)
+        if extra:
+            found.append(f"{f.name} exports {len(extra)} name{'s' * (len(extra) != 1)} "
+                         f"besides PyInit_* "
+                         f"({', '.join(extra[:3])}, ...)")
     return found

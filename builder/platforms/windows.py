@@ -27,7 +27,7 @@ from builder.platforms.wine import (EMBEDDABLE, embeddable_for, find_wine, sourc
                                    windows_python)
 from builder.platforms.zig import zig, zig_executable
 from builder.cargo import check_rust_target
-from builder.recipes import Recipe
+from builder.recipes import Recipe, recipe_for
 from builder.releases import Release
 from builder.runner import call, capture
 from builder.target import Target
@@ -92,13 +92,10 @@ class WindowsPlatform:
 
     def check_package(self, package: str, recipe: Recipe, is_rust: bool,
                       target: Target) -> None:
-        """Refused for Windows here: what the recipe says cannot be cross-built (scrypt), and
-        every Rust package: this host's Rust has no mingw standard library (`rustup target
-        add` is the remedy named), and even with one its link for Windows is not set up here.
-        Raises InputError; natively on Windows they build with MSVC."""
-        if recipe.windows_refusal:
-            raise InputError(f"{package} cannot be built for {target.plat} here: "
-                             f"{recipe.windows_refusal}")
+        """Refused for Windows here: every Rust package, since this host's Rust has no mingw
+        standard library (`rustup target add` is the remedy named), and even with one its link
+        for Windows is not set up here. Raises InputError; natively on Windows they build
+        with MSVC."""
         if is_rust:
             natively = "natively on Windows, where it builds with MSVC"
             check_rust_target(package, str(target.rust_triple), natively)
@@ -166,7 +163,8 @@ class WindowsPlatform:
                        wheel: str) -> None:
         """Every binary of the tag's machine type (else the Win32 error), importing only
         Windows' DLLs and those of the interpreters the wheel's tags name (`wheel`: its file
-        name), and every .pyd exporting only PyInit_*. Raises CheckFailed naming every
+        name), and every .pyd exporting only PyInit_* and what its recipe's module_exports
+        name (functions its Python code calls through ctypes). Raises CheckFailed naming every
         violation."""
         broken: List[str] = []
         _, _, _, tags = parse_wheel_filename(wheel)
@@ -177,7 +175,8 @@ class WindowsPlatform:
                 continue
             broken += pe.machine_problems(facts, arch, part)
             broken += pe.import_problems(facts, arch, tags)
-        broken += pe.export_problems(facts)
+        package = wheel.split("-")[0]
+        broken += pe.export_problems(facts, recipe_for(package).module_exports)
         if broken:
             raise CheckFailed(f"{wheel} {when}: {'; '.join(dict.fromkeys(broken))}")
 
@@ -186,7 +185,7 @@ class WindowsPlatform:
         return [f"every binary is {', '.join(sorted({f.describe_machine() for f in facts}))} "
                 f"as {tag} says",
                 "imports only Windows' DLLs and the interpreter's",
-                "every .pyd exports only PyInit_*"]
+                _exports_passed(pe.extra_exports(facts))]
 
     def check_tag_within(self, tag: str, plat: str, wheel: str) -> None:
         """The repaired wheel is tagged exactly the platform asked for. Raises CheckFailed."""
@@ -286,6 +285,14 @@ class WindowsPlatform:
     def venv_python(self, venv: Path) -> Path:
         """The interpreter of a virtualenv made on Windows."""
         return venv / "Scripts" / "python.exe"
+
+
+def _exports_passed(extra: Sequence[str]) -> str:
+    if not extra:
+        return "every .pyd exports only PyInit_*"
+    shown = ", ".join(extra[:5]) + (", ..." if len(extra) > 5 else "")
+    return (f"every .pyd exports only PyInit_* and the functions its recipe lets the "
+            f"package's Python code call through ctypes ({shown})")
 
 
 def _dotted(version: Tuple[int, int]) -> str:

@@ -35,9 +35,11 @@ def windows_wheels(wheelhouse, target: str, openssl: str, *args: str):
     return done, wheels_in(folder)
 
 
-def only_pinned_openssl_inside(wheel: Path, machine: int, interpreter_dll: str) -> None:
+def only_pinned_openssl_inside(wheel: Path, machine: int, interpreter_dll: str,
+                               ctypes_entry_points: frozenset = frozenset()) -> None:
     """Every .pyd: of the tag's machine type, importing the interpreter's DLL and Windows'
-    alone (no libcrypto/libssl DLL), exporting only PyInit_*, carrying exactly 3.0.22."""
+    alone (no libcrypto/libssl DLL), exporting only PyInit_* (and the package's own
+    `ctypes_entry_points`), carrying exactly 3.0.22."""
     arch = next(a for a in ARCHITECTURES.values() if a.windows and a.windows.pe_machine == machine)
     facts = inspect_wheel(wheel)
     assert [f.name for f in facts] and all(f.name.endswith(".pyd") for f in facts)
@@ -48,7 +50,7 @@ def only_pinned_openssl_inside(wheel: Path, machine: int, interpreter_dll: str) 
         others = [n for n in pyd.needed if n != interpreter_dll]
         assert others and all(is_system_dll(n, arch) for n in others), others
         assert not [n for n in pyd.needed if "crypto" in n.lower() or "ssl" in n.lower()]
-        assert {n for n in pyd.exported} == {f"PyInit_{pyd.name.split('.')[0]}"}
+        assert set(pyd.exported) == {f"PyInit_{pyd.name.split('.')[0]}", *ctypes_entry_points}
         assert pyd.openssl_versions == ("3.0.22",)
 
 
@@ -73,6 +75,33 @@ def test_a_c_tree_becomes_win_amd64_wheels_proven_in_cpython_3_12_and_3_13_under
         assert any("sha256:" in line for line in pinned)
         assert any(line.startswith("Authenticode: ") for line in pinned)
         assert record["compiler"].startswith("zig ")
+
+
+def test_scrypt_from_its_sdist_becomes_win_amd64_wheels_proven_in_3_12_and_3_13_under_wine(
+        wheelhouse):
+    # Its setup.py and C sources choose their Windows code by the build host and by MSVC:
+    # the recipe's patch has them choose by the target.
+    _, wheels = windows_wheels(wheelhouse, "scrypt==0.9.4", "3.0.22", "--plat", "win_amd64",
+                               "--python", "3.12", "--python", "3.13")
+    assert [w.name for w in wheels] == ["scrypt-0.9.4-cp312-cp312-win_amd64.whl",
+                                        "scrypt-0.9.4-cp313-cp313-win_amd64.whl"]
+    for wheel, minor in zip(wheels, ("312", "313")):
+        # scrypt's Python code calls its module's exp_* functions through ctypes.
+        only_pinned_openssl_inside(wheel, 0x8664, f"python{minor}.dll", frozenset({
+            "exp_checkparams", "exp_crypto_scrypt", "exp_pickparams", "exp_scryptdec_buf",
+            "exp_scryptenc_buf"}))
+        record = record_of(wheel)
+        [patch] = record["sdist"]["patches"]
+        assert patch["file"] == "scrypt-0.9-target-platform.patch"
+        smoke = record["smoke"]
+        assert smoke["passed"] and "under wine" in smoke["python"]
+        assert smoke["embedded_versions"] and all(
+            v == ["3.0.22"] for v in smoke["embedded_versions"].values())
+        # The functional checks ran, beside the interpreter's own OpenSSL DLL too.
+        for run in smoke["checks"].values():
+            assert run["passed"] == ["RFC 7914 key derivation",
+                                     "encrypt and decrypt, a wrong password refused"]
+        assert smoke["checks"]["system_ssl_first"]["system_ssl_after"] == "works"
 
 
 def test_an_abi3_wheel_for_windows_links_python3_dll_and_passes_in_3_8_and_3_13(wheelhouse):
@@ -157,8 +186,7 @@ def test_a_module_of_another_machine_type_is_refused_with_the_win32_error(
 
 
 @pytest.mark.parametrize("package,reason", [
-    ("cryptography", "no standard library for x86_64-pc-windows-gnu"),
-    ("scrypt", "build for Windows with MSVC only")])
+    ("cryptography", "no standard library for x86_64-pc-windows-gnu")])
 def test_packages_that_cannot_be_cross_built_for_windows_are_refused_up_front(
         session_cache, tmp_path, package, reason):
     done = run_builder("wheel", package, "--openssl", "3.0.22", "--plat", "win_amd64",

@@ -171,5 +171,6 @@ def test_a_cross_build_applies_the_patches_its_recipe_ships_for_that_os_and_vers
     [patch] = scrypt.patches_for("macos", "0.9.4")
     assert patch.name == "scrypt-0.9-target-platform.patch" and patch.is_file()
     assert scrypt.patches_for("macos", "0.10.0") == ()
-    assert scrypt.patches_for("windows", "0.9.4") == ()
+    assert scrypt.patches_for("windows", "0.9.4") == (patch,)
+    assert scrypt.patches_for("linux", "0.9.4") == ()
     assert recipe_for("m2crypto").patches_for("macos", "0.51.0") == ()

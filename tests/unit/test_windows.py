@@ -19,6 +19,7 @@ from builder.platforms.windows import (LOADS_IN_BINARY, SHARED_OPENSSL, WINDOWS,
                                        grafted_dlls)
 from builder.platforms.wine import (EMBEDDABLE, WindowsPython, embeddable_for,
                                     source_for_pyconfig, to_windows_path)
+from builder.recipes import recipe_for
 from builder.releases import Release
 from builder.report import summary
 from builder.smoke import SmokeResult, require_passed
@@ -88,6 +89,22 @@ def test_an_extension_exporting_more_than_its_init_function_is_refused():
     assert "2 names besides PyInit_*" in problem
     # A DLL bundled beside the modules exports what it likes.
     assert pe.export_problems([pyd(name="pkg/helper.dll", exported=("f",))]) == []
+
+
+def test_a_module_may_export_what_its_recipe_lets_its_python_code_call_through_ctypes():
+    scrypt = pyd(name="_scrypt.cp313-win_amd64.pyd",
+                 exported=("PyInit__scrypt", "exp_crypto_scrypt", "exp_pickparams"))
+    assert pe.export_problems([scrypt], recipe_for("scrypt").module_exports) == []
+    # ... and nothing beyond those patterns, nor the same names for another package.
+    [problem] = pe.export_problems([pyd(exported=("PyInit__x", "exp_f", "EVP_sha256"))],
+                                   ["exp_*"])
+    assert "exports 1 name besides PyInit_* (EVP_sha256" in problem
+    # The platform's check finds the recipe by the wheel's name.
+    WINDOWS.check_platform([scrypt], "win_amd64", "after repair",
+                           "scrypt-0.9.4-cp313-cp313-win_amd64.whl")
+    with pytest.raises(CheckFailed, match="exports 2 names besides PyInit_"):
+        WINDOWS.check_platform([scrypt], "win_amd64", "after repair",
+                               "sslfixture-1.0-cp313-cp313-win_amd64.whl")
 
 
 def test_the_platform_check_names_every_broken_rule_of_every_binary():
