@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterator, List, Optional
+from typing import Callable, Iterator, List, Optional, Protocol
 
 from filelock import FileLock
 
@@ -43,10 +43,24 @@ class Kind(Enum):
 
 @dataclass(frozen=True)
 class Entry:
-    """A complete cache entry: where it is, and whether it was there already."""
+    """A complete cache entry: where it is, whether it was there already (or pulled), and the
+    remote store it was pulled from."""
 
     path: Path
     reused: bool
+    pulled_from: Optional[str] = None
+
+
+class Remote(Protocol):
+    """A store on another machine that shares entries (builder.remote.RemoteCache)."""
+
+    location: str
+
+    def pull(self, kind_folder: str, key: str, identity: str, dest: Path) -> bool:
+        """Fill the empty directory `dest` with the verified entry; False when not there."""
+
+    def publish(self, kind_folder: str, key: str, identity: str, entry: Path) -> None:
+        """Share the complete local entry, where the remote lacks it and pushing is on."""
 
 
 @dataclass(frozen=True)
@@ -68,9 +82,14 @@ class Store:
     is replaced only by a later `materialize` whose `reuse` refuses it. Names starting with
     `.` (locks, temporaries) are the store's own. A writer killed inside `make` leaves a
     temporary that the next holder of the lock removes, after stopping the process group
-    noted in it (`note_process_group`)."""
+    noted in it (`note_process_group`).
+
+    With a `remote` store, an entry given an `identity` (canonical JSON of everything it
+    depends on: builder.remote.identity_json) that is missing here is first pulled from the
+    remote (verified against that identity), and one made here is published to it."""
 
     root: Path
+    remote: Optional[Remote] = None
 
     def path(self, kind: Kind, key: str = "") -> Path:
         """Where the entry `key` of `kind` is or would be; the kind's folder without a key.
@@ -81,15 +100,24 @@ class Store:
         return self.root.joinpath(kind.folder, *parts)
 
     def materialize(self, kind: Kind, key: str, make: Callable[[Path], None], *,
-                    reuse: Optional[Callable[[Path], bool]] = None) -> Entry:
-        """The entry `key` of `kind`, reused or made now: see the class's protocol."""
+                    reuse: Optional[Callable[[Path], bool]] = None,
+                    identity: Optional[str] = None) -> Entry:
+        """The entry `key` of `kind`, reused, pulled or made now: see the class's protocol."""
         entry = self.path(kind, key)
+        remote = self.remote if identity is not None and kind.directories else None
         with _locked(entry):
             if entry.exists():
                 if reuse is None or reuse(entry):
+                    if remote is not None:
+                        remote.publish(kind.folder, key, identity, entry)
                     return Entry(entry, reused=True)
                 _remove(entry)
+            if remote is not None and _publish_pulled(entry, kind, key, identity, remote,
+                                                      reuse):
+                return Entry(entry, reused=True, pulled_from=remote.location)
             _publish(entry, make, directory=kind.directories)
+            if remote is not None:
+                remote.publish(kind.folder, key, identity, entry)
         return Entry(entry, reused=False)
 
     def entries(self, kind: Kind, pattern: str) -> List[Path]:
@@ -120,6 +148,27 @@ def _publish(entry: Path, make: Callable[[Path], None], *, directory: bool) -> N
             temp.mkdir()
         make(temp)
         os.replace(temp, entry)
+    finally:
+        _remove(private)
+
+
+def _publish_pulled(entry: Path, kind: Kind, key: str, identity: str, remote: Remote,
+                    reuse: Optional[Callable[[Path], bool]]) -> bool:
+    """Pull the entry from `remote` into a temporary and rename it into place when `reuse`
+    accepts it as complete; whether it was."""
+    private = temp_sibling(entry, directory=True)
+    temp = private / entry.name
+    try:
+        temp.mkdir()
+        if not remote.pull(kind.folder, key, identity, temp):
+            return False
+        if reuse is not None and not reuse(temp):
+            from builder import progress
+            progress.warn(f"refused the shared cache entry {kind.folder}-{key} from "
+                          f"{remote.location}: it is incomplete; building it here instead")
+            return False
+        os.replace(temp, entry)
+        return True
     finally:
         _remove(private)
 

@@ -84,6 +84,19 @@ def _openssl_options(parser: argparse.ArgumentParser, *, version_flag: bool,
                              "collide with them)")
     parser.add_argument("--jobs", "-j", type=_positive_int, metavar="N",
                         help="compile parallelism (default: all cores)")
+    parser.add_argument("--remote-cache", metavar="LOCATION",
+                        help="share OpenSSL builds, zig and target interpreters between "
+                             "machines: an OCI registry repository (ghcr.io/ORG/builder-cache; "
+                             "credentials from `docker login` or $BUILDER_REMOTE_CACHE_USERNAME "
+                             "and _PASSWORD), a file:///DIR, or a read-only https:// mirror of "
+                             "one; pulled from, never pushed to, unless --remote-cache-push "
+                             "(also $BUILDER_REMOTE_CACHE and builder.toml's remote-cache)")
+    parser.add_argument("--remote-cache-push", action="store_true", default=None,
+                        help="also publish to --remote-cache the entries it lacks")
+    parser.add_argument("--sccache", action="store_true", default=None,
+                        help="compile through sccache (OpenSSL, the extension's C, cargo); "
+                             "sccache's own SCCACHE_* variables choose its backend (local "
+                             "disk, Redis, S3, GitHub Actions cache, WebDAV)")
 
 
 def _positive_int(text: str) -> int:
@@ -284,6 +297,9 @@ def resolve_settings(args: argparse.Namespace, environ: Mapping[str, str], cwd: 
         "openssl-mirror": getattr(args, "mirror", []),
         "jobs": getattr(args, "jobs", None),
         "cargo-vendor": getattr(args, "cargo_vendor", None),
+        "remote-cache": getattr(args, "remote_cache", None),
+        "remote-cache-push": getattr(args, "remote_cache_push", None),
+        "sccache": getattr(args, "sccache", None),
     }, environ, cwd, project)
 
 

@@ -7,8 +7,10 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from builder.cache import Kind, Store
+from builder.remote import RemoteCache, remote_cache
 from builder.settings import Settings
 
 KEEP_RUN_LOGS = 50
@@ -16,11 +18,13 @@ KEEP_RUN_LOGS = 50
 
 @dataclass(frozen=True)
 class RunContext:
-    """The settings, the cache directory and this run's log folder, shared by every stage."""
+    """The settings, the cache directory, the remote store and this run's log folder, shared
+    by every stage."""
 
     settings: Settings
     cache: Path  # settings.cache_dir, made
     logs: Path  # this run's log folder, inside the cache
+    remote: Optional[RemoteCache] = None  # settings.remote_cache, when set
 
     @property
     def jobs(self) -> int:
@@ -30,18 +34,20 @@ class RunContext:
     @classmethod
     def create(cls, settings: Settings) -> "RunContext":
         """Make the cache and this run's log folder (the newest runs' logs are kept).
-        Raises OSError where the cache directory cannot be made."""
+        Raises InputError for a remote cache location that names no store, OSError where the
+        cache directory cannot be made."""
+        remote = remote_cache(settings.remote_cache, settings.remote_cache_push)
         cache = settings.cache_dir
         stamp = time.strftime("%Y%m%d-%H%M%S")
         logs = Store(cache).path(Kind.LOGS, f"{stamp}-{os.getpid()}")
         logs.mkdir(parents=True, exist_ok=True)
         _prune_old_logs(logs.parent)
-        return cls(settings=settings, cache=cache, logs=logs)
+        return cls(settings=settings, cache=cache, logs=logs, remote=remote)
 
     @property
     def store(self) -> Store:
-        """The cache's entries (`cache` is its root directory)."""
-        return Store(self.cache)
+        """The cache's entries (`cache` is its root directory), and the remote store's."""
+        return Store(self.cache, remote=self.remote)
 
     def log(self, name: str) -> Path:
         """The path of the log file `name` in this run's log folder (inside the cache);

@@ -10,7 +10,7 @@ import os
 import re
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import FrozenSet, List, Optional, Sequence, Tuple
@@ -19,6 +19,7 @@ from builder import progress
 from builder.cache import Kind, Store, note_process_group, temp_sibling
 from builder.context import RunContext
 from builder.errors import BuilderError, CheckFailed, InputError
+from builder.remote import identity_json
 from builder.runner import call, capture
 from builder.sources import VerifiedTarball
 from builder.toolchain import Toolchain, require_tools
@@ -30,6 +31,8 @@ DEFAULT_OPENSSLDIR = "/etc/ssl"
 # host's cache, and wheels that do not differ by where the cache is.
 INSTALL_PREFIX = "/opt/builder/openssl"
 RECORD = "build.json"
+# A cached build's pkg-config prefix: its own entry, found from the .pc file (lib/pkgconfig/).
+RELOCATABLE_PREFIX = "${pcfiledir}/../.."
 OPENSSL_BUILD_EPOCH = "315532800"  # 1980-01-01, the zip format's epoch
 SYMBOLS = "defined-symbols.txt"
 
@@ -162,6 +165,10 @@ class CacheKey:
         blob = json.dumps(asdict(self), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
+    def identity(self) -> str:
+        """Every field, as the canonical JSON a shared entry of this build is checked by."""
+        return identity_json({"entry": "static OpenSSL build", **asdict(self)})
+
     def entry_name(self) -> str:
         """The build's entry name in the cache's openssl folder: `openssl-<version>-<digest>`."""
         return f"openssl-{self.version}-{self.digest()}"
@@ -182,6 +189,7 @@ class OpenSSLBuild:
     log: Path
     signature: Optional[dict] = None  # OpenSSL's signature of the tarball, when checked
     renamed_symbols: int = 0  # internal globals given the namespace prefix
+    pulled_from: Optional[str] = None  # the remote store the build came from
 
     @property
     def include_dir(self) -> Path:
@@ -217,6 +225,7 @@ class OpenSSLBuild:
             "namespace": {"prefix": self.key.namespace, "renamed_symbols": self.renamed_symbols}
             if self.key.namespace else None,
             **({"signature": self.signature} if self.signature else {}),
+            **({"pulled_from": self.pulled_from} if self.pulled_from else {}),
         }
 
 
@@ -287,10 +296,14 @@ def build_openssl(
     entry = ctx.store.materialize(
         Kind.OPENSSL, key.entry_name(),
         lambda temp: _build_into(temp, key, tarball, toolchain, ctx, options, log),
-        reuse=lambda path: (path / RECORD).is_file())
-    if entry.reused:
+        reuse=lambda path: (path / RECORD).is_file(), identity=key.identity())
+    if entry.pulled_from:
+        progress.say(f"    OpenSSL {key.version} build pulled from {entry.pulled_from}: "
+                     f"{entry.path}")
+    elif entry.reused:
         progress.say(f"    reusing the cached OpenSSL {key.version} build: {entry.path}")
-    return _from_record(entry.path, key, tarball, reused=entry.reused)
+    return replace(_from_record(entry.path, key, tarball, reused=entry.reused),
+                   pulled_from=entry.pulled_from)
 
 
 def _build_into(
@@ -318,9 +331,10 @@ def _build_into(
         installed = Path(str(scratch / "dest") + INSTALL_PREFIX)
         for child in installed.iterdir():
             shutil.move(str(child), str(temp / child.name))
-        # pkg-config must find the headers and archives where they are, in the cache;
-        # what OpenSSL compiled in stays INSTALL_PREFIX.
-        _point_pkgconfig(temp / "lib" / "pkgconfig", INSTALL_PREFIX, entry)
+        # pkg-config must find the headers and archives where they are, relative to the
+        # .pc file, so the entry holds no path of this cache (it is the same bytes in any
+        # cache root, shared between machines); what OpenSSL compiled in stays INSTALL_PREFIX.
+        _set_pkgconfig_prefix(temp / "lib" / "pkgconfig", RELOCATABLE_PREFIX)
         shutil.copyfile(log, temp / "build.log")
         symbols = archive_symbols(temp / "lib", toolchain.nm, toolchain.symbol_prefix)
         (temp / SYMBOLS).write_text("\n".join(sorted(symbols)) + "\n")
@@ -371,7 +385,6 @@ def join_builds(builds: Sequence[OpenSSLBuild], joiner: Sequence[str], ctx: RunC
                    target=" + ".join(b.key.target for b in builds),
                    namespace=first.key.namespace)
     log = ctx.log(f"openssl-{key.version}-join")
-    entry_path = ctx.store.path(Kind.OPENSSL, key.entry_name())
 
     def make(temp: Path) -> None:
         for other in builds[1:]:
@@ -386,7 +399,7 @@ def join_builds(builds: Sequence[OpenSSLBuild], joiner: Sequence[str], ctx: RunC
             call([*joiner, *(str(b.lib_dir / name) for b in builds), "-output",
                   str(temp / "lib" / name)], log=log, what=f"joining {name}")
         shutil.copytree(first.lib_dir / "pkgconfig", temp / "lib" / "pkgconfig")
-        _point_pkgconfig(temp / "lib" / "pkgconfig", str(first.prefix), entry_path)
+        _set_pkgconfig_prefix(temp / "lib" / "pkgconfig", RELOCATABLE_PREFIX)
         symbols = frozenset().union(*(b.defined_symbols() for b in builds))
         (temp / SYMBOLS).write_text("\n".join(sorted(symbols)) + "\n")
         (temp / "build.log").write_text("".join(b.log.read_text() for b in builds))
@@ -401,11 +414,13 @@ def join_builds(builds: Sequence[OpenSSLBuild], joiner: Sequence[str], ctx: RunC
         }, indent=2) + "\n")
 
     entry = ctx.store.materialize(Kind.OPENSSL, key.entry_name(), make,
-                                  reuse=lambda path: (path / RECORD).is_file())
+                                  reuse=lambda path: (path / RECORD).is_file(),
+                                  identity=key.identity())
     return OpenSSLBuild(version=first.version, prefix=entry.path, key=key,
                         configure_args=key.flags, tarball_sha256=first.tarball_sha256,
                         origin=first.origin, reused=entry.reused, log=entry.path / "build.log",
-                        signature=first.signature, renamed_symbols=first.renamed_symbols)
+                        signature=first.signature, renamed_symbols=first.renamed_symbols,
+                        pulled_from=entry.pulled_from)
 
 
 def _differing_files(left: Path, right: Path) -> List[str]:
@@ -465,10 +480,11 @@ def copy_prefix(build: OpenSSLBuild, destination: Path) -> None:
         raise InputError(f"--prefix {destination} exists and is not empty; choose a new "
                          f"directory")
     shutil.copytree(build.prefix, destination, dirs_exist_ok=True)
-    _point_pkgconfig(destination / "lib" / "pkgconfig", str(build.prefix), destination)
+    _set_pkgconfig_prefix(destination / "lib" / "pkgconfig", str(destination))
 
 
-def _point_pkgconfig(folder: Path, old: str, new: Path) -> None:
-    """Rewrite the `prefix=` (and any other mention of `old`) in the pkg-config files."""
+def _set_pkgconfig_prefix(folder: Path, prefix: str) -> None:
+    """Point the pkg-config files' `prefix=` line (which every other path derives from) at
+    `prefix`."""
     for pc in folder.glob("*.pc"):
-        pc.write_text(pc.read_text().replace(old, str(new)))
+        pc.write_text(re.sub(r"(?m)^prefix=.*$", lambda _: f"prefix={prefix}", pc.read_text()))

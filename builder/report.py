@@ -91,7 +91,8 @@ def read_provenance(wheel: Path) -> Optional[dict]:
 
 def summary(rows: List[dict], openssl: OpenSSLBuild, elapsed: str) -> str:
     """One screen: what was built, against what, where it is."""
-    reuse = "reused from cache" if openssl.reused else "built now"
+    reuse = (f"pulled from {openssl.pulled_from}" if openssl.pulled_from
+             else "reused from cache" if openssl.reused else "built now")
     lines = [
         "",
         f"OpenSSL {openssl.version} ({reuse}): {openssl.prefix}",

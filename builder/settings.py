@@ -64,6 +64,15 @@ KEYS: Tuple[Key, ...] = (
         f"1980-01-01)"),
     Key("cargo-vendor", "BUILDER_CARGO_VENDOR", "--cargo-vendor",
         "a cargo directory source (as `cargo vendor` makes): Rust builds run offline"),
+    Key("remote-cache", "BUILDER_REMOTE_CACHE", "--remote-cache",
+        "a store shared between machines for OpenSSL builds, zig and target interpreters: an "
+        "OCI registry repository (ghcr.io/ORG/builder-cache), a file:/// directory, or a "
+        "read-only http(s):// mirror of one"),
+    Key("remote-cache-push", "BUILDER_REMOTE_CACHE_PUSH", "--remote-cache-push",
+        "also publish to the remote cache what it lacks (default: pull only)"),
+    Key("sccache", "BUILDER_SCCACHE", "--sccache",
+        "compile through sccache (OpenSSL, the extension's C, cargo), its backend set by "
+        "sccache's own SCCACHE_* variables"),
 )
 _BY_NAME: Dict[str, Key] = {key.name: key for key in KEYS}
 
@@ -79,6 +88,9 @@ class Settings:
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     source_date_epoch: int = DEFAULT_SOURCE_DATE_EPOCH
     cargo_vendor: Optional[Path] = None
+    remote_cache: Optional[str] = None
+    remote_cache_push: bool = False
+    sccache: bool = False
     origins: Mapping[str, str] = field(default_factory=dict)  # "index-url" -> "builder.toml"
 
 
@@ -175,6 +187,9 @@ def _settings(values: Mapping[str, Any], origins: Mapping[str, str]) -> Settings
         jobs=get("jobs", _positive, os.cpu_count() or 1),
         source_date_epoch=get("source-date-epoch", _epoch, DEFAULT_SOURCE_DATE_EPOCH),
         cargo_vendor=get("cargo-vendor", _path, None),
+        remote_cache=get("remote-cache", _text, None),
+        remote_cache_push=get("remote-cache-push", _switch, False),
+        sccache=get("sccache", _switch, False),
         origins=dict(origins),
     )
 
@@ -204,6 +219,23 @@ def _urls(name: str, value: Any, where: str) -> Tuple[str, ...]:
     if not isinstance(value, (list, tuple)):
         raise _bad(name, value, where, "a list of URLs")
     return tuple(_url(name, item, where) for item in value)
+
+
+def _text(name: str, value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _bad(name, value, where, "a location")
+    return value.strip()
+
+
+def _switch(name: str, value: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise _bad(name, value, where, "true or false (1/0, yes/no)")
 
 
 def _positive(name: str, value: Any, where: str) -> int:

@@ -22,6 +22,7 @@ from builder import progress
 from builder.architectures import ARCHITECTURES, Architecture
 from builder.cache import Kind, Store
 from builder.errors import BuilderError, InputError
+from builder.remote import identity_json
 from builder.fetch import Expected, cached_download
 from builder.index import index_files
 from builder.interpreters import Interpreter, include_dir, pip_target_args
@@ -278,7 +279,9 @@ def windows_python(build: Interpreter, arch: Architecture, store: Store, index_u
     runtime = store.materialize(
         Kind.TOOLS, f"windows-cpython-{pinned.cpython}-x86_64",
         lambda temp: _unpack_embeddable(pinned, store, index_url, temp),
-        reuse=lambda path: (path / _RECORD).is_file())
+        reuse=lambda path: (path / _RECORD).is_file(),
+        identity=identity_json({"entry": "windows cpython", "sdist": pinned.sdist,
+                                "sha256": pinned.sha256, "cpython": pinned.cpython}))
     record = json.loads((runtime.path / _RECORD).read_text())
     python = runtime.path / "python"
     machine = arch.windows.dlltool_machine

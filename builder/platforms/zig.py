@@ -16,6 +16,7 @@ from typing import Dict, Iterator, Mapping, Optional, Tuple
 from builder.cache import Kind, Store
 from builder.errors import BuilderError
 from builder.fetch import Expected, cached_download
+from builder.remote import identity_json
 from builder.index import index_files
 from builder.target import Target
 from builder.toolchain import Toolchain, llvm_tool
@@ -26,6 +27,9 @@ ZIG_VERSION = "0.15.2"
 ZIG_WHEEL = "ziglang-0.15.2-py3-none-manylinux_2_12_x86_64.manylinux2010_x86_64.musllinux_1_1_x86_64.whl"
 ZIG_SHA256 = "806316453d1ede7174ed3fefb8e5348154629089c3bb5fe812dfd0e172fac130"
 _ZIG_KEY = f"zig-{ZIG_VERSION}"
+# Beside zig's own entry, not in it: they name this cache's paths, and zig's entry is shared
+# between machines.
+_WRAPPERS_KEY = f"zig-{ZIG_VERSION}-wrappers"
 _ZIG_ADVICE = (f"pass --index-url (or set BUILDER_INDEX_URL) naming a reachable package index "
                f"that offers {ZIG_WHEEL}")
 
@@ -263,7 +267,7 @@ def _universal_toolchain(store: Store, executable: Path, target: Target) -> Tool
                      for part, toolchain in zip(target.slices, slices))
     text = _UNIVERSAL_WRAPPER.format(first=shlex.quote(slices[0].cc), slices=names,
                                      lipo=shlex.quote(lipo))
-    key = f"{_ZIG_KEY}/wrappers/universal2-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+    key = f"{_WRAPPERS_KEY}/universal2-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
     wrapper = store.materialize(Kind.TOOLS, key,
                                 lambda temp: _write_script(temp / "cc", text),
                                 reuse=lambda path: (path / "cc").exists()).path / "cc"
@@ -301,7 +305,7 @@ def _wrappers(store: Store, executable: Path, triple: str, link_flags: str,
     text = [_CC_WRAPPER, link_flags, compile_flags, asm_case, _TOOL_WRAPPER,
             *(name + body for name, body in sorted(headers.items()))]
     quirks = hashlib.sha256("".join(text).encode()).hexdigest()[:12]
-    key = f"{_ZIG_KEY}/wrappers/{triple}-{quirks}"
+    key = f"{_WRAPPERS_KEY}/{triple}-{quirks}"
     wrappers = store.path(Kind.TOOLS, key)
     store.materialize(Kind.TOOLS, key,
                       lambda temp: _write_wrappers(temp, wrappers, executable, triple,
@@ -338,7 +342,9 @@ def _objcopy_for(target: Target) -> str:
 def _installed_zig(store: Store, index: str) -> Path:
     """The pinned zig executable, unpacked into the cache from its wheel on first use."""
     entry = store.materialize(Kind.TOOLS, _ZIG_KEY, lambda temp: _unpack_zig(store, index, temp),
-                              reuse=lambda path: (path / "ziglang" / "zig").exists())
+                              reuse=lambda path: (path / "ziglang" / "zig").exists(),
+                              identity=identity_json({"entry": "zig", "wheel": ZIG_WHEEL,
+                                                      "sha256": ZIG_SHA256}))
     return entry.path / "ziglang" / "zig"
 
 

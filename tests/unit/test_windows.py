@@ -217,7 +217,8 @@ def test_a_test_that_could_not_run_is_neither_a_failure_nor_a_pass():
     row = {"wheel": result.wheel, "smoked_on": [
         {"python": result.python, "seconds": 0.0, "passed": None,
          "not_run": "no win32 Windows interpreter on this host"}]}
-    text = summary([row], SimpleNamespace(reused=True, version="3.0.22", prefix="/p"), "1s")
+    text = summary([row], SimpleNamespace(reused=True, pulled_from=None, version="3.0.22",
+                                           prefix="/p"), "1s")
     assert "not run" in text and "passed" not in text.split("python", 1)[1]
 
 
