@@ -29,6 +29,7 @@ class Kind(Enum):
     OPENSSL = ("openssl", True)  # static OpenSSL builds, one per cache key
     TOOLS = ("tools", True)  # zig, `build` frontends, Debian's CPython for emulation
     LOGS = ("logs", True)  # each run's logs
+    DEPENDENCIES = ("dependencies", True)  # a day's dependency lookups, by requirements
 
     @property
     def folder(self) -> str:

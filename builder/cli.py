@@ -93,6 +93,10 @@ def _openssl_options(parser: argparse.ArgumentParser, *, version_flag: bool,
                              "(also $BUILDER_REMOTE_CACHE and builder.toml's remote-cache)")
     parser.add_argument("--remote-cache-push", action="store_true", default=None,
                         help="also publish to --remote-cache the entries it lacks")
+    parser.add_argument("--installer", choices=["auto", "uv", "pip"],
+                        help="who installs into the build's isolated environment and the "
+                             "smoke tests' virtualenvs (default auto: uv when installed, "
+                             "else pip)")
     parser.add_argument("--sccache", action="store_true", default=None,
                         help="compile through sccache (OpenSSL, the extension's C, cargo); "
                              "sccache's own SCCACHE_* variables choose its backend (local "
@@ -300,6 +304,7 @@ def resolve_settings(args: argparse.Namespace, environ: Mapping[str, str], cwd: 
         "remote-cache": getattr(args, "remote_cache", None),
         "remote-cache-push": getattr(args, "remote_cache_push", None),
         "sccache": getattr(args, "sccache", None),
+        "installer": getattr(args, "installer", None),
     }, environ, cwd, project)
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Optional
 
 from builder.cache import Kind, Store
+from builder.compile_cache import Sccache
+from builder.installer import Installer, choose_installer
 from builder.remote import RemoteCache, remote_cache
 from builder.settings import Settings
 
@@ -25,6 +27,8 @@ class RunContext:
     cache: Path  # settings.cache_dir, made
     logs: Path  # this run's log folder, inside the cache
     remote: Optional[RemoteCache] = None  # settings.remote_cache, when set
+    sccache: Optional[Sccache] = None  # the run's sccache server, while one runs
+    installer: Installer = Installer()  # settings.installer, resolved: uv or pip
 
     @property
     def jobs(self) -> int:
@@ -37,12 +41,14 @@ class RunContext:
         Raises InputError for a remote cache location that names no store, OSError where the
         cache directory cannot be made."""
         remote = remote_cache(settings.remote_cache, settings.remote_cache_push)
+        installer = choose_installer(settings.installer)
         cache = settings.cache_dir
         stamp = time.strftime("%Y%m%d-%H%M%S")
         logs = Store(cache).path(Kind.LOGS, f"{stamp}-{os.getpid()}")
         logs.mkdir(parents=True, exist_ok=True)
         _prune_old_logs(logs.parent)
-        return cls(settings=settings, cache=cache, logs=logs, remote=remote)
+        return cls(settings=settings, cache=cache, logs=logs, remote=remote,
+                   installer=installer)
 
     @property
     def store(self) -> Store:

@@ -10,13 +10,15 @@ import re
 import shutil
 import sys
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from builder import progress
 from builder.cache import Kind
 from builder.context import RunContext
 from builder.errors import BuilderError, InputError
+from builder.installer import Installer
 from builder.runner import call, capture
 
 if TYPE_CHECKING:
@@ -209,6 +211,30 @@ def build_frontend(interpreter: Interpreter, ctx: RunContext) -> Path:
         reuse=lambda path: venv_python(path).exists())
     # Renaming the venv leaves its script shebangs stale; only `python -m` is used.
     return venv_python(entry.path)
+
+
+@lru_cache(maxsize=None)
+def frontend_options(frontend: Path) -> FrozenSet[str]:
+    """The options of `python -m build` this frontend knows (from its --help): an older
+    `build` lacks --installer (1.2) and --env-dir (1.6)."""
+    return frozenset(re.findall(r"--[a-z][a-z-]+", capture([frontend, "-m", "build", "--help"])))
+
+
+def build_command(frontend: Path, source: Path, outdir: Path, env_dir: Path,
+                  installer: Installer) -> Tuple[List[str], List[str]]:
+    """`python -m build --wheel` of `source` into `outdir`: its isolated environment at
+    `env_dir` (a fixed path inside the scratch directory, so that compiles name no random
+    directory) and made by `installer` (uv where the frontend can use it), as far as the
+    frontend's `build` knows how. Returns the argv and the folders to put first on PATH."""
+    known = frontend_options(frontend)
+    args: List[str] = [str(frontend), "-m", "build", "--wheel", "--outdir", str(outdir)]
+    path: List[str] = []
+    if "--env-dir" in known:
+        args += ["--env-dir", str(env_dir)]
+    if installer.uv and "--installer" in known:
+        more, path = installer.build_args()
+        args += more
+    return [*args, str(source)], path
 
 
 def _build_venv(interpreter: Interpreter, temp: Path, ctx: RunContext) -> None:

@@ -17,6 +17,7 @@ from typing import FrozenSet, List, Optional, Sequence, Tuple
 
 from builder import progress
 from builder.cache import Kind, Store, note_process_group, temp_sibling
+from builder.compile_cache import Sccache
 from builder.context import RunContext
 from builder.errors import BuilderError, CheckFailed, InputError
 from builder.remote import identity_json
@@ -326,7 +327,7 @@ def _build_into(
                 "--jobs", str(ctx.jobs), "--workdir", str(scratch / "src"),
                 "--destdir", str(scratch / "dest")]
         call([*args, version, INSTALL_PREFIX], log=log, what=f"building OpenSSL {version}",
-             env=_build_env(toolchain), on_line=_show_recipe_stage,
+             env=_build_env(toolchain, ctx.sccache, scratch), on_line=_show_recipe_stage,
              on_start=lambda pgid: note_process_group(scratch, pgid))
         installed = Path(str(scratch / "dest") + INSTALL_PREFIX)
         for child in installed.iterdir():
@@ -453,10 +454,12 @@ def archive_symbols(lib_dir: Path, nm: str = "nm", symbol_prefix: str = "") -> F
                      else n for n in names)
 
 
-def _build_env(toolchain: Toolchain) -> dict:
+def _build_env(toolchain: Toolchain, sccache: Optional[Sccache] = None,
+               scratch: Optional[Path] = None) -> dict:
     """The recipe's environment. A compiler given by path (zig's wrapper in the cache) is put
     on PATH and named by its file name: OpenSSL compiles `CC` into its version information
-    (`compiler: ...`), which must not name a directory of the build host."""
+    (`compiler: ...`), which must not name a directory of the build host. With `sccache`, a
+    shim of the same name in `scratch` stands first on PATH: the same `CC`, through it."""
     env = {**os.environ, **toolchain.openssl_env()}
     # OpenSSL writes its build date into its version information: fixed, as the cache key
     # holds everything a build depends on and the date is no part of it.
@@ -465,6 +468,13 @@ def _build_env(toolchain: Toolchain) -> dict:
         folder, name = os.path.split(env["CC"])
         env["PATH"] = folder + os.pathsep + env.get("PATH", "")
         env["CC"] = name
+    if sccache is not None and scratch is not None:
+        real = shutil.which(env["CC"], path=env.get("PATH"))
+        if real is None:
+            raise InputError(f"the compiler {env['CC']} is not on PATH")
+        shims = sccache.shim(scratch / "sccache-shims", env["CC"], [real])
+        env["PATH"] = str(shims) + os.pathsep + env["PATH"]
+        env.update(sccache.build_env())
     return env
 
 

@@ -219,7 +219,9 @@ def repair(platform: Platform, wheel: Path, openssl: OpenSSLBuild, ctx: RunConte
         platform.check_platform(facts, target.plat, f"cannot be {target.plat}", wheel.name)
     made = platform.repair_tool(wheel, outdir, target, log, ctx)
     facts = check_wheel(platform, made, openssl.version, "after repair", symbols, uses)
-    check_no_build_paths(made, [path for path, _ in build_host_paths(outdir.parent, ctx.cache)])
+    # The cache as the build saw it (with --sccache, a link to it) and as it is.
+    check_no_build_paths(made, [*(path for path, _ in build_host_paths(outdir.parent, ctx.cache)),
+                                ctx.settings.cache_dir])
     tag = platform_tag(made)
     platform.check_platform(facts, tag, "after repair", made.name)
     if target.plat:

@@ -70,6 +70,9 @@ KEYS: Tuple[Key, ...] = (
         "read-only http(s):// mirror of one"),
     Key("remote-cache-push", "BUILDER_REMOTE_CACHE_PUSH", "--remote-cache-push",
         "also publish to the remote cache what it lacks (default: pull only)"),
+    Key("installer", "BUILDER_INSTALLER", "--installer",
+        "who installs into the build's isolated environment and the smoke tests' virtualenvs: "
+        "auto (uv when installed, else pip; the default), uv, or pip"),
     Key("sccache", "BUILDER_SCCACHE", "--sccache",
         "compile through sccache (OpenSSL, the extension's C, cargo), its backend set by "
         "sccache's own SCCACHE_* variables"),
@@ -91,6 +94,7 @@ class Settings:
     remote_cache: Optional[str] = None
     remote_cache_push: bool = False
     sccache: bool = False
+    installer: str = "auto"
     origins: Mapping[str, str] = field(default_factory=dict)  # "index-url" -> "builder.toml"
 
 
@@ -190,6 +194,7 @@ def _settings(values: Mapping[str, Any], origins: Mapping[str, str]) -> Settings
         remote_cache=get("remote-cache", _text, None),
         remote_cache_push=get("remote-cache-push", _switch, False),
         sccache=get("sccache", _switch, False),
+        installer=get("installer", _installer, "auto"),
         origins=dict(origins),
     )
 
@@ -225,6 +230,12 @@ def _text(name: str, value: Any, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _bad(name, value, where, "a location")
     return value.strip()
+
+
+def _installer(name: str, value: Any, where: str) -> str:
+    if value not in ("auto", "uv", "pip"):
+        raise _bad(name, value, where, "auto, uv or pip")
+    return value
 
 
 def _switch(name: str, value: Any, where: str) -> bool:

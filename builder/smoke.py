@@ -21,6 +21,7 @@ from builder.context import RunContext
 from typing import TYPE_CHECKING
 from builder.errors import CheckFailed, CommandFailed, InputError
 from builder.sdist import unpack_sdist
+from builder.installer import Installer
 from builder.interpreters import (Interpreter, TargetPython, build_frontend, upgrade_old_pip,
                                   venv_python)
 from builder.recipes import Recipe
@@ -185,7 +186,8 @@ def smoke_test(
     with tempfile.TemporaryDirectory(prefix="builder-smoke-") as scratch_dir:
         scratch = Path(scratch_dir)
         if python.emulated is None:
-            installed = _fresh_venv(scratch / "venv", wheel, find_links, python.build, log)
+            installed = _fresh_venv(scratch / "venv", wheel, find_links, python.build, log,
+                                    ctx.installer.for_version(python.build.version))
         else:
             installed = _emulated_install(scratch / "site", wheel, find_links, python.build,
                                           python.emulated, log, ctx)
@@ -196,7 +198,8 @@ def smoke_test(
         report["loads_of_checks"] = [c.get("loads", {}) for c in checks.values()]
         suite = None
         if plan.suite_sdist is not None:
-            suite, suite_failures = _run_suite(installed, plan, scratch, log)
+            suite, suite_failures = _run_suite(installed, plan, scratch, log,
+                                               ctx.installer.for_version(python.build.version))
             failures += suite_failures
     result = _judge(wheel, python.describe(), expected_openssl, plan.runtime_probe, report, modules,
                     time.monotonic() - started, log, failures)
@@ -210,18 +213,20 @@ class _Installed:
 
     command: Tuple[str, ...]
     env: Optional[Dict[str, str]] = None
-    venv_python: Optional[Path] = None  # where pip can install more (the own test suite)
+    venv_python: Optional[Path] = None  # where more can be installed (the own test suite)
 
 
 def _fresh_venv(venv: Path, wheel: Path, find_links: Path, interpreter: Interpreter,
-                log: Path) -> _Installed:
-    call([interpreter.executable, "-m", "venv", venv], log=log,
-         what=f"creating a virtualenv with {interpreter.describe()}")
+                log: Path, installer: Installer) -> _Installed:
+    installer.make_venv(interpreter.executable, venv, log,
+                        f"creating a virtualenv with {interpreter.describe()} ({installer.name})")
     python = venv_python(venv)
-    upgrade_old_pip(python, log)
-    call([python, "-m", "pip", "install", "--no-index", "--no-cache-dir",
-          "--disable-pip-version-check", "--find-links", find_links, wheel],
-         log=log, what=f"installing {wheel.name} with no index")
+    if not installer.uv:
+        upgrade_old_pip(python, log)
+    # No cache: a rebuilt wheel of the same name must be the one installed.
+    installer.install(python, ["--no-index", "--no-cache" if installer.uv else "--no-cache-dir",
+                               "--find-links", str(find_links), str(wheel)],
+                      log, f"installing {wheel.name} with no index ({installer.name})")
     return _Installed((str(python), "-I"), venv_python=python)
 
 
@@ -293,16 +298,15 @@ def _run_checks(python: _Installed, checks: Optional[str], expected: str, scratc
 
 
 def _run_suite(installed: _Installed, plan: SmokePlan, scratch: Path,
-               log: Path) -> Tuple[Optional[str], List[str]]:
+               log: Path, installer: Installer) -> Tuple[Optional[str], List[str]]:
     """The package's own test suite, from its sdist, against the installed wheel."""
     assert plan.suite_sdist is not None
     python = installed.venv_python
     if python is None:
         raise InputError("--smoke full needs a native interpreter; under emulation only "
                          "--smoke basic runs")
-    call([python, "-m", "pip", "install", "--disable-pip-version-check", "--only-binary",
-          ":all:", *plan.suite_requirements], log=log,
-         what="installing the test suite's requirements")
+    installer.install(python, ["--only-binary", ":all:", *plan.suite_requirements], log,
+                      "installing the test suite's requirements")
     source = unpack_sdist(plan.suite_sdist, scratch / "suite")
     try:
         tail = call([python, *plan.suite_command], cwd=source, log=log,

@@ -14,7 +14,7 @@ from builder.build_env import (build_env, cargo_config_sets_rustflags, host_cc, 
                                put_in_front, reproducible_env, reproducible_paths)
 from builder.context import RunContext
 from builder.errors import BuilderError
-from builder.interpreters import TargetPython, build_frontend
+from builder.interpreters import TargetPython, build_command, build_frontend
 from builder.link_proof import LinkAudit, compiler_env
 from builder.openssl import OpenSSLBuild
 from builder.platforms import platform_for
@@ -66,18 +66,25 @@ def build_wheel(
     hide = platform_for(target).hide_openssl_flags(build, toolchain, outdir.parent)
     path_names = reproducible_paths(outdir.parent, ctx.cache, build,
                                     Path(vendor) if vendor else None)
-    # The host's compiler as the user gave it ($CC may be `ccache gcc`); zig's wrapper else.
-    wrappers = compiler_env(outdir.parent, host_cc() if native_build else toolchain.cc,
+    # The host's compiler as the user gave it ($CC may be `ccache gcc`); zig's wrapper else;
+    # with --sccache, through the run's sccache server.
+    cc = host_cc() if native_build else toolchain.cc
+    cxx = os.environ.get("CXX") or "c++" if native_build else None
+    sccache = ctx.sccache
+    wrappers = compiler_env(outdir.parent, sccache.wrap(cc, "cc") if sccache else cc,
                             target.arch, audit,
-                            cxx=os.environ.get("CXX") or "c++" if native_build else None)
-    call([frontend, "-m", "build", "--wheel", "--outdir", outdir, source.path],
-         log=log, env={**put_in_front(build_env(build, hide, toolchain=toolchain,
-                                                  emulated=python.emulated),
-                                        reproducible_env(path_names,
-                                                         ctx.settings.source_date_epoch,
-                                                         rust=not keep_cargo_rustflags)),
-                       **wrappers, **parallelism_env(ctx.jobs), **recipe.build_env(build.prefix),
-                       **source.env},
+                            cxx=(sccache.wrap(cxx, "c++") if sccache else cxx) if cxx else None)
+    compile_cache = sccache.build_env() if sccache is not None else {}
+    installer = ctx.installer.for_version(python.build.version)
+    command, path_first = build_command(frontend, source.path, outdir,
+                                        outdir.parent / "build-env", installer)
+    env = {**put_in_front(build_env(build, hide, toolchain=toolchain, emulated=python.emulated),
+                          reproducible_env(path_names, ctx.settings.source_date_epoch,
+                                           rust=not keep_cargo_rustflags)),
+           **wrappers, **compile_cache, **parallelism_env(ctx.jobs),
+           **recipe.build_env(build.prefix), **source.env}
+    env["PATH"] = os.pathsep.join([*path_first, env.get("PATH", os.defpath)])
+    call(command, log=log, env=env,
          what=f"building {sdist.name} {sdist.version} for Python {python.short_version}")
     wheels = sorted(outdir.glob("*.whl"))
     if len(wheels) != 1:

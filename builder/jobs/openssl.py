@@ -3,12 +3,14 @@ prefix; and the release table with what the cache holds."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Tuple
 
 from builder import progress
+from builder.compile_cache import sccache_server, workspace
 from builder.context import RunContext
 from builder.errors import InputError
 from builder.openssl import (BuildOptions, OpenSSLBuild, build_openssl, copy_prefix, find_cached,
@@ -116,7 +118,12 @@ def build_prefix(request: OpenSSLRequest, ctx: RunContext, plat: Optional[str] =
     """The `openssl build` job: build (or reuse) the static OpenSSL for --plat and return its
     prefix in the cache, or, with `copy_to`, a copy there with pkg-config pointed at it.
     Raises what prepare_openssl raises, and InputError for a `copy_to` that is not empty."""
-    build = prepare_openssl(request, ctx, target=resolve_target(plat))
+    with workspace(ctx.settings.sccache, ctx.cache) as (cache, scratch), \
+            sccache_server(ctx.settings.sccache, scratch, [cache], ctx.log("sccache")) as sccache:
+        build = prepare_openssl(request, dataclasses.replace(ctx, cache=cache, sccache=sccache),
+                                target=resolve_target(plat))
+        if ctx.settings.sccache:  # its path in the workspace is gone with it
+            build = dataclasses.replace(build, prefix=ctx.cache / build.prefix.relative_to(cache))
     if copy_to is None:
         return build.prefix
     copy_prefix(build, copy_to.resolve())

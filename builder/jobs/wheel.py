@@ -11,7 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from packaging.utils import parse_wheel_filename
 
@@ -21,6 +21,7 @@ from builder import progress
 from builder.attest import load_signer, statement, write_attestation
 from builder.context import RunContext
 from builder.cargo import check_toolchain, rust_version_of_sdist
+from builder.compile_cache import Sccache, sccache_server, workspace
 from builder.errors import InputError
 from builder.dependencies import download_dependencies
 from builder.sdist import Sdist, get_sdist, requires_python
@@ -104,9 +105,12 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
     toolchain = platform.toolchain(target, ctx)
     wheelhouse = request.wheelhouse.resolve()
     wheelhouse.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="builder-") as scratch_dir, \
-            _staging(wheelhouse) as staging:
-        scratch = Path(scratch_dir)
+    real_cache = ctx.cache
+    with workspace(ctx.settings.sccache, ctx.cache) as (cache, scratch), \
+            _staging(wheelhouse) as staging, \
+            sccache_server(ctx.settings.sccache, scratch, [cache, scratch],
+                           ctx.log("sccache")) as sccache:
+        ctx = dataclasses.replace(ctx, cache=cache, sccache=sccache)
         with progress.stage(f"{sdist.name}: prepare the source"):
             source = prepare_source(sdist, scratch, ctx, source_options)
         openssl = prepare_openssl(request.openssl, ctx, release, toolchain, target)
@@ -138,17 +142,34 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
         outcomes = [[future.result() for future in wheel.smokes] for wheel in wheels]
         for _, smoke in (pair for pairs in outcomes for pair in pairs):
             require_passed(smoke)  # every wheel passed on every interpreter, or none is kept
+        compiles = _sccache_stats(sccache)
         for wheel, pairs in zip(wheels, outcomes):
             record = make_provenance(wheel.built, wheel.repaired, openssl, pairs[0][1],
                                      [smoke for _, smoke in pairs], toolchain.downloads)
+            if compiles is not None:
+                record["sccache"] = compiles
             result.wheels.append(_publish(wheel.repaired.path, record, wheelhouse, signer,
                                           started))
             result.records.append(record)
             for dependency in {d for dependencies, _ in pairs for d in dependencies}:
                 if dependency.exists():
                     os.replace(dependency, wheelhouse / dependency.name)
-    progress.say(summary(result.records, openssl, progress.elapsed()))
+    # With --sccache the run saw the cache through its workspace's link, gone now.
+    result.openssl = dataclasses.replace(openssl, prefix=real_cache / openssl.prefix.relative_to(
+        ctx.cache)) if ctx.cache != real_cache else openssl
+    progress.say(summary(result.records, result.openssl, progress.elapsed()))
     return result
+
+
+def _sccache_stats(sccache: Optional[Sccache]) -> Optional[Dict[str, int]]:
+    """The run's compiles through sccache (its own statistics), said and returned; None
+    without it."""
+    if sccache is None:
+        return None
+    stats = sccache.stats()
+    progress.say(f"    sccache: {stats['compile_requests']} compile requests, "
+                 f"{stats['cache_hits']} cache hits, {stats['cache_misses']} misses")
+    return stats
 
 
 @dataclass
