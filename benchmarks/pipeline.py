@@ -6,12 +6,19 @@
 - floor: compiling only OpenSSL's library objects (the builder's Configure flags,
   make -jN build_libs), and the extension's own compile (the naive recipe's pip wheel step);
 - cold: `builder wheel scrypt --openssl 3.0.22` with an empty cache;
-- warm: the same command again, the OpenSSL build cached;
-- N interpreters: 1, 2 and 4 Pythons in one command (cache warm).
+- warm: the same command again, the OpenSSL build cached, with uv and with pip as the
+  installer of the build's and the smoke test's environments;
+- N interpreters: 1, 2 and 4 Pythons in one command (cache warm);
+- fresh machine, warm registry: an empty cache pulling the OpenSSL build from a registry
+  (docker-registry on loopback) that the cold run pushed to;
+- cryptography with a warm sccache, against the same build without sccache (both with
+  OpenSSL cached), when --cryptography-vendor names the crates to build it offline.
 
-Run by hand from the project root (about 10 minutes on 2 cores; nothing else should run):
+Run by hand from the project root (about 20 minutes on 2 cores, 30 with cryptography;
+nothing else should run):
 
-    .venv/bin/python benchmarks/pipeline.py --tarball ../shared/openssl/openssl-3.0.22.tar.gz
+    .venv/bin/python benchmarks/pipeline.py --tarball ../shared/openssl/openssl-3.0.22.tar.gz \
+        --cryptography-vendor ../shared/crates/cryptography-50.0.2/vendor
 
 It prints a table of the figures and their ratios against the targets and writes it as JSON
 (benchmarks/results/pipeline.json).
@@ -22,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -30,7 +38,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from machine import machine  # benchmarks/machine.py, beside this script
 
@@ -52,7 +60,8 @@ class Cost:
 
 
 def measured(command: List[str], **kwargs) -> Cost:
-    """Wall time and the CPU time (user + system) of the command and all its children."""
+    """Wall time and the CPU time (user + system) of the command and all its children (an
+    sccache server's compiles are not its children: its CPU time is not counted)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, **kwargs)
@@ -101,11 +110,55 @@ def floor(tarball: Path, jobs: int, scratch: Path) -> Cost:
     return say("floor: library objects only", configure + build)
 
 
-def builder(args: List[str], cache: Path, wheelhouse: Path) -> Cost:
+def builder(args: List[str], cache: Path, wheelhouse: Path,
+            env: Optional[Dict[str, str]] = None, log: Path = Path(os.devnull)) -> Cost:
     shutil.rmtree(wheelhouse, ignore_errors=True)
-    return measured([sys.executable, "-m", "builder", "wheel", *args, "--cache-dir", str(cache),
-                     "--wheelhouse", str(wheelhouse)], env={**os.environ, "CI": "true"},
-                    stderr=subprocess.DEVNULL)
+    with open(log, "w") as err:
+        return measured([sys.executable, "-m", "builder", "wheel", *args, "--cache-dir",
+                         str(cache), "--wheelhouse", str(wheelhouse)],
+                        env={**os.environ, "CI": "true", **(env or {})}, stderr=err)
+
+
+def openssl_step(log: Path) -> float:
+    """The seconds the run's log gives its OpenSSL build step (fetched, pulled or built)."""
+    found = re.search(r"static build: done in (?:(\d+)m)?([\d.]+)s", log.read_text())
+    if found is None:
+        raise SystemExit(f"no OpenSSL step in {log}")
+    return int(found.group(1) or 0) * 60 + float(found.group(2))
+
+
+def warm_registry(common: List[str], cache: Path, scratch: Path) -> Dict[str, float]:
+    """Push the cold run's OpenSSL build to a registry on loopback, then build with an empty
+    cache pulling it: that run's cost, and its OpenSSL step's seconds."""
+    sys.path.insert(0, str(ROOT))
+    from tests.servers import registry
+
+    with registry(scratch / "registry") as address:
+        location = f"{address}/builder-cache"
+        subprocess.run([sys.executable, "-m", "builder", "openssl", "build",
+                        common[common.index("--openssl") + 1], "--openssl-source",
+                        common[common.index("--openssl-source") + 1], "--remote-cache",
+                        location, "--remote-cache-push", "--cache-dir", str(cache)],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log = scratch / "fresh.log"
+        cost = say("builder, fresh cache + warm registry",
+                   builder([*common, "--remote-cache", location], scratch / "fresh-cache",
+                           scratch / "fresh-wheelhouse", log=log))
+    return {"cost": cost, "openssl_step": openssl_step(log)}
+
+
+def cryptography_with_sccache(vendor: Path, version: str, tarball: Path, cache: Path,
+                              scratch: Path) -> Dict[str, Cost]:
+    """cryptography (its Rust crates from `vendor`, offline) with OpenSSL cached: without
+    sccache, then with it twice (the first fills a local disk cache), the last measured."""
+    common = ["cryptography==50.0.2", "--openssl", version, "--openssl-source", str(tarball),
+              "--cargo-vendor", str(vendor)]
+    sccache = {"SCCACHE_DIR": str(scratch / "sccache")}
+    without = say("cryptography, OpenSSL cached", builder(common, cache, scratch / "c1"))
+    builder([*common, "--sccache"], cache, scratch / "c2", env=sccache)
+    warm = say("cryptography, warm sccache", builder([*common, "--sccache"], cache,
+                                                      scratch / "c3", env=sccache))
+    return {"without": without, "warm_sccache": warm}
 
 
 def pythons(count: int) -> List[str]:
@@ -127,6 +180,8 @@ def main() -> int:
     parser.add_argument("--tarball", type=Path, required=True, help="openssl-3.0.22.tar.gz")
     parser.add_argument("--package", default="scrypt==0.9.4")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--cryptography-vendor", type=Path,
+                        help="cargo vendor directory of cryptography 50.0.2: adds its rows")
     parser.add_argument("--json", type=Path, default=HERE / "results" / "pipeline.json")
     args = parser.parse_args()
     version = args.tarball.name[len("openssl-"):-len(".tar.gz")]
@@ -140,6 +195,14 @@ def main() -> int:
         floor_cost = floor(args.tarball.resolve(), args.jobs, scratch)
         cold = say("builder, cold (empty cache)", builder(common, cache, wheelhouse))
         warm = say("builder, warm (OpenSSL cached)", builder(common, cache, wheelhouse))
+        warm_uv = say("builder, warm, uv", builder([*common, "--installer", "uv"], cache,
+                                                   wheelhouse))
+        warm_pip = say("builder, warm, pip", builder([*common, "--installer", "pip"], cache,
+                                                     wheelhouse))
+        fresh = warm_registry(common, cache, scratch)
+        rust = (cryptography_with_sccache(args.cryptography_vendor.resolve(), version,
+                                          args.tarball.resolve(), cache, scratch)
+                if args.cryptography_vendor else None)
         by_count: Dict[int, Cost] = {}
         for count in (1, 2, 4):
             chosen = [a for p in pythons(count) for a in ("--python", p)]
@@ -155,8 +218,15 @@ def main() -> int:
         ("cold wall / naive wall", ratio(cold.wall, naive_total.wall), 0.25),
         ("overhead CPU / (floor + extension) CPU", ratio(overhead.cpu, lean.cpu), 0.15),
         ("warm wall / cold wall", ratio(warm.wall, cold.wall), 0.10),
+        ("warm wall with uv / cold wall", ratio(warm_uv.wall, cold.wall), 0.08),
+        ("warm wall with pip / cold wall", ratio(warm_pip.wall, cold.wall), 0.10),
         ("each extra interpreter, wall / cold wall", ratio(per_extra.wall, cold.wall), 0.15),
+        ("fresh cache + warm registry / cold, wall", ratio(fresh["cost"].wall, cold.wall), 0.15),
+        ("its OpenSSL step, seconds", fresh["openssl_step"], 5.0),
     ]
+    if rust is not None:
+        checks.append(("cryptography, warm sccache / without, wall",
+                       ratio(rust["warm_sccache"].wall, rust["without"].wall), 0.35))
     print(f"\n{'ratio':<44}{'measured':>10}{'target':>9}")
     for name, value, target in checks:
         verdict = "ok" if value <= target else "MISSED"
@@ -169,7 +239,11 @@ def main() -> int:
             "naive_extension": vars(naive_costs["extension"]),
             "floor_openssl_objects": vars(floor_cost), "cold": vars(cold), "warm": vars(warm),
             **{f"warm_{n}_interpreters": vars(c) for n, c in by_count.items()},
+            "warm_uv": vars(warm_uv), "warm_pip": vars(warm_pip),
+            "fresh_cache_warm_registry": vars(fresh["cost"]),
+            **({f"cryptography_{k}": vars(v) for k, v in rust.items()} if rust else {}),
         },
+        "not_run": [] if rust else ["cryptography with sccache (no --cryptography-vendor)"],
         "ratios": [{"name": n, "measured": v, "target": t, "met": v <= t} for n, v, t in checks],
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -205,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "accept, run under wine)")
     smoke.add_argument("--version-probe", metavar="MODULE:ATTR",
                        help="what reports the OpenSSL version text at run time")
+    smoke.add_argument("--installer", choices=["auto", "uv", "pip"],
+                       help="who makes the fresh virtualenv (default auto: uv when installed, "
+                            "else pip)")
     _common(smoke)
     smoke.set_defaults(func=_cmd_smoke)
 

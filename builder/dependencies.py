@@ -2,8 +2,9 @@
 alone installs it.
 
 The lookup is cached for the day it was made (UTC), keyed by what decides its answer: the
-wheel's requirements (Requires-Dist), the interpreter's version and the tags it is for, and
-the index. A wheel that requires nothing needs no lookup at all."""
+wheel's requirements (Requires-Dist), the interpreter, the tags it is looked up for (another
+architecture's or OS's), and the index. A wheel that requires nothing needs no lookup at
+all."""
 
 from __future__ import annotations
 
@@ -33,11 +34,21 @@ def requirements(wheel: Path) -> List[str]:
     return metadata.get_all("Requires-Dist") or []
 
 
-def lookup_key(required: Sequence[str], version: Sequence[int], for_target: Sequence[str],
-               index: Optional[str], day: dt.date) -> str:
-    """The cache key of one dependency lookup: `deps-<day>-<digest>`."""
-    blob = json.dumps({"requires": list(required), "python": list(version[:2]),
-                       "target": list(for_target), "index": index}, sort_keys=True)
+# pip's own settings that change what a lookup finds, when the index-url setting is not given.
+_PIP_SOURCES = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_CONSTRAINT",
+                "PIP_PRE")
+
+
+def lookup_key(required: Sequence[str], interpreter: str, for_target: Sequence[str],
+               index: Optional[str], day: dt.date, pip_env: Optional[dict] = None) -> str:
+    """The cache key of one dependency lookup: `deps-<day>-<digest>` of the requirements, the
+    interpreter (`Interpreter.describe()`: implementation, version, path, so its ABI and
+    platform), the tags it is looked up for, and the index (the setting, else pip's own
+    variables in `pip_env`)."""
+    blob = json.dumps({"requires": list(required), "python": interpreter,
+                       "target": list(for_target), "index": index,
+                       "pip": {k: v for k, v in (pip_env or {}).items() if k in _PIP_SOURCES}},
+                      sort_keys=True)
     return f"deps-{day.isoformat()}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
 
@@ -56,9 +67,10 @@ def download_dependencies(wheel: Path, dest: Path, python: TargetPython, ctx: Ru
     # The index-url setting, where one was given; else pip's own configuration decides.
     given = "index-url" in ctx.settings.origins
     index = ["--index-url", ctx.settings.index_url] if given else []
-    key = lookup_key(required, python.build.version, for_target,
+    key = lookup_key(required, python.build.describe(), for_target,
                      ctx.settings.index_url if given else None,
-                     today or dt.datetime.now(dt.timezone.utc).date())
+                     today or dt.datetime.now(dt.timezone.utc).date(),
+                     None if given else dict(os.environ))
 
     def look_up(temp: Path) -> None:
         with tempfile.TemporaryDirectory(prefix="builder-dependencies-") as private:

@@ -17,7 +17,7 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from builder.errors import InputError
 from builder.runner import call
@@ -79,12 +79,19 @@ class Installer:
         call(self.install_command(python, args), log=log, what=what,
              env=_uv_env() if self.uv else None)
 
-    def build_args(self) -> Tuple[List[str], List[str]]:
+    def build_args(self, index: Optional[str]) -> Tuple[List[str], List[str], Dict[str, str]]:
         """The `python -m build` options that make its isolated environment with this
-        installer, and the folders to put first on PATH (where `build` finds uv)."""
+        installer, the folders to put first on PATH (where `build` finds uv), and the
+        variables it needs: no uv configuration file of the project's or the user's, and the
+        index pip would use (`index`, the index-url setting where given, else
+        $PIP_INDEX_URL)."""
         if not self.uv:
-            return [], []
-        return ["--installer", "uv"], [str(Path(self.uv).parent)]
+            return [], [], {}
+        env = {"UV_NO_CONFIG": "1"}
+        chosen = index or os.environ.get("PIP_INDEX_URL")
+        if chosen:
+            env["UV_DEFAULT_INDEX"] = chosen
+        return ["--installer", "uv"], [str(Path(self.uv).parent)], env
 
 
 def _uv_env() -> dict:

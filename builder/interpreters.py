@@ -221,20 +221,31 @@ def frontend_options(frontend: Path) -> FrozenSet[str]:
 
 
 def build_command(frontend: Path, source: Path, outdir: Path, env_dir: Path,
-                  installer: Installer) -> Tuple[List[str], List[str]]:
+                  installer: Installer, known: FrozenSet[str], index: Optional[str] = None
+                  ) -> "BuildCommand":
     """`python -m build --wheel` of `source` into `outdir`: its isolated environment at
     `env_dir` (a fixed path inside the scratch directory, so that compiles name no random
-    directory) and made by `installer` (uv where the frontend can use it), as far as the
-    frontend's `build` knows how. Returns the argv and the folders to put first on PATH."""
-    known = frontend_options(frontend)
+    directory) and made by `installer` (uv where the frontend can use it; `index` the
+    index-url setting where given), as far as the frontend's `build` knows how (`known`: its
+    options, `frontend_options`)."""
     args: List[str] = [str(frontend), "-m", "build", "--wheel", "--outdir", str(outdir)]
-    path: List[str] = []
     if "--env-dir" in known:
         args += ["--env-dir", str(env_dir)]
     if installer.uv and "--installer" in known:
-        more, path = installer.build_args()
-        args += more
-    return [*args, str(source)], path
+        more, path, env = installer.build_args(index)
+        return BuildCommand([*args, *more, str(source)], path, env, "uv")
+    return BuildCommand([*args, str(source)], [], {}, "pip")
+
+
+@dataclass(frozen=True)
+class BuildCommand:
+    """How one wheel is built: argv, folders to put first on PATH, variables to set, and who
+    makes its isolated environment ("uv" or "pip")."""
+
+    argv: List[str]
+    path_first: List[str]
+    env: Dict[str, str]
+    installer: str
 
 
 def _build_venv(interpreter: Interpreter, temp: Path, ctx: RunContext) -> None:

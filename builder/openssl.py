@@ -32,6 +32,9 @@ DEFAULT_OPENSSLDIR = "/etc/ssl"
 # host's cache, and wheels that do not differ by where the cache is.
 INSTALL_PREFIX = "/opt/builder/openssl"
 RECORD = "build.json"
+# The environment variables OpenSSL's Configure takes flags from.
+_CONFIGURE_READS = frozenset({"CFLAGS", "CPPFLAGS", "CXXFLAGS", "LDFLAGS", "LDLIBS", "ASFLAGS",
+                              "CROSS_COMPILE", "HASHBANGPERL"})
 # A cached build's pkg-config prefix: its own entry, found from the .pc file (lib/pkgconfig/).
 RELOCATABLE_PREFIX = "${pcfiledir}/../.."
 OPENSSL_BUILD_EPOCH = "315532800"  # 1980-01-01, the zip format's epoch
@@ -297,7 +300,7 @@ def build_openssl(
     entry = ctx.store.materialize(
         Kind.OPENSSL, key.entry_name(),
         lambda temp: _build_into(temp, key, tarball, toolchain, ctx, options, log),
-        reuse=lambda path: (path / RECORD).is_file(), identity=key.identity())
+        reuse=complete_build, identity=key.identity())
     if entry.pulled_from:
         progress.say(f"    OpenSSL {key.version} build pulled from {entry.pulled_from}: "
                      f"{entry.path}")
@@ -415,8 +418,7 @@ def join_builds(builds: Sequence[OpenSSLBuild], joiner: Sequence[str], ctx: RunC
         }, indent=2) + "\n")
 
     entry = ctx.store.materialize(Kind.OPENSSL, key.entry_name(), make,
-                                  reuse=lambda path: (path / RECORD).is_file(),
-                                  identity=key.identity())
+                                  reuse=complete_build, identity=key.identity())
     return OpenSSLBuild(version=first.version, prefix=entry.path, key=key,
                         configure_args=key.flags, tarball_sha256=first.tarball_sha256,
                         origin=first.origin, reused=entry.reused, log=entry.path / "build.log",
@@ -460,7 +462,10 @@ def _build_env(toolchain: Toolchain, sccache: Optional[Sccache] = None,
     on PATH and named by its file name: OpenSSL compiles `CC` into its version information
     (`compiler: ...`), which must not name a directory of the build host. With `sccache`, a
     shim of the same name in `scratch` stands first on PATH: the same `CC`, through it."""
-    env = {**os.environ, **toolchain.openssl_env()}
+    # Configure reads these from the environment: the cache key and ./Configure's arguments
+    # alone decide a build.
+    env = {name: value for name, value in os.environ.items() if name not in _CONFIGURE_READS}
+    env.update(toolchain.openssl_env())
     # OpenSSL writes its build date into its version information: fixed, as the cache key
     # holds everything a build depends on and the date is no part of it.
     env["SOURCE_DATE_EPOCH"] = OPENSSL_BUILD_EPOCH
@@ -491,6 +496,15 @@ def copy_prefix(build: OpenSSLBuild, destination: Path) -> None:
                          f"directory")
     shutil.copytree(build.prefix, destination, dirs_exist_ok=True)
     _set_pkgconfig_prefix(destination / "lib" / "pkgconfig", str(destination))
+
+
+def complete_build(entry: Path) -> bool:
+    """Whether a cache entry is a whole build of this builder's layout: its record written
+    last, its pkg-config files relative to themselves (an entry from before names the cache
+    it was made in: it is built again rather than reused or shared)."""
+    return (entry / RECORD).is_file() and all(
+        f"prefix={RELOCATABLE_PREFIX}\n" in pc.read_text()
+        for pc in (entry / "lib" / "pkgconfig").glob("*.pc"))
 
 
 def _set_pkgconfig_prefix(folder: Path, prefix: str) -> None:

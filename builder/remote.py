@@ -22,6 +22,7 @@ Backends, chosen by the location's form:
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import ipaddress
@@ -48,6 +49,8 @@ USERNAME_ENV, PASSWORD_ENV = "BUILDER_REMOTE_CACHE_USERNAME", "BUILDER_REMOTE_CA
 # OCI's rule for a tag.
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 _PROBE_TIMEOUT_SECONDS = 5
+# (connect, read) seconds for every request to a registry.
+_REQUEST_TIMEOUT = (15, 120)
 
 
 class Unreachable(BuilderError):
@@ -129,28 +132,22 @@ def pack(entry: Path, archive: Path) -> str:
 
 def unpack(archive: Path, dest: Path) -> None:
     """Unpack a pulled archive into the empty directory `dest` by the rules for untrusted
-    tarballs: nothing absolute, nothing climbing out with `..`, no link leaving `dest`, no
-    device files. Raises InputError naming what broke them."""
+    tarballs and stricter: nothing absolute, nothing climbing out with `..`, no link (a shared
+    entry holds none), no device file. Raises InputError naming what broke them."""
     try:
         with tarfile.open(archive, "r:gz") as tar:
             for member in tar.getmembers():
-                # Never packed so: refused rather than made relative, as the filter would.
+                # Never packed so (a shared entry holds files and folders only): refused,
+                # rather than made relative as the extraction filter would, and on every
+                # Python, with or without that filter.
                 if member.name.startswith("/") or ".." in Path(member.name).parts:
                     raise InputError(f"{member.name} leaves the entry")
+                if not (member.isfile() or member.isdir()):
+                    raise InputError(f"{member.name} is a link or a special file")
             if hasattr(tarfile, "data_filter"):
                 tar.extractall(dest, filter="data")
-                return
-            for member in tar.getmembers():  # Pythons before the extraction filters
-                targets = [member.name]
-                if member.issym() or member.islnk():
-                    targets.append(str(Path(member.name).parent / member.linkname))
-                for target in targets:
-                    resolved = (dest / target).resolve()
-                    if not str(resolved).startswith(str(dest.resolve()) + os.sep):
-                        raise InputError(f"{member.name} leaves the entry")
-                if member.isdev():
-                    raise InputError(f"{member.name} is a device file")
-            tar.extractall(dest)
+            else:
+                tar.extractall(dest)
     except InputError as exc:
         raise InputError(f"the archive cannot be unpacked safely ({exc})") from exc
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
@@ -178,8 +175,8 @@ class RemoteCache:
 
     @property
     def location(self) -> str:
-        """The remote as the user named it."""
-        return self.backend.location
+        """The remote as the user named it, without any user name or password in it."""
+        return redacted(self.backend.location)
 
     def pull(self, kind_folder: str, key: str, identity: str, dest: Path) -> bool:
         """Fill the empty directory `dest` with the remote's entry `key` of that kind when the
@@ -193,7 +190,7 @@ class RemoteCache:
             archive = Path(scratch) / f"{name}.tar.gz"
             try:
                 facts = self.backend.fetch(name, archive)
-            except Unreachable as exc:
+            except (Unreachable, OSError) as exc:
                 self._give_up(exc)
                 return False
             if facts is None:
@@ -225,15 +222,16 @@ class RemoteCache:
                 archive = Path(scratch) / f"{name}.tar.gz"
                 facts = Facts(pack(entry, archive), identity)
                 self.backend.publish(name, archive, facts)
-        except Unreachable as exc:
+        except (Unreachable, OSError) as exc:
+            # Sharing is optional: the build here is done and stays.
             self._give_up(exc)
             return
         progress.say(f"    pushed {name} to {self.location}")
 
     def _give_up(self, exc: Exception) -> None:
         self._down = True
-        progress.warn(f"the remote cache {self.location} is not usable ({exc}); going on "
-                      f"with the local cache alone")
+        progress.warn(f"the remote cache {self.location} is not usable "
+                      f"({redacted(_one_line(exc))}); going on with the local cache alone")
 
 
 def _refusal(facts: Facts, identity: str, archive: Path) -> Optional[str]:
@@ -272,13 +270,16 @@ class DirectoryBackend:
             if not facts.is_file() or not archive.is_file():
                 return None
             shutil.copyfile(archive, into)
-            return _read_facts(facts.read_text(), name)
+            return _read_facts(facts.read_bytes().decode("utf-8", "replace"), name)
         except OSError as exc:
             raise Unreachable(str(exc)) from exc
 
     def has(self, name: str) -> bool:
         """See Backend."""
-        return (self.root / f"{name}.json").is_file()
+        try:
+            return (self.root / f"{name}.json").is_file()
+        except OSError as exc:
+            raise Unreachable(str(exc)) from exc
 
     def publish(self, name: str, archive: Path, facts: Facts) -> None:
         """See Backend: the archive first, the facts last (a reader sees both or neither)."""
@@ -347,11 +348,7 @@ class OciBackend:
     def _client(self):
         if self._registry is None:
             self._probe()
-            registry = _oras_registry(self.host, self.plain_http)
-            username, password = os.environ.get(USERNAME_ENV), os.environ.get(PASSWORD_ENV)
-            if username and password:
-                registry.set_basic_auth(username, password)
-            self._registry = registry
+            self._registry = _oras_registry(self.host, self.plain_http)
         return self._registry
 
     def _probe(self) -> None:
@@ -443,14 +440,40 @@ def _oras_registry(host: str, plain_http: bool):
     # ORAS logs a registry's error answers itself; they reach the user as one sentence of
     # this module's instead.
     logging.getLogger("oras.logger").setLevel(logging.CRITICAL)
-    return OnceRegistry(hostname=host, insecure=plain_http)
+    registry = OnceRegistry(hostname=host, insecure=plain_http)
+    # ORAS sets no timeout: a registry that stops answering would hold the run forever.
+    request = registry.session.request
+    registry.session.request = (  # type: ignore[method-assign]
+        lambda *args, **kwargs: request(*args, **{"timeout": _REQUEST_TIMEOUT, **kwargs}))
+    # ORAS reads ~/.docker/config.json, and only while it holds no credentials of its own
+    # (its auth's `_auth_config`): the variables come first, then $DOCKER_CONFIG's file.
+    username, password = os.environ.get(USERNAME_ENV), os.environ.get(PASSWORD_ENV)
+    docker_config = Path(os.environ.get("DOCKER_CONFIG", "")) / "config.json"
+    if username and password:
+        token = base64.b64encode(f"{username}:{password}".encode()).decode()
+        registry.auth._auth_config = {"auths": {host: {"auth": token}}}
+    elif os.environ.get("DOCKER_CONFIG") and docker_config.is_file():
+        import oras.auth.utils
+        registry.auth._auth_config = oras.auth.utils.load_configs([str(docker_config)])
+    return registry
 
 
 def _read_facts(text: str, name: str) -> Facts:
     try:
         return Facts.from_json(text)
-    except ValueError as exc:
+    except ValueError as exc:  # UnicodeDecodeError and JSON's errors among them
         raise Unreachable(f"{name}.json is not the facts of a cache entry ({exc})") from None
+
+
+def redacted(location: str) -> str:
+    """`location` without the user name and password a URL may carry (for messages and
+    records)."""
+    parts = urllib.parse.urlsplit(location)
+    if parts.username is None and parts.password is None:
+        return location
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def _one_line(exc: Exception) -> str:

@@ -14,7 +14,8 @@ from builder.build_env import (build_env, cargo_config_sets_rustflags, host_cc, 
                                put_in_front, reproducible_env, reproducible_paths)
 from builder.context import RunContext
 from builder.errors import BuilderError
-from builder.interpreters import TargetPython, build_command, build_frontend
+from builder.interpreters import (TargetPython, build_command, build_frontend,
+                                  frontend_options)
 from builder.link_proof import LinkAudit, compiler_env
 from builder.openssl import OpenSSLBuild
 from builder.platforms import platform_for
@@ -38,6 +39,7 @@ class BuiltWheel:
     source_changes: Dict[str, object]  # patches applied, crates used: for the provenance
     link_audit: Optional[LinkAudit] = None  # what its compiler and linker were seen to use
     target_plat: Optional[str] = None  # the --plat it was built for; None: the host's
+    installer: str = "pip"  # who made the build's isolated environment: "uv" or "pip"
 
 
 def build_wheel(
@@ -76,15 +78,16 @@ def build_wheel(
                             cxx=(sccache.wrap(cxx, "c++") if sccache else cxx) if cxx else None)
     compile_cache = sccache.build_env() if sccache is not None else {}
     installer = ctx.installer.for_version(python.build.version)
-    command, path_first = build_command(frontend, source.path, outdir,
-                                        outdir.parent / "build-env", installer)
+    index = ctx.settings.index_url if "index-url" in ctx.settings.origins else None
+    command = build_command(frontend, source.path, outdir, outdir.parent / "build-env",
+                            installer, frontend_options(frontend), index)
     env = {**put_in_front(build_env(build, hide, toolchain=toolchain, emulated=python.emulated),
                           reproducible_env(path_names, ctx.settings.source_date_epoch,
                                            rust=not keep_cargo_rustflags)),
            **wrappers, **compile_cache, **parallelism_env(ctx.jobs),
-           **recipe.build_env(build.prefix), **source.env}
-    env["PATH"] = os.pathsep.join([*path_first, env.get("PATH", os.defpath)])
-    call(command, log=log, env=env,
+           **recipe.build_env(build.prefix), **source.env, **command.env}
+    env["PATH"] = os.pathsep.join([*command.path_first, env.get("PATH", os.defpath)])
+    call(command.argv, log=log, env=env,
          what=f"building {sdist.name} {sdist.version} for Python {python.short_version}")
     wheels = sorted(outdir.glob("*.whl"))
     if len(wheels) != 1:
@@ -92,7 +95,8 @@ def build_wheel(
                            log=log)
     scrub_metadata_paths(wheels[0], path_names, outdir.parent, ctx.settings.source_date_epoch)
     platform_for(target).finish_build(wheels[0], outdir.parent, ctx.settings.source_date_epoch)
-    return BuiltWheel(wheels[0], sdist, python, log, source.changes, audit, target.plat)
+    return BuiltWheel(wheels[0], sdist, python, log, source.changes, audit, target.plat,
+                      command.installer)
 
 
 def scrub_metadata_paths(wheel: Path, names: Sequence[Tuple[Path, str]], scratch: Path,

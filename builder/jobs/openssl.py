@@ -119,7 +119,8 @@ def build_prefix(request: OpenSSLRequest, ctx: RunContext, plat: Optional[str] =
     prefix in the cache, or, with `copy_to`, a copy there with pkg-config pointed at it.
     Raises what prepare_openssl raises, and InputError for a `copy_to` that is not empty."""
     with workspace(ctx.settings.sccache, ctx.cache) as (cache, scratch), \
-            sccache_server(ctx.settings.sccache, scratch, [cache], ctx.log("sccache")) as sccache:
+            sccache_server(ctx.settings.sccache, scratch, [cache, ctx.cache],
+                           ctx.log("sccache")) as sccache:
         build = prepare_openssl(request, dataclasses.replace(ctx, cache=cache, sccache=sccache),
                                 target=resolve_target(plat))
         if ctx.settings.sccache:  # its path in the workspace is gone with it

@@ -22,7 +22,7 @@ from builder.attest import load_signer, statement, write_attestation
 from builder.context import RunContext
 from builder.cargo import check_toolchain, rust_version_of_sdist
 from builder.compile_cache import Sccache, sccache_server, workspace
-from builder.errors import InputError
+from builder.errors import BuilderError, InputError
 from builder.dependencies import download_dependencies
 from builder.sdist import Sdist, get_sdist, requires_python
 from builder.source import PreparedSource, SourceOptions, prepare_source
@@ -108,7 +108,7 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
     real_cache = ctx.cache
     with workspace(ctx.settings.sccache, ctx.cache) as (cache, scratch), \
             _staging(wheelhouse) as staging, \
-            sccache_server(ctx.settings.sccache, scratch, [cache, scratch],
+            sccache_server(ctx.settings.sccache, scratch, [cache, ctx.cache, scratch],
                            ctx.log("sccache")) as sccache:
         ctx = dataclasses.replace(ctx, cache=cache, sccache=sccache)
         with progress.stage(f"{sdist.name}: prepare the source"):
@@ -146,6 +146,13 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
         for wheel, pairs in zip(wheels, outcomes):
             record = make_provenance(wheel.built, wheel.repaired, openssl, pairs[0][1],
                                      [smoke for _, smoke in pairs], toolchain.downloads)
+            # Who made the build's isolated environment and the smoke virtualenvs.
+            python = wheel.built.python
+            record["installer"] = {
+                "build": wheel.built.installer,
+                # An emulated or Windows interpreter gets pip's --target install.
+                "smoke": "pip" if python.emulated is not None
+                else ctx.installer.for_version(python.build.version).name}
             if compiles is not None:
                 record["sccache"] = compiles
             result.wheels.append(_publish(wheel.repaired.path, record, wheelhouse, signer,
@@ -166,7 +173,11 @@ def _sccache_stats(sccache: Optional[Sccache]) -> Optional[Dict[str, int]]:
     without it."""
     if sccache is None:
         return None
-    stats = sccache.stats()
+    try:
+        stats = sccache.stats()
+    except BuilderError as exc:  # the wheels are built and proven; the count is extra
+        progress.warn(f"sccache's statistics could not be read ({exc})")
+        return None
     progress.say(f"    sccache: {stats['compile_requests']} compile requests, "
                  f"{stats['cache_hits']} cache hits, {stats['cache_misses']} misses")
     return stats

@@ -305,7 +305,10 @@ def _wrappers(store: Store, executable: Path, triple: str, link_flags: str,
     text = [_CC_WRAPPER, link_flags, compile_flags, asm_case, _TOOL_WRAPPER,
             *(name + body for name, body in sorted(headers.items()))]
     quirks = hashlib.sha256("".join(text).encode()).hexdigest()[:12]
-    key = f"{_WRAPPERS_KEY}/{triple}-{quirks}"
+    # The wrappers name zig and their own folder by path: one set per path the store is seen
+    # by (a --sccache run sees it through its workspace's link, gone after the run).
+    where = hashlib.sha256(str(executable).encode()).hexdigest()[:8]
+    key = f"{_WRAPPERS_KEY}/{triple}-{quirks}-{where}"
     wrappers = store.path(Kind.TOOLS, key)
     store.materialize(Kind.TOOLS, key,
                       lambda temp: _write_wrappers(temp, wrappers, executable, triple,

@@ -195,3 +195,56 @@ def test_the_switches_read_from_the_environment(tmp_path, text, value):
 def test_a_switch_that_is_neither_true_nor_false_is_bad_input(tmp_path):
     with pytest.raises(InputError, match="true or false"):
         resolve({}, {"BUILDER_SCCACHE": "maybe"}, tmp_path)
+
+
+def test_any_link_in_a_pulled_archive_is_refused_even_one_that_stays_inside(tmp_path):
+    # Chained links that each stay inside can still lead out once extracted in order.
+    archive = tmp_path / "links.tar.gz"
+    evil_archive(archive, link("x/y/l1", ".."))
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    with pytest.raises(InputError, match="is a link or a special file"):
+        unpack(archive, dest)
+
+
+def test_registry_credentials_from_the_environment_win_over_the_docker_configuration(
+        monkeypatch, tmp_path):
+    import base64
+
+    from builder.remote import _oras_registry
+    docker = tmp_path / "docker"
+    docker.mkdir()
+    (docker / "config.json").write_text(json.dumps({"auths": {"ghcr.io": {
+        "auth": base64.b64encode(b"docker-user:docker-token").decode()}}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(docker))
+    monkeypatch.setenv("BUILDER_REMOTE_CACHE_USERNAME", "ci-bot")
+    monkeypatch.setenv("BUILDER_REMOTE_CACHE_PASSWORD", "s3cret")
+    registry = _oras_registry("ghcr.io", plain_http=False)
+    registry.auth.load_configs(registry.get_container("ghcr.io/org/builder-cache:tag"))
+    assert base64.b64decode(registry.auth._basic_auth) == b"ci-bot:s3cret"
+    # Without them, `docker login`'s.
+    monkeypatch.delenv("BUILDER_REMOTE_CACHE_USERNAME")
+    registry = _oras_registry("ghcr.io", plain_http=False)
+    registry.auth.load_configs(registry.get_container("ghcr.io/org/builder-cache:tag"))
+    assert base64.b64decode(registry.auth._basic_auth) == b"docker-user:docker-token"
+
+
+def test_a_location_is_said_and_recorded_without_its_credentials(tmp_path):
+    from builder.remote import redacted
+    assert redacted("https://bot:token@mirror.internal:8443/cache") == \
+        "https://mirror.internal:8443/cache"
+    assert redacted("ghcr.io/org/cache") == "ghcr.io/org/cache"
+    remote = remote_cache("https://bot:token@mirror.internal/cache", push=False)
+    assert "token" not in remote.location
+
+
+def test_a_cached_openssl_build_of_the_older_layout_is_not_reused_or_shared(tmp_path):
+    from builder.openssl import RECORD, complete_build
+    entry = tmp_path / "openssl-3.0.22-abc"
+    (entry / "lib" / "pkgconfig").mkdir(parents=True)
+    (entry / RECORD).write_text("{}")
+    pc = entry / "lib" / "pkgconfig" / "libcrypto.pc"
+    pc.write_text(f"prefix={entry}\nexec_prefix=${{prefix}}\n")
+    assert not complete_build(entry)  # names its cache: built again
+    pc.write_text("prefix=${pcfiledir}/../..\nexec_prefix=${prefix}\n")
+    assert complete_build(entry)
