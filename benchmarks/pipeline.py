@@ -151,8 +151,10 @@ def cryptography_with_sccache(vendor: Path, version: str, tarball: Path, cache: 
                               scratch: Path) -> Dict[str, Cost]:
     """cryptography (its Rust crates from `vendor`, offline) with OpenSSL cached: without
     sccache, then with it twice (the first fills a local disk cache), the last measured."""
+    # The crates beside the vendor directory need their patch and a fresh lock (its README).
     common = ["cryptography==50.0.2", "--openssl", version, "--openssl-source", str(tarball),
-              "--cargo-vendor", str(vendor)]
+              "--cargo-vendor", str(vendor), "--cargo-relock",
+              "--patch", str(vendor.parent / "cargo-toml-debian-crates.patch")]
     sccache = {"SCCACHE_DIR": str(scratch / "sccache")}
     without = say("cryptography, OpenSSL cached", builder(common, cache, scratch / "c1"))
     builder([*common, "--sccache"], cache, scratch / "c2", env=sccache)

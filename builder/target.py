@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import platform
+import sys
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
@@ -107,12 +108,32 @@ def host_target() -> Target:
                   cross=False, zig=False)
 
 
+def require_linux_host(host_os: str = sys.platform) -> None:
+    """Raise InputError, in one sentence saying what to do, where the builder runs on a host
+    it cannot build on yet (`host_os`: sys.platform): every build here runs on Linux."""
+    if host_os.startswith("linux"):
+        return
+    if host_os in ("win32", "cygwin"):
+        advice = ("on Windows, build OpenSSL with scripts/build_openssl.ps1 (MSVC) and the "
+                  "wheel with pip and delvewheel, or build win_amd64 wheels on Linux with "
+                  "--plat win_amd64")
+    elif host_os == "darwin":
+        advice = ("on macOS, build macOS wheels on Linux with --plat macosx_11_0_arm64 (or "
+                  "_x86_64, _universal2) and run them here")
+    else:
+        advice = "run it on Linux"
+    raise InputError(f"the builder builds on a Linux host only ({host_os} here): {advice}; "
+                     f"`builder inspect`, `audit` and `index` work on any host")
+
+
 def resolve_target(plat: Optional[str]) -> Target:
     """The Target of --plat, refused (InputError, before any download) where this host cannot
     build it: musllinux, an unknown tag, an architecture zig does not cross-build to from
     here, a macOS tag below the oldest deployment target (`check_macos`). Windows tags
     (win_amd64, win32, win_arm64) and macOS ones (macosx_11_0_arm64, macosx_10_13_x86_64,
-    macosx_10_13_universal2) are cross-built with zig from a Linux x86_64 host."""
+    macosx_10_13_universal2) are cross-built with zig from a Linux x86_64 host. Raises
+    InputError on a host that is not Linux (`require_linux_host`)."""
+    require_linux_host()
     if plat is None:
         return host_target()
     mac = macos_tag(plat)
