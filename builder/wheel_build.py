@@ -14,6 +14,7 @@ from builder.build_env import (build_env, cargo_config_sets_rustflags, host_cc, 
                                put_in_front, reproducible_env, reproducible_paths)
 from builder.context import RunContext
 from builder.errors import BuilderError
+from builder.installer import Installer
 from builder.interpreters import (TargetPython, build_command, build_frontend,
                                   frontend_options)
 from builder.link_proof import LinkAudit, compiler_env
@@ -77,7 +78,11 @@ def build_wheel(
                             target.arch, audit,
                             cxx=(sccache.wrap(cxx, "c++") if sccache else cxx) if cxx else None)
     compile_cache = sccache.build_env() if sccache is not None else {}
-    installer = ctx.installer.for_version(python.build.version)
+    # uv inspects the interpreter under the build's variables, and a cross build's
+    # _PYTHON_HOST_PLATFORM (macosx-11.0-arm64) makes it take this host's CPython for a broken
+    # macOS one: a cross build's isolated environment is pip's.
+    installer = (ctx.installer.for_version(python.build.version) if python.emulated is None
+                 else Installer())
     index = ctx.settings.index_url if "index-url" in ctx.settings.origins else None
     command = build_command(frontend, source.path, outdir, outdir.parent / "build-env",
                             installer, frontend_options(frontend), index)
