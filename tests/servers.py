@@ -28,15 +28,24 @@ def _needs(program: str, package: str) -> str:
     return path
 
 
-def _wait_until(ready, what: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"{what} exited at start: {log.read_text()[-2000:]}")
-        if ready():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"{what} did not answer within 20 s: {log.read_text()[-2000:]}")
+@contextmanager
+def _running(argv, log: Path, ready, what: str) -> Iterator[None]:
+    """Start `argv` (its output to `log`), wait until `ready()` (failing the test if it exits
+    or 20 s pass), and stop it at the end."""
+    with open(log, "w") as out:
+        process = subprocess.Popen([str(a) for a in argv], stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 20
+        while not ready():
+            if process.poll() is not None:
+                pytest.fail(f"{what} exited at start: {log.read_text()[-2000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"{what} did not answer within 20 s: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @contextmanager
@@ -49,9 +58,6 @@ def registry(folder: Path) -> Iterator[str]:
     config.write_text(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
                       f"    rootdirectory: {folder / 'data'}\n  delete:\n    enabled: true\n"
                       f"http:\n  addr: 127.0.0.1:{port}\n")
-    log = folder / "registry.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen([program, "serve", str(config)], stdout=out, stderr=out)
 
     def answers() -> bool:
         try:
@@ -59,36 +65,25 @@ def registry(folder: Path) -> Iterator[str]:
         except requests.RequestException:
             return False
 
-    try:
-        _wait_until(answers, "docker-registry", process, log)
+    with _running([program, "serve", config], folder / "registry.log", answers,
+                  "docker-registry"):
         yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @contextmanager
 def redis(folder: Path) -> Iterator[str]:
     """Run a Redis server with no persistence; yield its URL (redis://127.0.0.1:PORT)."""
     program = _needs("redis-server", "redis-server")
+    client = _needs("redis-cli", "redis-tools")
     port = free_port()
     folder.mkdir(parents=True, exist_ok=True)
-    log = folder / "redis.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen([program, "--port", str(port), "--bind", "127.0.0.1",
-                                    "--save", "", "--appendonly", "no", "--dir", str(folder)],
-                                   stdout=out, stderr=out)
-
-    client = _needs("redis-cli", "redis-tools")
 
     def answers() -> bool:
         done = subprocess.run([client, "-h", "127.0.0.1", "-p", str(port), "ping"],
                               capture_output=True, text=True)
         return done.stdout.strip() == "PONG"
 
-    try:
-        _wait_until(answers, "redis-server", process, log)
+    with _running([program, "--port", port, "--bind", "127.0.0.1", "--save", "",
+                   "--appendonly", "no", "--dir", folder], folder / "redis.log", answers,
+                  "redis-server"):
         yield f"redis://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
