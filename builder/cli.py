@@ -91,13 +91,18 @@ def _openssl_options(parser: argparse.ArgumentParser, *, version_flag: bool,
                              "and _PASSWORD), a file:///DIR, or a read-only https:// mirror of "
                              "one; pulled from, never pushed to, unless --remote-cache-push "
                              "(also $BUILDER_REMOTE_CACHE and builder.toml's remote-cache)")
-    parser.add_argument("--remote-cache-push", action="store_true", default=None,
-                        help="also publish to --remote-cache the entries it lacks")
+    parser.add_argument("--no-remote-cache", dest="remote_cache", action="store_const",
+                        const=False, help="use no remote cache, whatever the environment or "
+                                          "builder.toml names")
+    parser.add_argument("--remote-cache-push", action=argparse.BooleanOptionalAction,
+                        default=None,
+                        help="also publish to --remote-cache the entries it lacks (default: "
+                             "pull only)")
     parser.add_argument("--installer", choices=["auto", "uv", "pip"],
                         help="who installs into the build's isolated environment and the "
                              "smoke tests' virtualenvs (default auto: uv when installed, "
                              "else pip)")
-    parser.add_argument("--sccache", action="store_true", default=None,
+    parser.add_argument("--sccache", action=argparse.BooleanOptionalAction, default=None,
                         help="compile through sccache (OpenSSL, the extension's C, cargo); "
                              "sccache's own SCCACHE_* variables choose its backend (local "
                              "disk, Redis, S3, GitHub Actions cache, WebDAV)")

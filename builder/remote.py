@@ -45,6 +45,7 @@ from builder.errors import BuilderError, InputError
 KEY_ANNOTATION = "dev.builder.cache.key"
 SHA256_ANNOTATION = "dev.builder.cache.archive.sha256"
 ARCHIVE_MEDIA_TYPE = "application/vnd.builder.cache.entry.v1.tar+gzip"
+_MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
 USERNAME_ENV, PASSWORD_ENV = "BUILDER_REMOTE_CACHE_USERNAME", "BUILDER_REMOTE_CACHE_PASSWORD"
 # OCI's rule for a tag.
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
@@ -55,6 +56,12 @@ _REQUEST_TIMEOUT = (15, 120)
 
 class Unreachable(BuilderError):
     """The remote could not be reached or refused the request (not: it lacks the entry)."""
+
+
+class Denied(BuilderError):
+    """The remote refused to read an entry (HTTP 401 or 403). Registries answer so for an entry
+    that does not exist yet as well (ghcr.io does, so as not to tell which private packages
+    exist), so reading takes it as a miss; a push that is denied is Unreachable."""
 
 
 @dataclass(frozen=True)
@@ -87,10 +94,12 @@ class Backend(Protocol):
 
     def fetch(self, name: str, into: Path) -> Optional[Facts]:
         """Download the entry's archive to the file `into` and return its facts as the
-        remote states them; None when the remote has no such entry. Raises Unreachable."""
+        remote states them; None when the remote has no such entry. Raises Unreachable, or
+        Denied when the remote refuses to say."""
 
     def has(self, name: str) -> bool:
-        """Whether the remote holds the entry. Raises Unreachable."""
+        """Whether the remote holds the entry. Raises Unreachable, or Denied when the remote
+        refuses to say."""
 
     def publish(self, name: str, archive: Path, facts: Facts) -> None:
         """Store the archive and its facts under `name`. Raises Unreachable."""
@@ -172,6 +181,7 @@ class RemoteCache:
         self.backend = backend
         self.push = push
         self._down = False
+        self._denied_said = False
 
     @property
     def location(self) -> str:
@@ -190,6 +200,9 @@ class RemoteCache:
             archive = Path(scratch) / f"{name}.tar.gz"
             try:
                 facts = self.backend.fetch(name, archive)
+            except Denied as exc:
+                self._say_denied(name, exc)
+                return False
             except (Unreachable, OSError) as exc:
                 self._give_up(exc)
                 return False
@@ -216,8 +229,11 @@ class RemoteCache:
             return
         name = entry_name(kind_folder, key)
         try:
-            if self.backend.has(name):
-                return
+            try:
+                if self.backend.has(name):
+                    return
+            except Denied as exc:
+                self._say_denied(name, exc)  # then try to push: a denied push gives up
             with tempfile.TemporaryDirectory(prefix="builder-push-") as scratch:
                 archive = Path(scratch) / f"{name}.tar.gz"
                 facts = Facts(pack(entry, archive), identity)
@@ -227,6 +243,13 @@ class RemoteCache:
             self._give_up(exc)
             return
         progress.say(f"    pushed {name} to {self.location}")
+
+    def _say_denied(self, name: str, exc: Exception) -> None:
+        if not self._denied_said:
+            self._denied_said = True
+            progress.warn(f"the remote cache {self.location} denied reading {name} "
+                          f"({redacted(_one_line(exc))}); taken as not holding it (a new "
+                          f"repository answers so too); if it should, check the credentials")
 
     def _give_up(self, exc: Exception) -> None:
         self._down = True
@@ -347,13 +370,15 @@ class OciBackend:
 
     def _client(self):
         if self._registry is None:
-            self._probe()
-            self._registry = _oras_registry(self.host, self.plain_http)
+            basic = self._probe()
+            self._registry = _oras_registry(self.host, self.plain_http, basic)
         return self._registry
 
-    def _probe(self) -> None:
+    def _probe(self) -> bool:
         """One quick request to the registry's API root before ORAS (which retries a dead
-        host for minutes): 200 or 401 mean a registry answers."""
+        host for minutes): 200 or 401 mean a registry answers. Returns whether it asks for
+        HTTP basic authentication (a self-hosted registry with an htpasswd file) rather than
+        for a bearer token (ghcr.io, GitLab, ECR, Harbor...)."""
         from builder.fetch import session
         scheme = "http" if self.plain_http else "https"
         try:
@@ -363,35 +388,50 @@ class OciBackend:
             raise Unreachable(f"{type(exc).__name__} from {self.host}") from None
         if answer.status_code not in (200, 401):
             raise Unreachable(f"{self.host}/v2/ answered HTTP {answer.status_code}")
+        challenge = answer.headers.get("WWW-Authenticate", "")
+        return answer.status_code == 401 and challenge.lower().startswith("basic")
 
     def _call(self, what: str, action):
         try:
             return action(self._client())
-        except Unreachable:
+        except (Unreachable, Denied):
             raise
         except Exception as exc:  # ORAS raises requests' and its own errors alike
             raise Unreachable(f"{what}: {_one_line(exc)}") from None
+
+    def _manifest(self, registry, target: str, method: str):
+        """The tag's manifest answer (a requests Response), or None when the registry has no
+        such tag. Raises Denied for 401 and 403, Unreachable for any other failure."""
+        container = registry.get_container(target)
+        registry.auth.load_configs(container)
+        scheme = "http" if self.plain_http else "https"
+        answer = registry.do_request(f"{scheme}://{container.manifest_url()}", method,
+                                     headers={"Accept": _MANIFEST_MEDIA_TYPE})
+        if answer.status_code == 404:
+            return None
+        if answer.status_code in (401, 403):
+            raise Denied(f"{method} {target} answered HTTP {answer.status_code}")
+        if answer.status_code != 200:
+            raise Unreachable(f"{method} {target} answered HTTP {answer.status_code}")
+        return answer
 
     def fetch(self, name: str, into: Path) -> Optional[Facts]:
         """See Backend."""
         target = f"{self.repository}:{name}"
 
         def get(registry):
-            import requests
+            answer = self._manifest(registry, target, "GET")
+            if answer is None:
+                return None
             try:
-                manifest = registry.get_manifest(target)
-            except ValueError as exc:  # ORAS's own: the manifest's GET did not answer 200
-                if "404" in str(exc) or "not found" in str(exc).lower() \
-                        or "MANIFEST_UNKNOWN" in str(exc):
-                    return None
-                raise
-            except requests.HTTPError as exc:
-                if exc.response is not None and exc.response.status_code == 404:
-                    return None
-                raise
+                manifest = answer.json()
+            except ValueError:
+                manifest = None
+            if not isinstance(manifest, dict):
+                raise Unreachable(f"{target}'s manifest is not JSON")
             annotations = manifest.get("annotations") or {}
             layers = [layer for layer in manifest.get("layers", [])
-                      if layer.get("mediaType") == ARCHIVE_MEDIA_TYPE]
+                      if isinstance(layer, dict) and layer.get("mediaType") == ARCHIVE_MEDIA_TYPE]
             if len(layers) != 1 or KEY_ANNOTATION not in annotations \
                     or SHA256_ANNOTATION not in annotations:
                 raise Unreachable(f"{target} is not a builder cache entry")
@@ -403,21 +443,8 @@ class OciBackend:
     def has(self, name: str) -> bool:
         """See Backend: a HEAD of the tag's manifest."""
         target = f"{self.repository}:{name}"
-
-        def head(registry):
-            container = registry.get_container(target)
-            scheme = "http" if self.plain_http else "https"
-            registry.auth.load_configs(container)
-            answer = registry.do_request(f"{scheme}://{container.manifest_url()}", "HEAD",
-                                         headers={"Accept": "application/vnd.oci.image."
-                                                            "manifest.v1+json"})
-            if answer.status_code == 404:
-                return False
-            if answer.status_code != 200:
-                raise Unreachable(f"HEAD {target} answered HTTP {answer.status_code}")
-            return True
-
-        return self._call(f"looking up {target}", head)
+        return self._call(f"looking up {target}",
+                          lambda registry: self._manifest(registry, target, "HEAD") is not None)
 
     def publish(self, name: str, archive: Path, facts: Facts) -> None:
         """See Backend."""
@@ -428,19 +455,34 @@ class OciBackend:
                                   SHA256_ANNOTATION: facts.sha256}, quiet=True))
 
 
-def _oras_registry(host: str, plain_http: bool):
+def _oras_registry(host: str, plain_http: bool, basic: bool):
     """ORAS's client for `host`, asking once: its own retries sleep for minutes on a registry
-    that fails, where the builder warns and builds here. (Imported on first use: ORAS and
-    its schemas cost every other run nothing.)"""
+    that fails, where the builder warns and builds here. With `basic`, it answers the
+    registry's challenges with HTTP basic authentication, else with a bearer token. (Imported
+    on first use: ORAS and its schemas cost every other run nothing.)"""
+    import oras.auth
     import oras.provider
 
     class OnceRegistry(oras.provider.Registry):
         do_request = oras.provider.Registry.do_request.__wrapped__  # type: ignore[attr-defined]
 
+    class BasicWhenGiven(oras.auth.BasicAuth):
+        """Basic authentication that, given no credentials, asks again as it is (and so
+        returns the registry's 401), where ORAS's own fails on the missing credentials."""
+
+        def authenticate_request(self, original, headers, refresh=False):
+            if getattr(self, "_basic_auth", None) is None:
+                return dict(headers or {}), True
+            return super().authenticate_request(original, headers, refresh)
+
     # ORAS logs a registry's error answers itself; they reach the user as one sentence of
     # this module's instead.
     logging.getLogger("oras.logger").setLevel(logging.CRITICAL)
     registry = OnceRegistry(hostname=host, insecure=plain_http)
+    if basic:
+        registry.auth = BasicWhenGiven()
+        registry.auth.session, registry.auth._tls_verify = registry.session, registry._tls_verify
+        registry.auth.prefix = registry.prefix
     # ORAS sets no timeout: a registry that stops answering would hold the run forever.
     request = registry.session.request
     registry.session.request = (  # type: ignore[method-assign]

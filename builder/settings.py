@@ -191,8 +191,10 @@ def _settings(values: Mapping[str, Any], origins: Mapping[str, str]) -> Settings
         jobs=get("jobs", _positive, os.cpu_count() or 1),
         source_date_epoch=get("source-date-epoch", _epoch, DEFAULT_SOURCE_DATE_EPOCH),
         cargo_vendor=get("cargo-vendor", _path, None),
-        remote_cache=get("remote-cache", _text, None),
-        remote_cache_push=get("remote-cache-push", _switch, False),
+        remote_cache=get("remote-cache", _location_or_off, None),
+        # Switched off (--no-remote-cache), the remote cache takes a push setting with it.
+        remote_cache_push=get("remote-cache-push", _switch, False)
+        and values.get("remote-cache") is not False,
         sccache=get("sccache", _switch, False),
         installer=get("installer", _installer, "auto"),
         origins=dict(origins),
@@ -230,6 +232,11 @@ def _text(name: str, value: Any, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _bad(name, value, where, "a location")
     return value.strip()
+
+
+def _location_or_off(name: str, value: Any, where: str) -> Optional[str]:
+    """A location, or None for `false` (--no-remote-cache, `remote-cache = false`)."""
+    return None if value is False else _text(name, value, where)
 
 
 def _installer(name: str, value: Any, where: str) -> str:

@@ -9,7 +9,7 @@ import subprocess
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional, Tuple
 
 import pytest
 import requests
@@ -49,23 +49,37 @@ def _running(argv, log: Path, ready, what: str) -> Iterator[None]:
 
 
 @contextmanager
-def registry(folder: Path) -> Iterator[str]:
-    """Run a registry storing its blobs under `folder`/data; yield its address (host:port)."""
+def registry(folder: Path, login: Optional[Tuple[str, str]] = None) -> Iterator[str]:
+    """Run a registry storing its blobs under `folder`/data; yield its address (host:port).
+    With `login` (user name, password) it answers only requests that give them (HTTP basic
+    authentication from an htpasswd file, 401 otherwise)."""
+    import yaml
+
     program = _needs("docker-registry", "docker-registry")
     port = free_port()
     folder.mkdir(parents=True, exist_ok=True)
-    config = folder / "config.yml"
-    config.write_text(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
-                      f"    rootdirectory: {folder / 'data'}\n  delete:\n    enabled: true\n"
-                      f"http:\n  addr: 127.0.0.1:{port}\n")
+    config = {"version": 0.1, "log": {"level": "error"},
+              "storage": {"filesystem": {"rootdirectory": str(folder / "data")},
+                          "delete": {"enabled": True}},
+              "http": {"addr": f"127.0.0.1:{port}"}}
+    if login is not None:
+        import bcrypt
+
+        user, password = login
+        hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+        (folder / "htpasswd").write_text(f"{user}:{hashed}\n")
+        config["auth"] = {"htpasswd": {"realm": "builder-tests",
+                                       "path": str(folder / "htpasswd")}}
+    (folder / "config.yml").write_text(yaml.safe_dump(config))
 
     def answers() -> bool:
         try:
-            return requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1).status_code == 200
+            status = requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1).status_code
         except requests.RequestException:
             return False
+        return status == (200 if login is None else 401)
 
-    with _running([program, "serve", config], folder / "registry.log", answers,
+    with _running([program, "serve", folder / "config.yml"], folder / "registry.log", answers,
                   "docker-registry"):
         yield f"127.0.0.1:{port}"
 

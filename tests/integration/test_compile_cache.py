@@ -6,7 +6,6 @@ itself, unchanged."""
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 

@@ -93,3 +93,29 @@ def test_a_pushed_directory_serves_as_a_read_only_http_mirror(tmp_path, capsys):
         absent = materialize(tmp_path / "b", url, push=False, key="openssl-9-zzz")
         assert not absent.reused
     assert "warning" not in capsys.readouterr().err
+
+
+def test_a_registry_that_asks_for_a_login_is_a_miss_without_one_and_shared_with_one(
+        tmp_path, capsys, monkeypatch):
+    with registry(tmp_path / "registry", login=("ci", "s3cret-token")) as address:
+        location = f"{address}/builder-cache"
+        # No credentials: reading is denied (401), as a registry denies an entry that does
+        # not exist yet, so it is a miss with one warning; the push is then tried and, denied
+        # too, gives the remote up for the run. The entry is built here both times.
+        store = Store(tmp_path / "a", remote=remote_cache(location, push=True))
+        for key in ("openssl-1-abc", "openssl-2-def"):
+            entry = store.materialize(Kind.OPENSSL, key, make_tree, reuse=complete,
+                                      identity=IDENTITY)
+            assert not entry.reused
+        err = capsys.readouterr().err
+        assert err.count("denied reading") == 1 and err.count("is not usable") == 1
+        assert "pushed" not in err
+        # With the credentials in the environment: pushed from one root, pulled into another.
+        monkeypatch.setenv("BUILDER_REMOTE_CACHE_USERNAME", "ci")
+        monkeypatch.setenv("BUILDER_REMOTE_CACHE_PASSWORD", "s3cret-token")
+        materialize(tmp_path / "c", location, push=True)
+        pulled = materialize(tmp_path / "d", location, push=False, make=never)
+        assert pulled.reused and pulled.pulled_from == location
+        err = capsys.readouterr().err
+        assert "pushed openssl-openssl-1-abc" in err and "warning" not in err
+        assert "s3cret-token" not in err

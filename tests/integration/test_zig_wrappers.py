@@ -4,7 +4,6 @@ and the universal2 wrapper that runs every compile and link once per architectur
 the outputs, in a cache whose path holds a space."""
 
 import subprocess
-from pathlib import Path
 
 import pytest
 

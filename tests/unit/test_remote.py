@@ -207,8 +207,9 @@ def test_any_link_in_a_pulled_archive_is_refused_even_one_that_stays_inside(tmp_
         unpack(archive, dest)
 
 
+@pytest.mark.parametrize("basic", [False, True], ids=["bearer-token", "basic"])
 def test_registry_credentials_from_the_environment_win_over_the_docker_configuration(
-        monkeypatch, tmp_path):
+        monkeypatch, tmp_path, basic):
     import base64
 
     from builder.remote import _oras_registry
@@ -219,12 +220,12 @@ def test_registry_credentials_from_the_environment_win_over_the_docker_configura
     monkeypatch.setenv("DOCKER_CONFIG", str(docker))
     monkeypatch.setenv("BUILDER_REMOTE_CACHE_USERNAME", "ci-bot")
     monkeypatch.setenv("BUILDER_REMOTE_CACHE_PASSWORD", "s3cret")
-    registry = _oras_registry("ghcr.io", plain_http=False)
+    registry = _oras_registry("ghcr.io", plain_http=False, basic=basic)
     registry.auth.load_configs(registry.get_container("ghcr.io/org/builder-cache:tag"))
     assert base64.b64decode(registry.auth._basic_auth) == b"ci-bot:s3cret"
     # Without them, `docker login`'s.
     monkeypatch.delenv("BUILDER_REMOTE_CACHE_USERNAME")
-    registry = _oras_registry("ghcr.io", plain_http=False)
+    registry = _oras_registry("ghcr.io", plain_http=False, basic=basic)
     registry.auth.load_configs(registry.get_container("ghcr.io/org/builder-cache:tag"))
     assert base64.b64decode(registry.auth._basic_auth) == b"docker-user:docker-token"
 
@@ -248,3 +249,25 @@ def test_a_cached_openssl_build_of_the_older_layout_is_not_reused_or_shared(tmp_
     assert not complete_build(entry)  # names its cache: built again
     pc.write_text("prefix=${pcfiledir}/../..\nexec_prefix=${prefix}\n")
     assert complete_build(entry)
+
+
+def test_the_command_line_switches_off_what_the_environment_switches_on(tmp_path):
+    from builder.cli import build_parser, resolve_settings
+    environ = {"BUILDER_REMOTE_CACHE": "file:///x", "BUILDER_REMOTE_CACHE_PUSH": "1",
+               "BUILDER_SCCACHE": "1"}
+    on = resolve_settings(build_parser().parse_args(["wheel", "scrypt"]), environ, tmp_path)
+    assert (on.remote_cache, on.remote_cache_push, on.sccache) == ("file:///x", True, True)
+    off = resolve_settings(build_parser().parse_args(
+        ["wheel", "scrypt", "--no-remote-cache", "--no-remote-cache-push", "--no-sccache"]),
+        environ, tmp_path)
+    assert (off.remote_cache, off.remote_cache_push, off.sccache) == (None, False, False)
+    assert off.origins["sccache"] == "--sccache"
+    # Off, the remote cache takes the environment's push with it (no "push needs a location").
+    alone = resolve_settings(build_parser().parse_args(["wheel", "scrypt", "--no-remote-cache"]),
+                             environ, tmp_path)
+    assert (alone.remote_cache, alone.remote_cache_push) == (None, False)
+
+
+def test_builder_toml_turns_the_remote_cache_off_with_false(tmp_path):
+    (tmp_path / "builder.toml").write_text("remote-cache = false\n")
+    assert resolve({}, {}, tmp_path).remote_cache is None

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from packaging.tags import Tag, parse_tag
+from packaging.tags import parse_tag
 
 from builder.architectures import ARCHITECTURES, pe_architecture, windows_architecture
 from builder.errors import CheckFailed, InputError
