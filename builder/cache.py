@@ -121,6 +121,12 @@ class Store:
                 remote.publish(kind.folder, key, identity, entry)
         return Entry(entry, reused=False)
 
+    def discard(self, kind: Kind, key: str) -> None:
+        """Remove the entry `key` of `kind` (under its lock: never while it is being made)."""
+        entry = self.path(kind, key)
+        with _locked(entry):
+            _remove(entry)
+
     def entries(self, kind: Kind, pattern: str) -> List[Path]:
         """The complete entries of `kind` whose names match the glob `pattern`, sorted."""
         folder = self.path(kind)

@@ -19,7 +19,7 @@ from email.parser import Parser
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from builder.cache import Kind
+from builder.cache import Kind, Store
 from builder.context import RunContext
 from builder.interpreters import TargetPython, build_frontend
 from builder.runner import call
@@ -67,9 +67,9 @@ def download_dependencies(wheel: Path, dest: Path, python: TargetPython, ctx: Ru
     # The index-url setting, where one was given; else pip's own configuration decides.
     given = "index-url" in ctx.settings.origins
     index = ["--index-url", ctx.settings.index_url] if given else []
+    day = today or dt.datetime.now(dt.timezone.utc).date()
     key = lookup_key(required, python.build.describe(), for_target,
-                     ctx.settings.index_url if given else None,
-                     today or dt.datetime.now(dt.timezone.utc).date(),
+                     ctx.settings.index_url if given else None, day,
                      None if given else dict(os.environ))
 
     def look_up(temp: Path) -> None:
@@ -84,6 +84,7 @@ def download_dependencies(wheel: Path, dest: Path, python: TargetPython, ctx: Ru
                     shutil.move(str(path), str(temp / path.name))
 
     entry = ctx.store.materialize(Kind.DEPENDENCIES, key, look_up)
+    prune_old_lookups(ctx.store, day)
     added = []
     for path in sorted(entry.path.glob("*.whl")):
         if not (dest / path.name).exists():
@@ -93,3 +94,15 @@ def download_dependencies(wheel: Path, dest: Path, python: TargetPython, ctx: Ru
             os.replace(partial, dest / path.name)
             added.append(dest / path.name)
     return added
+
+
+def prune_old_lookups(store: Store, today: dt.date) -> None:
+    """Remove the cached lookups made before yesterday (UTC): never used again, since a
+    lookup's key holds its day. Yesterday's stay, for a run that began before midnight."""
+    for entry in store.entries(Kind.DEPENDENCIES, "deps-*"):
+        try:
+            day = dt.date.fromisoformat(entry.name[len("deps-"):len("deps-YYYY-MM-DD")])
+        except ValueError:
+            continue
+        if (today - day).days > 1:
+            store.discard(Kind.DEPENDENCIES, entry.name)

@@ -195,6 +195,18 @@ class OpenSSLBuild:
     renamed_symbols: int = 0  # internal globals given the namespace prefix
     pulled_from: Optional[str] = None  # the remote store the build came from
 
+    def seen_from(self, root: Path, real_root: Path) -> "OpenSSLBuild":
+        """This build with its paths under the cache root `real_root` where they were under
+        `root` (a run with --sccache sees its cache through a link in its workspace, gone
+        once the run ends)."""
+        def moved(path: Path) -> Path:
+            try:
+                return real_root / path.relative_to(root)
+            except ValueError:
+                return path
+
+        return replace(self, prefix=moved(self.prefix), log=moved(self.log))
+
     @property
     def include_dir(self) -> Path:
         """The prefix's include/ directory (OpenSSL's headers)."""

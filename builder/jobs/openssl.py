@@ -123,8 +123,7 @@ def build_prefix(request: OpenSSLRequest, ctx: RunContext, plat: Optional[str] =
                            ctx.log("sccache")) as sccache:
         build = prepare_openssl(request, dataclasses.replace(ctx, cache=cache, sccache=sccache),
                                 target=resolve_target(plat))
-        if ctx.settings.sccache:  # its path in the workspace is gone with it
-            build = dataclasses.replace(build, prefix=ctx.cache / build.prefix.relative_to(cache))
+        build = build.seen_from(cache, ctx.cache)  # the workspace is gone with it
     if copy_to is None:
         return build.prefix
     copy_prefix(build, copy_to.resolve())

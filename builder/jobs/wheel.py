@@ -102,7 +102,6 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
     plan = SmokePlan.from_recipe(recipe, probe=request.runtime_probe, full=request.full_smoke,
                                  sdist=sdist.path, version=sdist.version, jobs=ctx.jobs)
     pythons = platform.target_pythons(target, interpreters, request.full_smoke, ctx)
-    toolchain = platform.toolchain(target, ctx)
     wheelhouse = request.wheelhouse.resolve()
     wheelhouse.mkdir(parents=True, exist_ok=True)
     real_cache = ctx.cache
@@ -111,6 +110,9 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
             sccache_server(ctx.settings.sccache, scratch, [cache, ctx.cache, scratch],
                            ctx.log("sccache")) as sccache:
         ctx = dataclasses.replace(ctx, cache=cache, sccache=sccache)
+        # Seen through the workspace, so that compilers that name their cache path (zig's
+        # wrappers) are the same files on every machine with --sccache.
+        toolchain = platform.toolchain(target, ctx)
         with progress.stage(f"{sdist.name}: prepare the source"):
             source = prepare_source(sdist, scratch, ctx, source_options)
         openssl = prepare_openssl(request.openssl, ctx, release, toolchain, target)
@@ -162,8 +164,7 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
                 if dependency.exists():
                     os.replace(dependency, wheelhouse / dependency.name)
     # With --sccache the run saw the cache through its workspace's link, gone now.
-    result.openssl = dataclasses.replace(openssl, prefix=real_cache / openssl.prefix.relative_to(
-        ctx.cache)) if ctx.cache != real_cache else openssl
+    result.openssl = openssl.seen_from(ctx.cache, real_cache)
     progress.say(summary(result.records, result.openssl, progress.elapsed()))
     return result
 

@@ -108,3 +108,22 @@ def test_universal2_refuses_a_compile_without_an_output_and_passes_a_failure_on(
                                                           "PATH": "/usr/bin:/bin"})
     assert failed.returncode == 7
     assert not (tmp_path / "m.o").exists() and not list(tmp_path.glob("m.o.*"))
+
+
+def test_two_cache_roots_seen_through_the_sccache_workspace_get_the_same_wrappers(
+        tmp_path, monkeypatch):
+    """sccache hashes the compiler's bytes: the wrappers of a --sccache run name zig and
+    their stand-in headers by the workspace's fixed paths, never by the cache root."""
+    from pathlib import Path
+
+    from builder.cache import Kind
+    from builder.compile_cache import workspace
+    monkeypatch.setattr(zig, "_installed_zig",
+                        lambda store, index: store.path(Kind.TOOLS, "zig") / "zig")
+    wrappers = []
+    for root in ("first root", "second root"):
+        (tmp_path / root).mkdir()
+        with workspace(True, tmp_path / root) as (cache, _):
+            toolchain = zig.zig(Store(cache), "unused", resolve_target("manylinux2014_x86_64"))
+            wrappers.append(Path(toolchain.cc).read_bytes())
+    assert wrappers[0] == wrappers[1] and b"root" not in wrappers[0]

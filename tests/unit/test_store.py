@@ -1,6 +1,8 @@
 """The cache's Store: entries appear whole or not at all, are reused, and are remade when
 their reuse check refuses them."""
 
+from pathlib import Path
+
 import pytest
 
 from builder.cache import Entry, Kind, Store
@@ -76,3 +78,13 @@ def test_entries_lists_complete_entries_only(tmp_path):
     store.materialize(Kind.OPENSSL, "openssl-3.1.0-a", lambda temp: None)
     assert store.entries(Kind.OPENSSL, "openssl-3.0.22-*") == [tmp_path / "openssl" /
                                                               "openssl-3.0.22-a"]
+
+
+def test_a_build_seen_through_the_workspace_link_names_the_real_cache_root():
+    from builder.openssl import OpenSSLBuild
+    build = OpenSSLBuild("3.0.22", Path("/tmp/ws/0/cache/openssl/k"), None, (), "a" * 64, "x",
+                         False, Path("/tmp/ws/0/cache/openssl/k/build.log"))
+    real = build.seen_from(Path("/tmp/ws/0/cache"), Path("/home/u/.cache/builder"))
+    assert real.prefix == Path("/home/u/.cache/builder/openssl/k")
+    assert real.log == Path("/home/u/.cache/builder/openssl/k/build.log")
+    assert build.seen_from(Path("/elsewhere"), Path("/x")) == build

@@ -122,3 +122,17 @@ def test_a_workspace_folder_another_user_could_control_is_refused(tmp_path, monk
     with pytest.raises(InputError, match="not a private directory"):
         with workspace(True, tmp_path):
             pass
+
+
+def test_lookups_older_than_yesterday_are_pruned(tmp_path):
+    from builder.cache import Kind, Store
+    from builder.dependencies import prune_old_lookups
+    store = Store(tmp_path)
+    required, python = ["cffi>=1.12"], "cpython 3.12.4 (/usr/bin/python3.12)"
+    days = [dt.date(2026, 11, d) for d in (27, 28, 29, 30)]
+    for day in days:
+        store.materialize(Kind.DEPENDENCIES, lookup_key(required, python, [], None, day),
+                          lambda temp: (temp / "cffi-2.0-cp312.whl").write_text("w"))
+    prune_old_lookups(store, dt.date(2026, 11, 30))
+    kept = [p.name for p in store.entries(Kind.DEPENDENCIES, "deps-*")]
+    assert [name[5:15] for name in kept] == ["2026-11-29", "2026-11-30"]
