@@ -148,19 +148,41 @@ def warm_registry(common: List[str], cache: Path, scratch: Path) -> Dict[str, fl
 
 
 def cryptography_with_sccache(vendor: Path, version: str, tarball: Path, cache: Path,
-                              scratch: Path) -> Dict[str, Cost]:
+                              scratch: Path) -> dict:
     """cryptography (its Rust crates from `vendor`, offline) with OpenSSL cached: without
-    sccache, then with it twice (the first fills a local disk cache), the last measured."""
+    sccache, then with it twice (the first fills a local disk cache), the last measured.
+    Returns the two costs, and under "detail" each measured run's stage times (from its log)
+    and sccache's counts (from its wheel's record)."""
     # The crates beside the vendor directory need their patch and a fresh lock (its README).
     common = ["cryptography==50.0.2", "--openssl", version, "--openssl-source", str(tarball),
               "--cargo-vendor", str(vendor), "--cargo-relock",
               "--patch", str(vendor.parent / "cargo-toml-debian-crates.patch")]
     sccache = {"SCCACHE_DIR": str(scratch / "sccache")}
-    without = say("cryptography, OpenSSL cached", builder(common, cache, scratch / "c1"))
+    without = say("cryptography, OpenSSL cached",
+                  builder(common, cache, scratch / "c1", log=scratch / "c1.log"))
     builder([*common, "--sccache"], cache, scratch / "c2", env=sccache)
-    warm = say("cryptography, warm sccache", builder([*common, "--sccache"], cache,
-                                                      scratch / "c3", env=sccache))
-    return {"without": without, "warm_sccache": warm}
+    warm = say("cryptography, warm sccache",
+               builder([*common, "--sccache"], cache, scratch / "c3", env=sccache,
+                       log=scratch / "c3.log"))
+    detail = {name: {"stages": stage_seconds(scratch / f"{run}.log"),
+                     "sccache": sccache_counts(scratch / run)}
+              for name, run in (("without", "c1"), ("warm_sccache", "c3"))}
+    for name, facts in detail.items():
+        print(f"    {name}: " + ", ".join(f"{k} {v:.1f} s" for k, v in facts["stages"].items())
+              + (f"; sccache {facts['sccache']}" if facts["sccache"] else ""))
+    return {"without": without, "warm_sccache": warm, "detail": detail}
+
+
+def stage_seconds(log: Path) -> Dict[str, float]:
+    """Each stage a run's log reports (`    NAME: done in 1m2.3s`), in seconds."""
+    found = re.findall(r"^\s+(.+): done in (?:(\d+)m)?([\d.]+)s$", log.read_text(), re.M)
+    return {name: int(minutes or 0) * 60 + float(seconds) for name, minutes, seconds in found}
+
+
+def sccache_counts(wheelhouse: Path) -> Optional[Dict[str, int]]:
+    """What sccache counted for the run (its wheel's record), or None without sccache."""
+    [record] = wheelhouse.glob("*.provenance.json")
+    return json.loads(record.read_text()).get("sccache")
 
 
 def pythons(count: int) -> List[str]:
@@ -247,8 +269,10 @@ def main() -> int:
             **{f"warm_{n}_interpreters": vars(c) for n, c in by_count.items()},
             "warm_uv": vars(warm_uv), "warm_pip": vars(warm_pip),
             "fresh_cache_warm_registry": vars(fresh["cost"]),
-            **({f"cryptography_{k}": vars(v) for k, v in rust.items()} if rust else {}),
+            **({f"cryptography_{k}": vars(rust[k]) for k in ("without", "warm_sccache")}
+               if rust else {}),
         },
+        **({"cryptography_detail": rust["detail"]} if rust else {}),
         "not_run": [] if rust else ["cryptography with sccache (no --cryptography-vendor)"],
         "ratios": [{"name": n, "measured": v, "target": t,
                     "met": None if t is None else v <= t} for n, v, t in checks],

@@ -122,10 +122,12 @@ class Store:
         return Entry(entry, reused=False)
 
     def discard(self, kind: Kind, key: str) -> None:
-        """Remove the entry `key` of `kind` (under its lock: never while it is being made)."""
+        """Remove the entry `key` of `kind` and its lock file, for an entry no run asks for
+        again (its key names a past day): removed under its lock, never while it is made."""
         entry = self.path(kind, key)
         with _locked(entry):
             _remove(entry)
+        _remove(entry.parent / f".{entry.name}.lock")
 
     def entries(self, kind: Kind, pattern: str) -> List[Path]:
         """The complete entries of `kind` whose names match the glob `pattern`, sorted."""

@@ -83,8 +83,8 @@ def download_dependencies(wheel: Path, dest: Path, python: TargetPython, ctx: Ru
                 if path.name != wheel.name:
                     shutil.move(str(path), str(temp / path.name))
 
-    entry = ctx.store.materialize(Kind.DEPENDENCIES, key, look_up)
     prune_old_lookups(ctx.store, day)
+    entry = ctx.store.materialize(Kind.DEPENDENCIES, key, look_up)
     added = []
     for path in sorted(entry.path.glob("*.whl")):
         if not (dest / path.name).exists():

@@ -405,8 +405,13 @@ class OciBackend:
         container = registry.get_container(target)
         registry.auth.load_configs(container)
         scheme = "http" if self.plain_http else "https"
-        answer = registry.do_request(f"{scheme}://{container.manifest_url()}", method,
-                                     headers={"Accept": _MANIFEST_MEDIA_TYPE})
+        try:
+            answer = registry.do_request(f"{scheme}://{container.manifest_url()}", method,
+                                         headers={"Accept": _MANIFEST_MEDIA_TYPE})
+        except ValueError as exc:
+            # ORAS's own, where no token could be had for the challenge (the token server
+            # refused the credentials, or anonymous ones): a denial like a 401.
+            raise Denied(f"{method} {target}: {_one_line(exc)}") from None
         if answer.status_code == 404:
             return None
         if answer.status_code in (401, 403):
@@ -457,32 +462,38 @@ class OciBackend:
 
 def _oras_registry(host: str, plain_http: bool, basic: bool):
     """ORAS's client for `host`, asking once: its own retries sleep for minutes on a registry
-    that fails, where the builder warns and builds here. With `basic`, it answers the
-    registry's challenges with HTTP basic authentication, else with a bearer token. (Imported
-    on first use: ORAS and its schemas cost every other run nothing.)"""
+    that fails, where the builder warns and builds here. It answers each challenge in its own
+    scheme: a bearer token (ghcr.io, GitLab, Harbor), or HTTP basic authentication (ECR, a
+    self-hosted registry with an htpasswd file), which, with `basic` (the registry's /v2/
+    asked for it), goes with every request from the first, so that no archive is uploaded
+    twice. (Imported on first use: ORAS and its schemas cost every other run nothing.)"""
     import oras.auth
     import oras.provider
 
     class OnceRegistry(oras.provider.Registry):
         do_request = oras.provider.Registry.do_request.__wrapped__  # type: ignore[attr-defined]
 
-    class BasicWhenGiven(oras.auth.BasicAuth):
-        """Basic authentication that, given no credentials, asks again as it is (and so
-        returns the registry's 401), where ORAS's own fails on the missing credentials."""
+    class EitherScheme(oras.auth.TokenAuth):
+        """ORAS's token authentication, which also answers a Basic challenge (ORAS would
+        take its realm for a token server), with the credentials or, having none, by asking
+        again as it is, so that the registry's 401 comes back as an answer."""
 
         def authenticate_request(self, original, headers, refresh=False):
-            if getattr(self, "_basic_auth", None) is None:
-                return dict(headers or {}), True
+            if original.headers.get("Www-Authenticate", "").lower().startswith("basic"):
+                answer = dict(headers or {})
+                if getattr(self, "_basic_auth", None):
+                    answer["Authorization"] = f"Basic {self._basic_auth}"
+                return answer, True
             return super().authenticate_request(original, headers, refresh)
 
     # ORAS logs a registry's error answers itself; they reach the user as one sentence of
     # this module's instead.
     logging.getLogger("oras.logger").setLevel(logging.CRITICAL)
     registry = OnceRegistry(hostname=host, insecure=plain_http)
-    if basic:
-        registry.auth = BasicWhenGiven()
-        registry.auth.session, registry.auth._tls_verify = registry.session, registry._tls_verify
-        registry.auth.prefix = registry.prefix
+    auth = EitherScheme()
+    auth.session, auth.prefix, auth._tls_verify = (registry.session, registry.prefix,
+                                                   registry._tls_verify)
+    registry.auth = auth
     # ORAS sets no timeout: a registry that stops answering would hold the run forever.
     request = registry.session.request
     registry.session.request = (  # type: ignore[method-assign]
@@ -497,6 +508,9 @@ def _oras_registry(host: str, plain_http: bool, basic: bool):
     elif os.environ.get("DOCKER_CONFIG") and docker_config.is_file():
         import oras.auth.utils
         registry.auth._auth_config = oras.auth.utils.load_configs([str(docker_config)])
+    registry.auth.load_configs(registry.get_container(f"{host}/builder-cache:probe"))
+    if basic and getattr(registry.auth, "_basic_auth", None):
+        registry.session.headers["Authorization"] = f"Basic {registry.auth._basic_auth}"
     return registry
 
 

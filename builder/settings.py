@@ -183,6 +183,10 @@ def _settings(values: Mapping[str, Any], origins: Mapping[str, str]) -> Settings
             return default
         return check(name, values[name], origins[name])
 
+    if values.get("remote-cache") is False and origins.get("remote-cache-push") == \
+            "--remote-cache-push" and values.get("remote-cache-push") is True:
+        raise InputError("--remote-cache-push asks to publish to the remote cache that "
+                         "--no-remote-cache switches off: give one of them")
     return Settings(
         cache_dir=get("cache-dir", _path, None) or Path(platformdirs.user_cache_dir("builder")),
         index_url=get("index-url", _url, DEFAULT_INDEX),

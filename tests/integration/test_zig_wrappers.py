@@ -110,10 +110,11 @@ def test_universal2_refuses_a_compile_without_an_output_and_passes_a_failure_on(
     assert not (tmp_path / "m.o").exists() and not list(tmp_path.glob("m.o.*"))
 
 
-def test_two_cache_roots_seen_through_the_sccache_workspace_get_the_same_wrappers(
+def test_wrappers_made_through_the_sccache_workspace_are_the_same_files_for_any_cache_root(
         tmp_path, monkeypatch):
-    """sccache hashes the compiler's bytes: the wrappers of a --sccache run name zig and
-    their stand-in headers by the workspace's fixed paths, never by the cache root."""
+    """sccache hashes the compiler's bytes: wrappers made for a store seen through the
+    workspace (as a --sccache run makes its toolchain) name zig and their stand-in headers
+    by the workspace's fixed paths, never by the cache root."""
     from pathlib import Path
 
     from builder.cache import Kind

@@ -271,3 +271,39 @@ def test_the_command_line_switches_off_what_the_environment_switches_on(tmp_path
 def test_builder_toml_turns_the_remote_cache_off_with_false(tmp_path):
     (tmp_path / "builder.toml").write_text("remote-cache = false\n")
     assert resolve({}, {}, tmp_path).remote_cache is None
+
+
+def test_a_token_the_registry_will_not_give_is_a_denial_not_a_dead_remote(capsys, tmp_path):
+    """ORAS raises ValueError where no token answers the registry's challenge (its token
+    server refused the credentials): a miss with one warning, as a 401 or 403 is."""
+    from builder.remote import Denied, OciBackend, RemoteCache
+
+    class NoToken:
+        def get_container(self, target):
+            import oras.container
+            return oras.container.Container(target)
+
+        class auth:
+            @staticmethod
+            def load_configs(container):
+                pass
+
+        def do_request(self, *args, **kwargs):
+            raise ValueError("Cannot respond to request for authentication.")
+
+    backend = OciBackend("ghcr.io/org/cache", "ghcr.io/org/cache")
+    backend._registry = NoToken()
+    with pytest.raises(Denied):
+        backend.fetch("openssl-k", tmp_path / "a.tar.gz")
+    remote = RemoteCache(backend, push=False)
+    (tmp_path / "dest").mkdir()
+    assert not remote.pull("openssl", "k", "{}", tmp_path / "dest")
+    assert not remote._down and "denied reading openssl-k" in capsys.readouterr().err
+
+
+def test_no_remote_cache_beside_remote_cache_push_on_the_command_line_is_bad_input(tmp_path):
+    from builder.cli import build_parser, resolve_settings
+    args = build_parser().parse_args(["wheel", "scrypt", "--no-remote-cache",
+                                      "--remote-cache-push"])
+    with pytest.raises(InputError, match="give one of them"):
+        resolve_settings(args, {}, tmp_path)

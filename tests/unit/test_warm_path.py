@@ -136,3 +136,5 @@ def test_lookups_older_than_yesterday_are_pruned(tmp_path):
     prune_old_lookups(store, dt.date(2026, 11, 30))
     kept = [p.name for p in store.entries(Kind.DEPENDENCIES, "deps-*")]
     assert [name[5:15] for name in kept] == ["2026-11-29", "2026-11-30"]
+    locks = sorted(p.name for p in store.path(Kind.DEPENDENCIES).glob(".*.lock"))
+    assert [name[6:16] for name in locks] == ["2026-11-29", "2026-11-30"]
