@@ -156,6 +156,25 @@ def resolve_target(plat: Optional[str]) -> Target:
                   zig=zig)
 
 
+# The glibc of manylinux2014, the oldest tag pyca builds for: the OpenSSL of every newer
+# manylinux tag is this one's build.
+SHARED_OPENSSL_GLIBC = (2, 17)
+
+
+def openssl_target(target: Target) -> Target:
+    """The target the static OpenSSL is built for: `target` itself, except that a zig-built
+    Linux target newer than glibc 2.17 (manylinux_2_28_x86_64) takes manylinux2014's, as
+    pyca's wheels do for every manylinux tag. An archive compiled against glibc 2.17's
+    headers needs nothing newer, and the link against the wheel's glibc decides each symbol's
+    version, so every manylinux tag of an architecture shares one OpenSSL build."""
+    if target.os != "linux" or not target.zig or target.libc_version is None \
+            or target.libc_version <= SHARED_OPENSSL_GLIBC:
+        return target
+    return dataclasses.replace(target, libc_version=SHARED_OPENSSL_GLIBC,
+                               plat=f"manylinux2014_{target.arch.name}",
+                               policy=policy_for(f"manylinux2014_{target.arch.name}"))
+
+
 def _macos_target(tag: MacTag) -> Target:
     return Target("macos", tag.arches[0], "libSystem", tag.macos, tag.plat, None, cross=True,
                   zig=True)

@@ -18,7 +18,7 @@ from builder.openssl import (BuildOptions, OpenSSLBuild, build_openssl, copy_pre
 from builder.releases import Release, load_table
 from builder.signatures import require_gpgv
 from builder.sources import fetch_openssl
-from builder.target import Target, host_target, resolve_target
+from builder.target import Target, host_target, openssl_target, resolve_target
 from builder.platforms import platform_for
 from builder.toolchain import Toolchain, require_tools
 
@@ -93,7 +93,9 @@ def prepare_openssl(request: OpenSSLRequest, ctx: RunContext,
             joined = platform.join_openssl(builds, target, ctx)
         platform.check_openssl(joined, target)
         return joined
-    toolchain = toolchain or platform.toolchain(target, ctx)
+    built_for = openssl_target(target)
+    if toolchain is None or built_for != target:
+        toolchain = platform.toolchain(built_for, ctx)
     require_tools(tools_needed(toolchain, request.options))
     with progress.stage(f"OpenSSL {release.version}: fetch and verify"):
         tarball = fetch_openssl(release, ctx.cache, mirrors=request.mirrors,

@@ -39,7 +39,8 @@ def test_scrypt_for_an_old_glibc_needs_at_most_that_glibc(builder_cli, tmp_path,
     assert f"manylinux_{ceiling[0]}_{ceiling[1]}_x86_64" in wheel.name
     assert highest_glibc(wheel) <= ceiling
     record = record_of(wheel)
-    assert record["openssl"]["target"] == f"x86_64-linux-gnu.{ceiling[0]}.{ceiling[1]}"
+    # Every manylinux tag shares manylinux2014's OpenSSL build (glibc 2.17), as pyca's do.
+    assert record["openssl"]["target"] == "x86_64-linux-gnu.2.17"
     assert record["openssl"]["compiler"].startswith("zig ")
     assert record["smoke"]["passed"]
     assert record["smoke"]["embedded_versions"] == {
@@ -73,9 +74,14 @@ def test_cpython_3_8_headers_build_with_zig_though_its_glibc_lacks_crypt_h(build
     assert record_of(wheel)["smoke"]["runtime_version"] == "3.0.22"
 
 
+# aarch64 is built with the release of the run's four that builds fastest: which release
+# it is is no part of what it proves.
+AARCH64_OPENSSL = "1.1.1w"
+
+
 def test_fixture_for_manylinux2014_aarch64_runs_under_emulation(builder_cli, tmp_path,
                                                                  session_cache):
-    done = builder_cli(str(FIXTURES / "sslfixture"), "3.0.22", "--plat",
+    done = builder_cli(str(FIXTURES / "sslfixture"), AARCH64_OPENSSL, "--plat",
                        "manylinux2014_aarch64", "--version-probe", "sslfixture:openssl_version",
                        "--python", str(cpython("3.11")))
     assert done.returncode == 0, done.stderr[-3000:]
@@ -88,7 +94,7 @@ def test_fixture_for_manylinux2014_aarch64_runs_under_emulation(builder_cli, tmp
     record = record_of(wheel)
     assert record["openssl"]["target"] == "aarch64-linux-gnu.2.17"
     assert "under qemu-aarch64" in record["smoke"]["python"]
-    assert record["smoke"]["runtime_version"] == "3.0.22"
+    assert record["smoke"]["runtime_version"] == AARCH64_OPENSSL
     # And it computes: SHA-256 through the wheel's own OpenSSL, on the emulated CPU.
     target = emulated_python("aarch64", session_cache)
     site = tmp_path / "site"

@@ -57,13 +57,21 @@ def test_a_fresh_cache_pulls_the_openssl_build_from_a_registry_and_makes_the_sam
     assert (wheel.name, digest(wheel)) == (session_scrypt.name, digest(session_scrypt))
 
 
+# The release of the sccache test: the one of the run's four that builds fastest (its two
+# builds are the only ones of a release the session has built already).
+SCCACHE_OPENSSL = "1.1.1w"
+
+
 def test_two_cache_roots_share_their_compiles_through_sccache_with_redis(
-        session_scrypt, openssl_mirror, tmp_path):
+        wheelhouse, openssl_mirror, tmp_path):
+    done, folder = wheelhouse("scrypt", SCCACHE_OPENSSL)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [without_sccache] = wheels_in(folder)
     with redis(tmp_path / "redis") as url:
         env = {"SCCACHE_REDIS_ENDPOINT": url}
         records = []
         for root in ("first", "second"):
-            done = run_builder("wheel", "scrypt", "--openssl", "3.0.22", "--sccache",
+            done = run_builder("wheel", "scrypt", "--openssl", SCCACHE_OPENSSL, "--sccache",
                                *mirror_args(openssl_mirror),
                                "--cache-dir", str(tmp_path / root / "cache"),
                                "--wheelhouse", str(tmp_path / root / "w"), env=env)
@@ -71,12 +79,12 @@ def test_two_cache_roots_share_their_compiles_through_sccache_with_redis(
             [wheel] = wheels_in(tmp_path / root / "w")
             records.append((wheel, record_of(wheel)["sccache"]))
     (first, cold), (second, warm) = records
-    assert cold["compile_requests"] > 900 and cold["cache_misses"] > 900
+    assert cold["compile_requests"] > 500 and cold["cache_misses"] > 500
     # Every compile of the second build (OpenSSL's and scrypt's) came from Redis.
     assert warm["compile_requests"] == cold["compile_requests"]
     assert warm["cache_hits"] == warm["compile_requests"] and warm["cache_misses"] == 0
     # sccache changes no byte: the same wheel as a build without it.
-    assert digest(first) == digest(second) == digest(session_scrypt)
+    assert digest(first) == digest(second) == digest(without_sccache)
 
 
 @pytest.mark.parametrize("installer", ["uv", "pip"])

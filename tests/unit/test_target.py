@@ -117,3 +117,21 @@ def test_a_macos_tag_below_what_can_be_built_is_refused_with_the_tag_to_use(
         x86_64_glibc_2_36_host, plat, why):
     with pytest.raises(InputError, match=why):
         resolve_target(plat)
+
+
+@pytest.mark.parametrize("plat, built_for", [
+    ("manylinux_2_28_x86_64", "manylinux2014_x86_64"),
+    ("manylinux_2_34_x86_64", "manylinux2014_x86_64"),
+    ("manylinux_2_28_aarch64", "manylinux2014_aarch64"),
+    ("manylinux2014_x86_64", "manylinux2014_x86_64")])
+def test_every_manylinux_tag_shares_manylinux2014s_openssl_build(plat, built_for):
+    from builder.target import openssl_target
+    target = openssl_target(resolve_target(plat))
+    assert (target.plat, target.libc_version, target.zig) == (built_for, (2, 17), True)
+    assert target.arch == resolve_target(plat).arch
+
+
+@pytest.mark.parametrize("plat", [None, "win_amd64", "macosx_11_0_arm64"])
+def test_other_targets_build_their_own_openssl(plat):
+    from builder.target import openssl_target
+    assert openssl_target(resolve_target(plat)) == resolve_target(plat)
