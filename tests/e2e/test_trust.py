@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from builder.platforms.elf import inspect_wheel
-from tests.conftest import PACKAGES, mirror_args, run_builder
+from tests.conftest import PACKAGES, run_builder
 from tests.e2e.conftest import fresh_venv, python_says, wheels_in
 from tests.unit.test_cli import assert_one_clear_error
 
