@@ -166,13 +166,18 @@ def openssl_target(target: Target) -> Target:
     Linux target newer than glibc 2.17 (manylinux_2_28_x86_64) takes manylinux2014's, as
     pyca's wheels do for every manylinux tag. An archive compiled against glibc 2.17's
     headers needs nothing newer, and the link against the wheel's glibc decides each symbol's
-    version, so every manylinux tag of an architecture shares one OpenSSL build."""
+    version, so every manylinux tag of an architecture shares one OpenSSL build. An
+    architecture manylinux2014 does not know (riscv64, whose glibc begins at 2.27) keeps
+    its own."""
     if target.os != "linux" or not target.zig or target.libc_version is None \
             or target.libc_version <= SHARED_OPENSSL_GLIBC:
         return target
-    return dataclasses.replace(target, libc_version=SHARED_OPENSSL_GLIBC,
-                               plat=f"manylinux2014_{target.arch.name}",
-                               policy=policy_for(f"manylinux2014_{target.arch.name}"))
+    shared = f"manylinux2014_{target.arch.name}"
+    policy = policy_for(shared)
+    if policy is None:
+        return target
+    return dataclasses.replace(target, libc_version=SHARED_OPENSSL_GLIBC, plat=shared,
+                               policy=policy)
 
 
 def _macos_target(tag: MacTag) -> Target:

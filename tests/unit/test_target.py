@@ -135,3 +135,13 @@ def test_every_manylinux_tag_shares_manylinux2014s_openssl_build(plat, built_for
 def test_other_targets_build_their_own_openssl(plat):
     from builder.target import openssl_target
     assert openssl_target(resolve_target(plat)) == resolve_target(plat)
+
+
+def test_an_architecture_manylinux2014_does_not_know_keeps_its_own_openssl_build():
+    import dataclasses
+
+    from builder.target import ARCHITECTURES, openssl_target
+    riscv = dataclasses.replace(resolve_target("manylinux_2_28_x86_64"),
+                                arch=ARCHITECTURES["riscv64"], plat="manylinux_2_31_riscv64",
+                                libc_version=(2, 31))
+    assert openssl_target(riscv) == riscv
