@@ -377,8 +377,8 @@ class OciBackend:
     def _probe(self) -> bool:
         """One quick request to the registry's API root before ORAS (which retries a dead
         host for minutes): 200 or 401 mean a registry answers. Returns whether it asks for
-        HTTP basic authentication (a self-hosted registry with an htpasswd file) rather than
-        for a bearer token (ghcr.io, GitLab, ECR, Harbor...)."""
+        HTTP basic authentication (ECR, a self-hosted registry with an htpasswd file) rather
+        than for a bearer token (ghcr.io, GitLab, Harbor...)."""
         from builder.fetch import session
         scheme = "http" if self.plain_http else "https"
         try:
@@ -402,8 +402,7 @@ class OciBackend:
     def _manifest(self, registry, target: str, method: str):
         """The tag's manifest answer (a requests Response), or None when the registry has no
         such tag. Raises Denied for 401 and 403, Unreachable for any other failure."""
-        container = registry.get_container(target)
-        registry.auth.load_configs(container)
+        container = registry.get_container(target)  # credentials: loaded with the client
         scheme = "http" if self.plain_http else "https"
         try:
             answer = registry.do_request(f"{scheme}://{container.manifest_url()}", method,
