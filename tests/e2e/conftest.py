@@ -1,12 +1,15 @@
 """Session-scoped real builds: each OpenSSL version is compiled once per test run, into one
 cache that every end-to-end test shares, and each wheel that several tests read is built once
-(`built_once`, `wheelhouse`)."""
+(`built_once`, `wheelhouse`). Under pytest-xdist the workers share both: the cache is in the
+run's common folder, and `built_once` keeps its results there."""
 
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -18,10 +21,11 @@ import zipfile
 import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
+from filelock import FileLock
 
 from builder.interpreters import discover
 from builder.sbom import SBOM_NAME
-from tests.conftest import SHARED, mirror_args, run_builder
+from tests.conftest import SHARED, mirror_args, run_builder, run_root
 
 T = TypeVar("T")
 
@@ -29,8 +33,11 @@ T = TypeVar("T")
 @pytest.fixture(scope="session")
 def session_cache(tmp_path_factory) -> Path:
     # The marker in its name is what the build-path check of every wheel looks for, besides
-    # the home and scratch directories.
-    return tmp_path_factory.mktemp("builder-cache-marker-e2e")
+    # the home and scratch directories. The builder's own locks make the workers' runs on it
+    # safe: a build one of them started is waited for, then reused, by the other.
+    folder = run_root(tmp_path_factory) / "builder-cache-marker-e2e"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 # In the path of the second cache root: no byte of any wheel may hold it.
@@ -48,23 +55,42 @@ def second_cache(tmp_path_factory) -> Path:
 def pytest_collection_modifyitems(items):
     """The fault tests need `second_cache` empty when they start: every other test that uses
     it runs after all of them (at the end of the run), whatever the order of the files on the
-    command line."""
+    command line; under pytest-xdist (`--dist loadgroup`) all of them run on one worker, in
+    that order."""
+    def uses_second_cache(item) -> bool:
+        return "second_cache" in getattr(item, "fixturenames", ())
+
     def after_the_fault_tests(item) -> bool:
-        return "second_cache" in getattr(item, "fixturenames", ()) and \
+        return uses_second_cache(item) and \
             not item.nodeid.split("::")[0].endswith("test_faults.py")
     items[:] = sorted(items, key=after_the_fault_tests)  # stable: the order otherwise stays
+    for item in items:
+        if uses_second_cache(item):
+            item.add_marker(pytest.mark.xdist_group("second_cache"))
 
 
 @pytest.fixture(scope="session")
-def built_once() -> Callable[[tuple, Callable[[], T]], T]:
+def built_once(tmp_path_factory) -> Callable[[tuple, Callable[[], T]], T]:
     """`built_once(key, make)`: `make()` on the first call with `key` in a test run, its
-    result on every later one. Everything expensive the end-to-end tests share (an OpenSSL
-    build, a `builder wheel` run, a virtualenv) is made through it, once."""
+    result on every later one, in every worker of the run. Everything expensive the
+    end-to-end tests share (an OpenSSL build, a `builder wheel` run, a virtualenv) is made
+    through it, once. `key` is a tuple of strings; the result must pickle (it is kept in the
+    run's common folder, under a lock per key, for the other workers). A `make()` that
+    raises keeps nothing: the next call tries again."""
+    folder = run_root(tmp_path_factory) / "built-once"
+    folder.mkdir(exist_ok=True)
     made: Dict[tuple, object] = {}
 
     def get(key: tuple, make: Callable[[], T]) -> T:
         if key not in made:
-            made[key] = make()
+            name = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:24]
+            kept = folder / f"{name}.pickle"
+            with FileLock(str(folder / f"{name}.lock")):
+                if kept.is_file():
+                    made[key] = pickle.loads(kept.read_bytes())
+                else:
+                    made[key] = make()
+                    kept.write_bytes(pickle.dumps(made[key]))
         return made[key]  # type: ignore[return-value]
 
     return get
