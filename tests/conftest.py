@@ -43,36 +43,42 @@ def run_root(tmp_path_factory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
-# The programs that make a big compile: OpenSSL's build runs make, cryptography's runs cargo.
-BIG_COMPILERS = ("make", "cargo")
+# The commands that make a big compile, one that keeps every core busy: OpenSSL's parallel
+# make (the recipe's `make -jN build_libs`; its `make install_dev` copies files), and
+# cargo's builds of cryptography (maturin runs `cargo rustc`; `cargo metadata` reads).
+BIG_COMPILES = {"make": "*\\ -j*", "cargo": "*\\ build\\ *|*\\ rustc\\ *"}
 
 _ONE_AT_A_TIME = """#!/bin/sh
-# {name} of this test run waits for any other big compile of the run to end: two test workers
-# share the machine's cores, and a compile already uses them all. A {name} started by one
-# that holds the slot (make's own recursion) goes straight on.
-if [ -n "$BUILDER_TESTS_COMPILE_SLOT" ]; then exec {real} "$@"; fi
-BUILDER_TESTS_COMPILE_SLOT=held exec {flock} {lock} {real} "$@"
+# A big compile of this test run ({name} {pattern}) waits for any other to end: two test
+# workers share the machine's cores, and one such compile already uses them all. Any other
+# {name} command, and one started by a compile that holds the slot (make's own recursion),
+# goes straight on.
+if [ -z "$BUILDER_TESTS_COMPILE_SLOT" ]; then
+  case " $* " in {pattern}) BUILDER_TESTS_COMPILE_SLOT=held exec {flock} {lock} {real} "$@";; esac
+fi
+exec {real} "$@"
 """
 
 
 @pytest.fixture(scope="session", autouse=True)
 def one_big_compile_at_a_time(tmp_path_factory) -> Iterator[None]:
     """Every process the tests start finds `make` and `cargo` first in a folder of stand-ins
-    that run the real program once no other big compile of this test run (any worker) is
-    going on, by util-linux's flock(1) on one lock file of the run. They change nothing
-    else: the same program, arguments, environment and exit status."""
+    that run the real program, a big compile (`BIG_COMPILES`) once no other one of this test
+    run (any worker) is going on, by util-linux's flock(1) on one lock file of the run. They
+    change nothing else: the same program, arguments, environment and exit status."""
     flock = shutil.which("flock")
     if flock is None:
         pytest.fail("the tests need flock(1): apt-get install util-linux")
     folder = tmp_path_factory.mktemp("one-compile-at-a-time")
     lock = run_root(tmp_path_factory) / "big-compile.lock"
-    for name in BIG_COMPILERS:
+    for name, pattern in BIG_COMPILES.items():
         real = shutil.which(name)
         if real is None:
             continue  # the test that needs it says so (the builder's own preflight)
         stand_in = folder / name
         stand_in.write_text(_ONE_AT_A_TIME.format(
-            name=name, real=shlex.quote(real), flock=shlex.quote(flock), lock=shlex.quote(str(lock))))
+            name=name, pattern=pattern, real=shlex.quote(real), flock=shlex.quote(flock),
+            lock=shlex.quote(str(lock))))
         stand_in.chmod(0o755)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PATH", f"{folder}{os.pathsep}{os.environ.get('PATH', os.defpath)}")
