@@ -40,7 +40,7 @@ from builder.runner import call, capture
 SCCACHE_OLDEST = (0, 15)
 # sccache's statistics that say whether compiles were served from its cache.
 STATS_FIELDS = ("compile_requests", "requests_executed", "cache_hits", "cache_misses",
-                "non_cacheable_compilations", "cache_errors")
+                "requests_not_cacheable", "non_cacheable_compilations", "cache_errors")
 
 
 @dataclass(frozen=True)
@@ -93,13 +93,19 @@ class Sccache:
         RUSTC_WRAPPER."""
         return {**self.env, "RUSTC_WRAPPER": self.executable}
 
-    def stats(self) -> Dict[str, int]:
-        """The server's statistics so far (`sccache --show-stats --stats-format json`), the
-        fields of STATS_FIELDS summed over languages."""
+    def stats(self) -> Dict[str, object]:
+        """The server's statistics so far (`sccache --show-stats --stats-format json`): the
+        fields of STATS_FIELDS (ints, summed over languages) and `not_cached`, the number of
+        compiles sccache would not cache by its reason (`{"crate-type": 12}`: rustc making a
+        cdylib, binary or proc-macro, which invokes the linker)."""
         raw = json.loads(capture([self.executable, "--show-stats", "--stats-format", "json"],
                                  env={**os.environ, **self.env}))
         stats = raw.get("stats", raw)
-        return {name: _count(stats.get(name, 0)) for name in STATS_FIELDS}
+        counts: Dict[str, object] = {name: _count(stats.get(name, 0)) for name in STATS_FIELDS}
+        reasons = stats.get("not_cached")
+        counts["not_cached"] = {str(k): _count(v) for k, v in sorted(reasons.items())} \
+            if isinstance(reasons, dict) else {}
+        return counts
 
 
 def _count(value: object) -> int:

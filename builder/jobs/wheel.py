@@ -169,9 +169,9 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
     return result
 
 
-def _sccache_stats(sccache: Optional[Sccache]) -> Optional[Dict[str, int]]:
-    """The run's compiles through sccache (its own statistics), said and returned; None
-    without it."""
+def _sccache_stats(sccache: Optional[Sccache]) -> Optional[Dict[str, object]]:
+    """The run's compiles through sccache (its own statistics, `Sccache.stats`), said and
+    returned; None without it."""
     if sccache is None:
         return None
     try:
@@ -179,8 +179,11 @@ def _sccache_stats(sccache: Optional[Sccache]) -> Optional[Dict[str, int]]:
     except BuilderError as exc:  # the wheels are built and proven; the count is extra
         progress.warn(f"sccache's statistics could not be read ({exc})")
         return None
+    reasons = stats["not_cached"]
+    uncached = ", ".join(f"{n} for {why}" for why, n in reasons.items())  # type: ignore
     progress.say(f"    sccache: {stats['compile_requests']} compile requests, "
-                 f"{stats['cache_hits']} cache hits, {stats['cache_misses']} misses")
+                 f"{stats['cache_hits']} cache hits, {stats['cache_misses']} misses"
+                 + (f"; not cacheable: {uncached}" if uncached else ""))
     return stats
 
 

@@ -62,3 +62,19 @@ def test_without_the_setting_no_server_runs(tmp_path):
     with sccache_server(False, tmp_path, [tmp_path], tmp_path / "log") as sccache:
         assert sccache is None
     assert not (tmp_path / "sccache.sock").exists()
+
+
+def test_a_rust_cdylib_is_counted_as_not_cacheable_with_its_reason(sccache_env):
+    scratch = sccache_env / "scratch"
+    scratch.mkdir()
+    (scratch / "lib.rs").write_text("#[no_mangle]\npub extern \"C\" fn answer() -> i32 { 42 }\n")
+    with sccache_server(True, scratch, [scratch], sccache_env / "sccache.log") as sccache:
+        # As cargo runs rustc through RUSTC_WRAPPER: the wrapper, then rustc's command line.
+        subprocess.run([sccache.executable, shutil.which("rustc"), "--crate-type", "cdylib",
+                        "--crate-name", "answer", "--edition", "2021", "lib.rs",
+                        "--out-dir", "out"], cwd=scratch, env={**os.environ, **sccache.env},
+                       check=True)
+        stats = sccache.stats()
+    assert stats["cache_hits"] == stats["cache_misses"] == 0
+    assert stats["not_cached"] == {"crate-type": 1}
+    assert list((scratch / "out").glob("libanswer.so"))
