@@ -30,6 +30,14 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SLOW_TIERS = [Path(__file__).resolve().parent / tier for tier in ("integration", "e2e")]
 
 
+def pytest_addoption(parser):
+    parser.addoption("--build-ahead", action="store_true",
+                     help="build every OpenSSL of the end-to-end tests' session cache "
+                          "(tests/e2e/conftest.py: SESSION_BUILDS) one after another from the "
+                          "first end-to-end test on, beside the tests (for a run of the whole "
+                          "tier)")
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if any(tier in item.path.parents for tier in SLOW_TIERS):

@@ -11,8 +11,10 @@ import json
 import os
 import pickle
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple, TypeVar
 
@@ -21,7 +23,7 @@ import zipfile
 import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from builder.interpreters import discover
 from builder.sbom import SBOM_NAME
@@ -110,6 +112,71 @@ def openssl_prefix(built_once, session_cache, openssl_mirror) -> Callable[[str],
         return built_once(("openssl", version), make)
 
     return get
+
+
+# aarch64 and win32 are built with the release of the run's four that builds fastest (1.1.1
+# has their targets too): which release it is is no part of what they prove.
+AARCH64_OPENSSL = "1.1.1w"
+WIN32_OPENSSL = "1.1.1w"
+
+# Every OpenSSL build the end-to-end tests read from the session cache: (release, --plat or
+# None for this host), in about the order the tests (files in alphabetical order) first
+# need them. universal2 joins the two macOS builds.
+SESSION_BUILDS = (
+    ("3.5.7", None), ("3.0.22", None), ("1.1.1w", None), ("4.0.2", None),
+    ("3.0.22", "macosx_11_0_arm64"), ("3.0.22", "macosx_10_13_x86_64"),
+    ("3.0.22", "manylinux2014_x86_64"), (AARCH64_OPENSSL, "manylinux2014_aarch64"),
+    ("3.0.22", "win_amd64"), (WIN32_OPENSSL, "win32"), ("4.0.2", "win_arm64"),
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def builds_ahead(request, session_cache, openssl_mirror, tmp_path_factory):
+    """With --build-ahead, one worker of the run starts `builder openssl build` for each of
+    SESSION_BUILDS in turn, in a thread, as the first end-to-end test starts: the machine's
+    cores compile from the start while the tests run what needs one core, and a test that
+    needs a build waits for it on the builder's own lock of that cache entry (or finds it
+    done). These are the builds the tests would start themselves, with the same arguments
+    and cache, so their keys are the same. A build that fails here is left to the test that
+    needs it, which builds it again and shows why. At the end of the run, one still going
+    is interrupted (SIGINT: the builder keeps no partial entry)."""
+    if not request.config.getoption("--build-ahead"):
+        yield
+        return
+    claim = FileLock(str(run_root(tmp_path_factory) / "builds-ahead.lock"))
+    try:
+        claim.acquire(timeout=0)
+    except Timeout:  # the other worker builds ahead
+        yield
+        return
+    stopping = threading.Event()
+    running: List[subprocess.Popen] = []
+
+    def build_all() -> None:
+        for version, plat in SESSION_BUILDS:
+            if stopping.is_set():
+                return
+            command = [sys.executable, "-m", "builder", "openssl", "build", version,
+                       *(["--plat", plat] if plat else []), *mirror_args(openssl_mirror),
+                       "--cache-dir", str(session_cache)]
+            env = {**os.environ, "CI": "true"}
+            env.pop("BUILDER_OPENSSL_MIRROR", None)
+            with subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as build:
+                running[:] = [build]
+                build.wait()
+
+    thread = threading.Thread(target=build_all, name="builds-ahead", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stopping.set()
+        for build in running:
+            if build.poll() is None:
+                build.send_signal(signal.SIGINT)
+        thread.join()
+        claim.release()
 
 
 @pytest.fixture(scope="session")

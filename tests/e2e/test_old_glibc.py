@@ -13,7 +13,7 @@ import pytest
 from builder.platforms.qemu import emulated_python
 from builder.platforms.elf import inspect_wheel
 from tests.conftest import FIXTURES, run_builder
-from tests.e2e.conftest import cpython, offline_crate_args, wheels_in
+from tests.e2e.conftest import AARCH64_OPENSSL, cpython, offline_crate_args, wheels_in
 
 
 pytestmark = pytest.mark.slow
@@ -72,11 +72,6 @@ def test_cpython_3_8_headers_build_with_zig_though_its_glibc_lacks_crypt_h(build
     assert wheel.name.startswith("sslfixture-1.0-cp38-cp38-manylinux")
     assert highest_glibc(wheel) <= (2, 17)
     assert record_of(wheel)["smoke"]["runtime_version"] == "3.0.22"
-
-
-# aarch64 is built with the release of the run's four that builds fastest: which release
-# it is is no part of what it proves.
-AARCH64_OPENSSL = "1.1.1w"
 
 
 def test_fixture_for_manylinux2014_aarch64_runs_under_emulation(builder_cli, tmp_path,

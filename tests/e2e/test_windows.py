@@ -14,7 +14,7 @@ from builder.platforms.pe import WIN32_ERROR, inspect_wheel, is_system_dll
 from builder.architectures import ARCHITECTURES
 from builder.errors import NOT_RUN_EXIT
 from tests.conftest import FIXTURES, run_builder
-from tests.e2e.conftest import wheels_in
+from tests.e2e.conftest import WIN32_OPENSSL, wheels_in
 
 pytestmark = pytest.mark.slow
 
@@ -23,11 +23,6 @@ NOT_RUN = "no {plat} Windows interpreter on this host"
 
 def record_of(wheel: Path) -> dict:
     return json.loads(Path(f"{wheel}.provenance.json").read_text())
-
-
-# win32 is built with the release of the run's four that builds fastest (1.1.1 has the
-# mingw target too): which release it is is no part of what it proves.
-WIN32_OPENSSL = "1.1.1w"
 
 
 def windows_wheels(wheelhouse, target: str, openssl: str, *args: str):
