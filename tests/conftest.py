@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import warnings
 from pathlib import Path
 from typing import Iterator, List, Mapping, Optional
 
@@ -56,38 +57,55 @@ def run_root(tmp_path_factory) -> Path:
 # cargo's builds of cryptography (maturin runs `cargo rustc`; `cargo metadata` reads).
 BIG_COMPILES = {"make": "*\\ -j*", "cargo": "*\\ build\\ *|*\\ rustc\\ *"}
 
+# The variable a compile holding the slot passes on: a process that has it goes straight on.
+SLOT_HELD = "BUILDER_TESTS_COMPILE_SLOT"
+
 _ONE_AT_A_TIME = """#!/bin/sh
 # A big compile of this test run ({name} {pattern}) waits for any other to end: two test
 # workers share the machine's cores, and one such compile already uses them all. Any other
 # {name} command, and one started by a compile that holds the slot (make's own recursion),
-# goes straight on.
-if [ -z "$BUILDER_TESTS_COMPILE_SLOT" ]; then
-  case " $* " in {pattern}) BUILDER_TESTS_COMPILE_SLOT=held exec {flock} {lock} {real} "$@";; esac
+# goes straight on. flock -o: only flock holds the lock, not what the compile leaves running.
+if [ -z "${held}" ]; then
+  case " $* " in {pattern}) {held}=held exec {flock} -o {lock} {real} "$@";; esac
 fi
 exec {real} "$@"
 """
 
 
-@pytest.fixture(scope="session", autouse=True)
-def one_big_compile_at_a_time(tmp_path_factory) -> Iterator[None]:
-    """Every process the tests start finds `make` and `cargo` first in a folder of stand-ins
-    that run the real program, a big compile (`BIG_COMPILES`) once no other one of this test
-    run (any worker) is going on, by util-linux's flock(1) on one lock file of the run. They
-    change nothing else: the same program, arguments, environment and exit status."""
+def write_compile_stand_ins(folder: Path, lock: Path) -> bool:
+    """Stand-ins for `make` and `cargo` in `folder` (to put first on PATH) that run the real
+    program, a big compile (`BIG_COMPILES`) only while holding `lock` by util-linux's
+    flock(1). False, with nothing written, where flock or both programs are missing."""
     flock = shutil.which("flock")
     if flock is None:
-        pytest.fail("the tests need flock(1): apt-get install util-linux")
-    folder = tmp_path_factory.mktemp("one-compile-at-a-time")
-    lock = run_root(tmp_path_factory) / "big-compile.lock"
+        return False
+    written = False
     for name, pattern in BIG_COMPILES.items():
         real = shutil.which(name)
         if real is None:
             continue  # the test that needs it says so (the builder's own preflight)
         stand_in = folder / name
         stand_in.write_text(_ONE_AT_A_TIME.format(
-            name=name, pattern=pattern, real=shlex.quote(real), flock=shlex.quote(flock),
-            lock=shlex.quote(str(lock))))
+            name=name, pattern=pattern, held=SLOT_HELD, real=shlex.quote(real),
+            flock=shlex.quote(flock), lock=shlex.quote(str(lock))))
         stand_in.chmod(0o755)
+        written = True
+    return written
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_big_compile_at_a_time(tmp_path_factory) -> Iterator[None]:
+    """Every process the tests start finds `make` and `cargo` first in a folder of stand-ins
+    (`write_compile_stand_ins`) that hold one lock file of the run (any worker) around a big
+    compile. They change nothing but when a compile starts: the same program, arguments and
+    environment (plus BUILDER_TESTS_COMPILE_SLOT), and its exit status. Without flock(1) the
+    tests run as they are, with a warning (compiles of two workers may then overlap)."""
+    folder = tmp_path_factory.mktemp("one-compile-at-a-time")
+    if not write_compile_stand_ins(folder, run_root(tmp_path_factory) / "big-compile.lock"):
+        warnings.warn("no flock(1) (apt-get install util-linux) or no make and cargo: the "
+                      "compiles of two test workers may overlap")
+        yield
+        return
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PATH", f"{folder}{os.pathsep}{os.environ.get('PATH', os.defpath)}")
         yield

@@ -50,15 +50,18 @@ SECOND_ROOT_MARKER = "cache-root-7f3a9c"
 def second_cache(tmp_path_factory) -> Path:
     """A second cache root, empty at first: the fault tests build in it (killed runs, runs at
     once, OpenSSL 3.0.22 among them), then the reproducibility test builds there again what it
-    builds in the session cache. `pytest_collection_modifyitems` runs the fault tests first."""
+    builds in the session cache. `pytest_collection_modifyitems` runs the fault tests before
+    the others that use it, all on one worker under pytest-xdist."""
     return tmp_path_factory.mktemp(SECOND_ROOT_MARKER)
 
 
+# First: pytest-xdist's own hook of this name adds each test's group to its id, and must
+# see the groups set here.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     """The fault tests need `second_cache` empty when they start: every other test that uses
-    it runs after all of them (at the end of the run), whatever the order of the files on the
-    command line; under pytest-xdist (`--dist loadgroup`) all of them run on one worker, in
-    that order."""
+    it runs after all of them, whatever the order of the files on the command line; under
+    pytest-xdist (`--dist loadgroup`) all of them run on one worker, in that order."""
     def uses_second_cache(item) -> bool:
         return "second_cache" in getattr(item, "fixturenames", ())
 
@@ -69,6 +72,19 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if uses_second_cache(item):
             item.add_marker(pytest.mark.xdist_group("second_cache"))
+
+
+def pytest_runtest_setup(item):
+    """Under `--dist loadgroup`, pytest-xdist adds a test's group to its id (how its scheduler
+    keeps a group on one worker): where it has not (pytest 9.2's ids cannot be changed so),
+    a test of the second cache root could run beside the others on the other worker, and
+    fails here instead."""
+    if item.get_closest_marker("xdist_group") and item.config.getvalue("loadgroup") \
+            and "@" not in item.nodeid.rsplit("::", 1)[-1]:
+        pytest.fail(f"pytest-xdist did not keep this test in its group (pytest "
+                    f"{pytest.__version__}'s test ids cannot be changed by --dist loadgroup): "
+                    f"install the test extra's pytest (pip install -e '.[test]'), or run "
+                    f"without -n", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +108,9 @@ def built_once(tmp_path_factory) -> Callable[[tuple, Callable[[], T]], T]:
                     made[key] = pickle.loads(kept.read_bytes())
                 else:
                     made[key] = make()
-                    kept.write_bytes(pickle.dumps(made[key]))
+                    writing = kept.with_suffix(f".{os.getpid()}.part")
+                    writing.write_bytes(pickle.dumps(made[key]))
+                    os.replace(writing, kept)
         return made[key]  # type: ignore[return-value]
 
     return get
@@ -149,32 +167,37 @@ def builds_ahead(request, session_cache, openssl_mirror, tmp_path_factory):
     except Timeout:  # the other worker builds ahead
         yield
         return
+    # The environment as it is now (the compile stand-ins first on PATH): the tests of this
+    # worker change os.environ for a while, and no build may start with their changes.
+    env = {**os.environ, "CI": "true"}
+    env.pop("BUILDER_OPENSSL_MIRROR", None)
     stopping = threading.Event()
+    guard = threading.Lock()  # a build starts, or the run stops, never both at once
     running: List[subprocess.Popen] = []
 
     def build_all() -> None:
         for version, plat in SESSION_BUILDS:
-            if stopping.is_set():
-                return
             command = [sys.executable, "-m", "builder", "openssl", "build", version,
                        *(["--plat", plat] if plat else []), *mirror_args(openssl_mirror),
                        "--cache-dir", str(session_cache)]
-            env = {**os.environ, "CI": "true"}
-            env.pop("BUILDER_OPENSSL_MIRROR", None)
-            with subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as build:
-                running[:] = [build]
-                build.wait()
+            with guard:
+                if stopping.is_set():
+                    return
+                running[:] = [subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
+                                               stdout=subprocess.DEVNULL,
+                                               stderr=subprocess.DEVNULL)]
+            running[0].wait()
 
     thread = threading.Thread(target=build_all, name="builds-ahead", daemon=True)
     thread.start()
     try:
         yield
     finally:
-        stopping.set()
-        for build in running:
-            if build.poll() is None:
-                build.send_signal(signal.SIGINT)
+        with guard:
+            stopping.set()
+            for build in running:
+                if build.poll() is None:
+                    build.send_signal(signal.SIGINT)
         thread.join()
         claim.release()
 

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from builder.platforms.elf import inspect_wheel
-from tests.conftest import FIXTURES, mirror_args, run_builder
+from tests.conftest import FIXTURES, SLOT_HELD, mirror_args, run_builder
 from tests.e2e.conftest import fresh_venv, other_python, python_says, wheels_in
 
 pytestmark = pytest.mark.slow
@@ -143,8 +143,10 @@ def test_interrupted_openssl_build_leaves_no_partial_cache_entry(openssl_mirror,
     cache = tmp_path / "cache"
     command = [sys.executable, "-m", "builder", "openssl", "build", "1.1.1w",
                *mirror_args(openssl_mirror), "--cache-dir", str(cache)]
+    # Compiling at once, not waiting for the other test worker's compile (tests/conftest.py):
+    # the interrupt must land inside the compile.
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "CI": "true"})
+                               env={**os.environ, "CI": "true", SLOT_HELD: "held"})
     for line in process.stderr:
         if "openssl: build libraries" in line:
             break
