@@ -174,8 +174,10 @@ def cryptography_with_sccache(vendor: Path, version: str, tarball: Path, cache: 
 
 
 def stage_seconds(log: Path) -> Dict[str, float]:
-    """Each stage a run's log reports (`    NAME: done in 1m2.3s`), in seconds."""
-    found = re.findall(r"^\s+(.+): done in (?:(\d+)m)?([\d.]+)s$", log.read_text(), re.M)
+    """Each stage a run's log reports (`[ 1m31s]     NAME: done in 1m29s`, the elapsed time
+    first where the output is not a terminal), in seconds."""
+    found = re.findall(r"^(?:\[[^]]*\])?\s+(.+): done in (?:(\d+)m)?([\d.]+)s$",
+                       log.read_text(), re.M)
     return {name: int(minutes or 0) * 60 + float(seconds) for name, minutes, seconds in found}
 
 

@@ -75,16 +75,15 @@ def pytest_collection_modifyitems(items):
 
 
 def pytest_runtest_setup(item):
-    """Under `--dist loadgroup`, pytest-xdist adds a test's group to its id (how its scheduler
-    keeps a group on one worker): where it has not (pytest 9.2's ids cannot be changed so),
-    a test of the second cache root could run beside the others on the other worker, and
-    fails here instead."""
-    if item.get_closest_marker("xdist_group") and item.config.getvalue("loadgroup") \
+    """A test of the second cache root (`xdist_group`) run by a pytest-xdist worker must be
+    in its group, which `--dist loadgroup` keeps on one worker by adding the group to the
+    test's id. Where it is not (another --dist; pytest 9.2, whose ids xdist cannot change
+    so), it could run beside the others of its group on the other worker: it fails here."""
+    if item.get_closest_marker("xdist_group") and os.environ.get("PYTEST_XDIST_WORKER") \
             and "@" not in item.nodeid.rsplit("::", 1)[-1]:
-        pytest.fail(f"pytest-xdist did not keep this test in its group (pytest "
-                    f"{pytest.__version__}'s test ids cannot be changed by --dist loadgroup): "
-                    f"install the test extra's pytest (pip install -e '.[test]'), or run "
-                    f"without -n", pytrace=False)
+        pytest.fail("pytest-xdist did not keep this test in its group: run the tests with "
+                    "--dist loadgroup and the test extra's pytest (pip install -e '.[test]'; "
+                    f"this is {pytest.__version__}), or without -n", pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -110,13 +110,25 @@ def test_two_runs_of_one_version_at_once_build_it_once_and_stop_a_killed_runs_or
     assert processes_working_in(cache / "openssl" / ".openssl-3.0.22") == []
 
 
-def test_runs_of_different_versions_at_once_both_succeed(cache):
+def test_runs_of_different_versions_at_once_both_succeed(cache, openssl_prefix, session_cache,
+                                                       tmp_path):
+    # 1.1.1w comes from a directory store the session's build was pushed to: its run takes
+    # its own entry's lock and renames its own temporary into place, as a build does, while
+    # the other run takes 3.0.22's (built by the test before), and no compile is spent on it.
+    openssl_prefix("1.1.1w")
+    store = (tmp_path / "store").as_uri()
+    pushed = start("openssl", "build", "1.1.1w", "--openssl-source",
+                   str(shared_tarball("1.1.1w")), "--remote-cache", store,
+                   "--remote-cache-push", cache=session_cache)
+    output = pushed.communicate()[0]
+    assert pushed.returncode == 0, output
     runs = [start("openssl", "build", "3.0.22", "--openssl-source",
                   str(shared_tarball("3.0.22")), cache=cache),
             start("openssl", "build", "1.1.1w", "--openssl-source",
-                  str(shared_tarball("1.1.1w")), cache=cache)]
+                  str(shared_tarball("1.1.1w")), "--remote-cache", store, cache=cache)]
     outputs = [run.communicate()[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
+    assert f"build pulled from {store}" in outputs[1]
     assert sorted(name.rsplit("-", 1)[0] for name in visible(cache / "openssl")) == \
         ["openssl-1.1.1w", "openssl-3.0.22"]
 
