@@ -98,8 +98,9 @@ def one_big_compile_at_a_time(tmp_path_factory) -> Iterator[None]:
     """Every process the tests start finds `make` and `cargo` first in a folder of stand-ins
     (`write_compile_stand_ins`) that hold one lock file of the run (any worker) around a big
     compile. They change nothing but when a compile starts: the same program, arguments and
-    environment (plus BUILDER_TESTS_COMPILE_SLOT), and its exit status. Without flock(1) the
-    tests run as they are, with a warning (compiles of two workers may then overlap)."""
+    environment (plus BUILDER_TESTS_COMPILE_SLOT), and its exit status (128+N for one killed
+    by signal N, as flock(1) reports it). Without flock(1) the tests run as they are, with a
+    warning (compiles of two workers may then overlap)."""
     folder = tmp_path_factory.mktemp("one-compile-at-a-time")
     if not write_compile_stand_ins(folder, run_root(tmp_path_factory) / "big-compile.lock"):
         warnings.warn("no flock(1) (apt-get install util-linux) or no make and cargo: the "
