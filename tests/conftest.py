@@ -140,14 +140,21 @@ def openssl_mirror() -> Iterator[Optional[str]]:
         yield url
 
 
+def builder_env(env: Optional[Mapping[str, str]] = None) -> dict:
+    """The environment of a builder process the tests start: this one's, CI=true, no
+    BUILDER_OPENSSL_MIRROR (each test names its own mirrors), then `env`."""
+    full_env = {**os.environ, "CI": "true"}
+    full_env.pop("BUILDER_OPENSSL_MIRROR", None)
+    full_env.update(env or {})
+    return full_env
+
+
 def run_builder(*args: str, cwd: Optional[Path] = None,
                 env: Optional[dict] = None) -> subprocess.CompletedProcess:
     """The CLI as a user runs it: a real process, CI=true, output captured."""
-    full_env = {**os.environ, "CI": "true"}
-    full_env.pop("BUILDER_OPENSSL_MIRROR", None)  # each test names its own mirrors
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "builder", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    return subprocess.run([sys.executable, "-m", "builder", *args], cwd=cwd,
+                          env=builder_env(env), capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL)
 
 
 def run_main(*args: str, cwd: Optional[Path] = None,

@@ -27,7 +27,7 @@ from filelock import FileLock, Timeout
 
 from builder.interpreters import discover
 from builder.sbom import SBOM_NAME
-from tests.conftest import SHARED, mirror_args, run_builder, run_root
+from tests.conftest import SHARED, builder_env, mirror_args, run_builder, run_root
 
 T = TypeVar("T")
 
@@ -168,13 +168,13 @@ def builds_ahead(request, session_cache, openssl_mirror, tmp_path_factory):
         return
     # The environment as it is now (the compile stand-ins first on PATH): the tests of this
     # worker change os.environ for a while, and no build may start with their changes.
-    env = {**os.environ, "CI": "true"}
-    env.pop("BUILDER_OPENSSL_MIRROR", None)
+    env = builder_env()
     stopping = threading.Event()
     guard = threading.Lock()  # a build starts, or the run stops, never both at once
-    running: List[subprocess.Popen] = []
+    current: Optional[subprocess.Popen] = None
 
     def build_all() -> None:
+        nonlocal current
         for version, plat in SESSION_BUILDS:
             command = [sys.executable, "-m", "builder", "openssl", "build", version,
                        *(["--plat", plat] if plat else []), *mirror_args(openssl_mirror),
@@ -182,10 +182,9 @@ def builds_ahead(request, session_cache, openssl_mirror, tmp_path_factory):
             with guard:
                 if stopping.is_set():
                     return
-                running[:] = [subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
-                                               stdout=subprocess.DEVNULL,
-                                               stderr=subprocess.DEVNULL)]
-            running[0].wait()
+                current = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            current.wait()
 
     thread = threading.Thread(target=build_all, name="builds-ahead", daemon=True)
     thread.start()
@@ -194,9 +193,8 @@ def builds_ahead(request, session_cache, openssl_mirror, tmp_path_factory):
     finally:
         with guard:
             stopping.set()
-            for build in running:
-                if build.poll() is None:
-                    build.send_signal(signal.SIGINT)
+            if current is not None and current.poll() is None:
+                current.send_signal(signal.SIGINT)
         thread.join()
         claim.release()
 
