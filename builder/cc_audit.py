@@ -5,7 +5,9 @@ prove which OpenSSL a binary holds.
 
 usage: python cc_audit.py AUDIT_DIR REAL_COMPILER_JSON [compiler arguments...]
 
-REAL_COMPILER_JSON is the real compiler's command as a JSON list (`["ccache", "gcc"]`).
+REAL_COMPILER_JSON is the real compiler's command as a JSON list (`["ccache", "gcc"]`), or
+an object `{"command": [...], "link_map": false}` for a linker that prints no map (Apple's):
+its links are recorded without a trace.
 
 - A link gets `-Wl,--print-map` (GNU ld and lld, zig's included, print the link map: every
   archive member taken, as `archive(member)`), kept as AUDIT_DIR/link-*.json with the
@@ -97,20 +99,21 @@ def _sources(args):
     return found
 
 
-def _run(real, args):
-    done = outcome([*real, *args, "-Wl,--print-map"], stderr=False)
+def _run(real, args, link_map=True):
+    done = outcome([*real, *args, *(["-Wl,--print-map"] if link_map else [])], stderr=False)
     return done.returncode, done.stdout
 
 
-def link(real, audit_dir, args):
+def link(real, audit_dir, args, link_map=True):
     """Link with the map kept (and again with -u OpenSSL_version where needed); record it.
-    Returns the linker's exit status."""
-    returncode, trace = _run(real, args)
+    Without `link_map` the link runs as asked and its record has no trace. Returns the
+    linker's exit status."""
+    returncode, trace = _run(real, args, link_map)
     openssl = [m for a, m in members(trace) if is_openssl_object(a, m)]
     relinked = False
     if returncode == 0 and openssl and not any(_VERSION_OBJECT.search(m) for m in openssl):
         args = [*args, "-Wl,-u,OpenSSL_version"]
-        returncode, trace = _run(real, args)
+        returncode, trace = _run(real, args, link_map)
         relinked = True
     if returncode != 0:
         sys.stdout.write(trace)  # the linker's own words, for the build log
@@ -140,7 +143,7 @@ def _dependency_files(args, sources):
     return [os.path.splitext(os.path.basename(s))[0] + ".d" for s in sources]
 
 
-def compile_(real, audit_dir, args, sources):
+def compile_(real, audit_dir, args, sources, link_map=True):
     """Compile (or compile and link) with the headers recorded. Returns the exit status."""
     asked = "-MD" in args or "-MMD" in args
     args = ["-MD" if a == "-MMD" else a for a in args]
@@ -149,7 +152,8 @@ def compile_(real, audit_dir, args, sources):
         if len(sources) == 1:
             args += ["-MF", os.path.join(audit_dir, "deps-%s.d" % uuid.uuid4().hex)]
     linking = "-c" not in args
-    returncode = link(real, audit_dir, args) if linking else passthrough([*real, *args])
+    returncode = link(real, audit_dir, args, link_map) if linking \
+        else passthrough([*real, *args])
     if returncode != 0:
         return returncode
     for path in _dependency_files(args, sources):
@@ -166,16 +170,19 @@ def compile_(real, audit_dir, args, sources):
 def main(argv):
     """Returns the exit status; a query runs as the real compiler itself (exec)."""
     audit_dir, real, args = argv[0], json.loads(argv[1]), argv[2:]
+    link_map = True
+    if isinstance(real, dict):
+        real, link_map = real["command"], bool(real.get("link_map", True))
     sources = _sources(args)
     # (exact words: -Wl,--version-script=... is a link option, not the version query)
     query = any(a in _QUERIES or a.startswith("-print-") for a in args)
     if not args or query or args == ["-v"]:
         os.execvp(real[0], [*real, *args])
     if sources:
-        return compile_(real, audit_dir, args, sources)
+        return compile_(real, audit_dir, args, sources, link_map)
     if "-c" in args:  # compiling from standard input or an unusual suffix: nothing to record
         return passthrough([*real, *args])
-    return link(real, audit_dir, args)
+    return link(real, audit_dir, args, link_map)
 
 
 if __name__ == "__main__":

@@ -57,10 +57,11 @@ class LinkAudit:
 
 
 def compiler_env(scratch: Path, cc: str, arch: Architecture, audit: LinkAudit,
-                 cxx: Optional[str] = None) -> Dict[str, str]:
+                 cxx: Optional[str] = None, link_map: bool = True) -> Dict[str, str]:
     """Write wrappers (`scratch/cc-audit/cc`, `c++`) for the C (and C++) compiler, each a
     command line such as `ccache gcc`, that record into `audit`; return the variables that
-    make setuptools, the cc crate and rustc use them."""
+    make setuptools, the cc crate and rustc use them. Without `link_map` (Apple's linker
+    knows no --print-map) links are recorded without their trace."""
     audit.folder.mkdir(parents=True, exist_ok=True)
     wrappers = scratch / "cc-audit"
     wrappers.mkdir(exist_ok=True)
@@ -69,7 +70,8 @@ def compiler_env(scratch: Path, cc: str, arch: Architecture, audit: LinkAudit,
         if real is None:
             continue
         shim = wrappers / name
-        command = json.dumps(shlex.split(real))
+        words = shlex.split(real)
+        command = json.dumps(words if link_map else {"command": words, "link_map": False})
         shim.write_text("#!/bin/sh\nexec " + " ".join(shlex.quote(str(a)) for a in (
             sys.executable, "-I", "-S", cc_audit.__file__, audit.folder, command)) + ' "$@"\n')
         shim.chmod(0o755)

@@ -1,7 +1,7 @@
 """What a smoke-test process loads of a shared OpenSSL, observed from inside it.
 
-Runs in the smoke test's interpreter (any CPython 3.6+, standard library only, Linux or
-Windows), beside the import probe and the functional checks. Three observations, because each
+Runs in the smoke test's interpreter (any CPython 3.6+, standard library only, Linux, macOS
+or Windows), beside the import probe and the functional checks. Three observations, because each
 sees what the others miss:
 
 - `ctypes.dlopen` audit events (Python 3.8+): every library ctypes opens, by the name asked,
@@ -9,8 +9,8 @@ sees what the others miss:
 - `ctypes.CDLL` (for Python 3.6 and 3.7, which raise no audit events) and `cffi.FFI.dlopen`
   calls (cffi's in-line ABI mode), when cffi is installed; cffi's out-of-line ABI mode
   opens libraries from C and is seen by the loaded libraries alone;
-- the libraries loaded into the process (`/proc/self/maps` on Linux, the process's modules on
-  Windows): every libcrypto/libssl, however it came. The interpreter's own `ssl`/`hashlib`
+- the libraries loaded into the process (`/proc/self/maps` on Linux, dyld's images on macOS,
+  the process's modules on Windows): every libcrypto/libssl, however it came. The interpreter's own `ssl`/`hashlib`
   load an OpenSSL of their own (the system's on Linux, the DLLs beside python.exe on
   Windows); those are told apart by a baseline the smoke test takes in a fresh interpreter
   that imports `_ssl` and `_hashlib` alone (`python -S loadwatch.py --baseline`, handed over
@@ -37,6 +37,8 @@ _OPENSSL_NAME = re.compile(
 _LOADED_SO = re.compile(r"^lib(?:ssl|crypto)(?:-.*)?\.so(?:$|\.)")
 _LOADED_DLL = re.compile(r"^(?:lib(?:ssl|crypto)|libeay32|ssleay32|libssl32)(?:-.*)?\.dll$",
                          re.IGNORECASE)
+# macOS: libcrypto.3.dylib, libssl.dylib, libcrypto.1.1.dylib, delocate's copies alike.
+_LOADED_DYLIB = re.compile(r"^lib(?:ssl|crypto)(?:\.[\d.]+)?\.dylib$")
 _SEPARATORS = re.compile(r"[\\/]")
 INTERPRETER_ENV = "BUILDER_INTERPRETER_OPENSSL"
 
@@ -103,22 +105,37 @@ def _windows_modules():
     return found
 
 
+def _dyld_images():
+    import ctypes
+
+    # A private handle on the process's own symbols (dyld's functions are in libSystem).
+    dyld = ctypes.CDLL(None)
+    dyld._dyld_image_count.restype = ctypes.c_uint32
+    dyld._dyld_get_image_name.argtypes = [ctypes.c_uint32]
+    dyld._dyld_get_image_name.restype = ctypes.c_char_p
+    names = (dyld._dyld_get_image_name(i) for i in range(dyld._dyld_image_count()))
+    return [os.path.realpath(os.fsdecode(name)) for name in names if name]
+
+
 def loaded_libraries():
     """The paths (str) of the files loaded into this process: on Windows every module (the
-    executable, its DLLs and the .pyd extension modules), elsewhere every file
-    /proc/self/maps shows, symbolic links resolved. Raises OSError where neither can be read
-    (another OS)."""
+    executable, its DLLs and the .pyd extension modules), on macOS every image dyld loaded,
+    elsewhere every file /proc/self/maps shows; symbolic links resolved. Raises OSError
+    where none can be read (another OS)."""
     if os.name == "nt":
         return _windows_modules()
+    if sys.platform == "darwin":
+        return _dyld_images()
     with open("/proc/self/maps") as maps:
         return [os.path.realpath(path) for path in paths_in_maps(maps.read())]
 
 
 def openssl_among(paths):
-    """The distinct libcrypto/libssl among file paths (Linux or Windows ones, on any host),
-    sorted."""
+    """The distinct libcrypto/libssl among file paths (Linux, macOS or Windows ones, on any
+    host), sorted."""
     return sorted({path for path in paths if _LOADED_SO.match(_file_name(path))
-                   or _LOADED_DLL.match(_file_name(path))})
+                   or _LOADED_DLL.match(_file_name(path))
+                   or _LOADED_DYLIB.match(_file_name(path))})
 
 
 class LoadWatch:

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
 from importlib import resources
@@ -23,7 +24,7 @@ from builder.errors import BuilderError, CheckFailed, InputError
 from builder.remote import identity_json
 from builder.runner import call, capture
 from builder.sources import VerifiedTarball
-from builder.toolchain import Toolchain, require_tools
+from builder.toolchain import Toolchain, first_on_path, require_tools
 
 DEFAULT_OPENSSLDIR = "/etc/ssl"
 # Every build is configured for this prefix and installed by DESTDIR into its cache entry.
@@ -260,10 +261,37 @@ def recipe_options(options: BuildOptions, toolchain: Toolchain) -> List[str]:
 def configure_args(tarball: VerifiedTarball, options: BuildOptions,
                    toolchain: Toolchain) -> List[str]:
     """Ask the recipe which ./Configure arguments it uses for this release (one per item,
-    `--prefix=INSTALL_PREFIX` among them). Raises CommandFailed when the recipe refuses."""
+    `--prefix=INSTALL_PREFIX` among them): the bash recipe, or for MSVC the PowerShell one.
+    Raises CommandFailed when the recipe refuses, InputError where PowerShell is missing."""
+    if toolchain.linker == "msvc":
+        with tempfile.TemporaryDirectory(prefix="builder-flags-") as workdir:
+            return capture(_powershell_recipe(tarball, options, toolchain, 1,
+                                              workdir=Path(workdir), print_flags=True)
+                           ).splitlines()
     args = [str(recipe_path()), "--print-flags", "--tarball", str(tarball.path),
             *recipe_options(options, toolchain)]
     return capture(["bash", *args, tarball.release.version, INSTALL_PREFIX]).split("\n")[:-1]
+
+
+def _powershell_recipe(tarball: VerifiedTarball, options: BuildOptions, toolchain: Toolchain,
+                       jobs: int, **where: object) -> List[str]:
+    """The command that runs build_openssl.ps1 (MSVC, natively on Windows) for this tarball
+    and these options: prefix MSVC_INSTALL_PREFIX, OpenSSL's VC-* default OPENSSLDIR unless
+    the user chose one. `where`: ps1_command's destdir, workdir, print_flags. Raises
+    InputError where neither pwsh nor powershell is on PATH."""
+    from builder.platforms.msvc import (MSVC_INSTALL_PREFIX, MSVC_OPENSSLDIR, ps1_command,
+                                        ps1_recipe_path)
+    powershell = first_on_path(["pwsh", "powershell"])
+    if powershell is None:
+        raise InputError("neither pwsh nor powershell is on PATH: install PowerShell 7 "
+                         "(winget install Microsoft.PowerShell)")
+    openssldir = (MSVC_OPENSSLDIR if options.openssldir == DEFAULT_OPENSSLDIR
+                  else options.openssldir)
+    return ps1_command(powershell, ps1_recipe_path(), tarball.release.version,
+                       MSVC_INSTALL_PREFIX, tarball.release.sha256, tarball.path,
+                       str(toolchain.openssl_target), jobs, options.configure_args,
+                       openssldir=openssldir, namespace=options.namespace,
+                       **where)  # type: ignore[arg-type]
 
 
 def cache_key(tarball: VerifiedTarball, toolchain: Toolchain, options: BuildOptions) -> CacheKey:
@@ -276,11 +304,19 @@ def cache_key(tarball: VerifiedTarball, toolchain: Toolchain, options: BuildOpti
         version=tarball.release.version,
         sha256=tarball.release.sha256,
         flags=tuple(flags),
-        recipe=hashlib.sha256(recipe_path().read_bytes()).hexdigest(),
+        recipe=hashlib.sha256(_recipe_file(toolchain).read_bytes()).hexdigest(),
         compiler=toolchain.identity,
         target=toolchain.triple,
         namespace=NAMESPACE_PREFIX if options.namespace else "",
     )
+
+
+def _recipe_file(toolchain: Toolchain) -> Path:
+    """The recipe that builds with `toolchain`: the PowerShell one for MSVC, else bash's."""
+    if toolchain.linker == "msvc":
+        from builder.platforms.msvc import ps1_recipe_path
+        return ps1_recipe_path()
+    return recipe_path()
 
 
 def find_cached(cache: Path, version: str) -> List[Path]:
@@ -291,8 +327,10 @@ def find_cached(cache: Path, version: str) -> List[Path]:
 
 
 def tools_needed(toolchain: Toolchain, options: BuildOptions) -> List[str]:
-    """What the recipe runs: checked before the tarball is fetched, and again before a build."""
-    return ["perl", "make", toolchain.openssl_cc or toolchain.cc,
+    """What the recipe runs: checked before the tarball is fetched, and again before a build
+    (with MSVC, nmake or jom come with the developer prompt: `require_msvc_tools`)."""
+    make = [] if toolchain.linker == "msvc" else ["make"]
+    return ["perl", *make, toolchain.openssl_cc or toolchain.cc,
             *([toolchain.nm, toolchain.objcopy] if options.namespace else [])]
 
 
@@ -337,14 +375,20 @@ def _build_into(
     scratch = temp_sibling(entry, directory=True)
     started = time.monotonic()
     try:
-        args = ["bash", str(recipe_path()), "--tarball", str(tarball.path),
-                "--sha256", tarball.release.sha256, *recipe_options(options, toolchain),
-                "--jobs", str(ctx.jobs), "--workdir", str(scratch / "src"),
-                "--destdir", str(scratch / "dest")]
-        call([*args, version, INSTALL_PREFIX], log=log, what=f"building OpenSSL {version}",
+        if toolchain.linker == "msvc":
+            from builder.platforms.msvc import installed_under
+            command = _powershell_recipe(tarball, options, toolchain, ctx.jobs,
+                                         workdir=scratch / "src", destdir=scratch / "dest")
+            installed = installed_under(scratch / "dest")
+        else:
+            command = ["bash", str(recipe_path()), "--tarball", str(tarball.path),
+                       "--sha256", tarball.release.sha256, *recipe_options(options, toolchain),
+                       "--jobs", str(ctx.jobs), "--workdir", str(scratch / "src"),
+                       "--destdir", str(scratch / "dest"), version, INSTALL_PREFIX]
+            installed = Path(str(scratch / "dest") + INSTALL_PREFIX)
+        call(command, log=log, what=f"building OpenSSL {version}",
              env=_build_env(toolchain, ctx.sccache, scratch), on_line=_show_recipe_stage,
              on_start=lambda pgid: note_process_group(scratch, pgid))
-        installed = Path(str(scratch / "dest") + INSTALL_PREFIX)
         for child in installed.iterdir():
             shutil.move(str(child), str(temp / child.name))
         # pkg-config must find the headers and archives where they are, relative to the
@@ -451,12 +495,21 @@ def _differing_files(left: Path, right: Path) -> List[str]:
     return sorted(found)
 
 
+def static_archives(lib_dir: Path) -> List[Path]:
+    """libcrypto and libssl in a prefix's lib/: the `.a` archives OpenSSL installs everywhere
+    but with MSVC, where they are `.lib` files (those where only they exist)."""
+    suffix = ".lib" if not (lib_dir / "libcrypto.a").exists() \
+        and (lib_dir / "libcrypto.lib").exists() else ".a"
+    return [lib_dir / f"libcrypto{suffix}", lib_dir / f"libssl{suffix}"]
+
+
 def archive_symbols(lib_dir: Path, nm: str = "nm", symbol_prefix: str = "") -> FrozenSet[str]:
-    """The global symbols libcrypto.a and libssl.a in `lib_dir` define, as `nm -g --defined-only`
-    lists them (`nm`: the toolchain's, which reads its objects), each without the target's C
-    `symbol_prefix` (i386 COFF's `_`). Raises InputError when nm is missing, CommandFailed
-    when it fails, BuilderError when it lists none (nm did not read the objects)."""
-    archives = [lib_dir / "libcrypto.a", lib_dir / "libssl.a"]
+    """The global symbols libcrypto and libssl in `lib_dir` (`static_archives`) define, as
+    `nm -g --defined-only` lists them (`nm`: the toolchain's, which reads its objects), each
+    without the target's C `symbol_prefix` (i386 COFF's `_`). Raises InputError when nm is
+    missing, CommandFailed when it fails, BuilderError when it lists none (nm did not read
+    the objects)."""
+    archives = static_archives(lib_dir)
     listing = capture([nm, "-g", "--defined-only", "--format=posix", *archives])
     # posix format: "name type value size"; member headers end with ":".
     names = [line.split()[0] for line in listing.splitlines()

@@ -1,5 +1,5 @@
-"""Runs inside a smoke-test virtualenv (any CPython 3.6+, standard library only, Linux or
-Windows): imports the wheel's top-level modules and reports, as JSON, the OpenSSL the package
+"""Runs inside a smoke-test virtualenv (any CPython 3.6+, standard library only, Linux,
+macOS or Windows): imports the wheel's top-level modules and reports, as JSON, the OpenSSL the package
 shows, every shared OpenSSL the process loaded beside it (loadwatch.py, copied beside this
 script), and whether the interpreter's own ssl still works next to it.
 
@@ -38,10 +38,16 @@ _DOS_HEADER = 64
 _E_LFANEW = 0x3C
 
 
+# Mach-O's magic numbers: 64- and 32-bit thin files (little-endian, as every Mac since
+# Intel writes them) and fat (universal) files, big-endian.
+_MACHO_MAGIC = (b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe")
+
+
 def is_binary(data):
     """Whether `data` (bytes: a file's start, through its PE signature for a PE file, see
-    `binary_head`) starts an ELF file or a PE image (a Windows .exe, .dll or .pyd)."""
-    if data[:4] == b"\x7fELF":
+    `binary_head`) starts an ELF file, a Mach-O file (thin or fat) or a PE image (a Windows
+    .exe, .dll or .pyd)."""
+    if data[:4] == b"\x7fELF" or data[:4] in _MACHO_MAGIC:
         return True
     if data[:2] != b"MZ" or len(data) < _DOS_HEADER:
         return False
@@ -64,9 +70,10 @@ def binary_head(stream):
 
 def _carries_code(path):
     # Extension modules and the libraries bundled beside them: .so (.so.1) files on Linux,
-    # .pyd and .dll ones, in any case, on Windows.
+    # .so and .dylib ones on macOS, .pyd and .dll ones, in any case, on Windows.
     name = os.path.basename(path)
-    return name.endswith(".so") or ".so." in name or name.lower().endswith((".pyd", ".dll"))
+    return name.endswith((".so", ".dylib")) or ".so." in name \
+        or name.lower().endswith((".pyd", ".dll"))
 
 
 def _module_files(module):

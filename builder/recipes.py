@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
@@ -16,6 +16,9 @@ from packaging.version import Version
 
 from builder.errors import InputError
 from builder.releases import version_key
+
+if TYPE_CHECKING:
+    from builder.target import Target
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -60,6 +63,18 @@ class Recipe:
     # (target OS, package versions, patch file in builder/data/patches/): what a cross build
     # for that OS applies to the source first (a setup.py that chooses by the build host).
     target_patches: Tuple[Tuple[str, SpecifierSet, str], ...] = ()
+    # (OS, path inside the unpacked source, part of the static prefix): links a native build
+    # on that OS makes besides `source_links` (a setup.py naming a library as that OS's
+    # prebuilt OpenSSL does).
+    native_links: Tuple[Tuple[str, str, str], ...] = ()
+
+    def links_for(self, target: "Target") -> Tuple[Tuple[str, str], ...]:
+        """The links to make into the source for a build for `target`: `source_links`, and
+        the `native_links` of its OS where it is built natively (not cross-built)."""
+        native = () if target.zig else tuple(
+            (inside, part) for os_name, inside, part in self.native_links
+            if os_name == target.os)
+        return (*self.source_links, *native)
 
     def build_env(self, prefix: Path) -> Dict[str, str]:
         """The recipe's own build variables, with the prefix filled in."""
@@ -130,6 +145,9 @@ def _recipe(name: str, data: dict) -> Recipe:
         module_exports=tuple(data.get("module_exports", ())),
         target_patches=tuple((p["os"], SpecifierSet(p["package"]), p["patch"])
                              for p in data.get("target_patches", ())),
+        native_links=tuple(sorted((os_name, inside, part)
+                                  for os_name, links in data.get("native_links", {}).items()
+                                  for inside, part in links.items())),
     )
 
 

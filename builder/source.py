@@ -3,7 +3,9 @@ from a vendor directory, links a recipe asks for."""
 
 from __future__ import annotations
 
+import filecmp
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 import sys
@@ -96,5 +98,33 @@ def link_into_source(source: Path, inside: str, target: Path) -> None:
     if not str(link.resolve()).startswith(str(source.resolve()) + os.sep):
         raise InputError(f"the recipe's source link {inside} leaves the source directory")
     link.parent.mkdir(parents=True, exist_ok=True)
-    if not link.is_symlink():
+    if link.is_symlink() or _same_copy(link, target):
+        return  # made for an earlier interpreter's build of this source
+    try:
         link.symlink_to(target, target_is_directory=target.is_dir())
+    except OSError:  # Windows without the right to make links: a copy serves alike
+        if link.exists():
+            raise
+        if target.is_dir():
+            shutil.copytree(target, link)
+        else:
+            shutil.copyfile(target, link)
+
+
+def _same_copy(link: Path, target: Path) -> bool:
+    """Whether `link` is a copy of `target` (a file of the same bytes, or a folder whose
+    files are), as `link_into_source` makes where links cannot be made."""
+    if link.is_file() and target.is_file():
+        return filecmp.cmp(link, target, shallow=False)
+    if not (link.is_dir() and target.is_dir()):
+        return False
+    compared = filecmp.dircmp(link, target)
+    pending = [compared]
+    while pending:
+        level = pending.pop()
+        _, mismatch, errors = filecmp.cmpfiles(level.left, level.right, level.common_files,
+                                               shallow=False)
+        if level.left_only or level.right_only or mismatch or errors or level.funny_files:
+            return False
+        pending.extend(level.subdirs.values())
+    return True

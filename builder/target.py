@@ -11,6 +11,7 @@ import dataclasses
 import os
 import platform
 import sys
+import sysconfig
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
@@ -22,7 +23,8 @@ from builder.policy import Policy, manylinux_tags, policy_for
 
 
 def host_arch() -> str:
-    """The host's machine as `uname -m` names it (x86_64): the one place that asks."""
+    """The host's machine as `platform.machine()` names it (x86_64 on Linux, arm64 on a Mac,
+    AMD64 on Windows; `machine_architecture` reads each): the one place that asks."""
     return platform.machine()
 
 
@@ -81,9 +83,10 @@ class Target:
         tag = self.macos
         if tag is None or len(tag.arches) == 1:
             return (self,)
-        return tuple(_macos_target(MacTag(
+        return tuple(dataclasses.replace(_macos_target(MacTag(
             macos_plat(tag.minos(a), a.macos.plat_arch), tag.minos(a), (a,),  # type: ignore
-            a.macos.plat_arch)) for a in tag.arches)  # type: ignore
+            a.macos.plat_arch)), cross=self.cross, zig=self.zig)  # type: ignore
+            for a in tag.arches)
 
     @property
     def emulator(self) -> Tuple[str, ...]:
@@ -102,27 +105,106 @@ class Target:
         return self.plat or f"this host ({self.arch.name})"
 
 
-def host_target() -> Target:
-    """The host's own platform: its compiler, its glibc, run natively."""
-    return Target("linux", architecture(host_arch()), "glibc", host_glibc(), None, None,
-                  cross=False, zig=False)
+def host_os(sys_platform: str = sys.platform) -> str:
+    """The builder's name of the host's OS, from `sys_platform` (sys.platform): linux, macos
+    or windows; any other is returned as it is (freebsd14, cygwin)."""
+    if sys_platform.startswith("linux"):
+        return "linux"
+    return {"darwin": "macos", "win32": "windows"}.get(sys_platform, sys_platform)
 
 
-def require_linux_host(host_os: str = sys.platform) -> None:
-    """Raise InputError, in one sentence saying what to do, where the builder runs on a host
-    it cannot build on yet (`host_os`: sys.platform): every build here runs on Linux."""
-    if host_os.startswith("linux"):
+def machine_architecture(machine: str) -> Architecture:
+    """The table's architecture of a host machine name as `platform.machine()` gives it on
+    each OS: x86_64 and aarch64 (Linux), arm64 (macOS), AMD64, ARM64 and x86 (Windows).
+    Raises InputError for one the table lacks."""
+    spelled = {"amd64": "x86_64", "arm64": "aarch64", "x86": "i686", "i386": "i686"}
+    return architecture(spelled.get(machine.lower(), machine))
+
+
+def windows_interpreter_architecture(sysconfig_platform: str) -> Architecture:
+    """The architecture of a Windows CPython from its sysconfig platform (win-amd64, win32,
+    win-arm64): what its wheels are built for, whatever the shell or the machine. Raises
+    InputError for any other platform."""
+    found = next((a for a in ARCHITECTURES.values()
+                  if a.windows and a.windows.sysconfig_platform == sysconfig_platform), None)
+    if found is None:
+        raise InputError(f"{sysconfig_platform} is not the platform of a Windows CPython the "
+                         f"builder builds for (win-amd64, win32, win-arm64)")
+    return found
+
+
+def default_macos_tag(arch: Architecture) -> MacTag:
+    """The macOS tag a Mac builds for without --plat: its architecture at cibuildwheel's
+    default deployment target (10.13 for x86_64, 11.0 for arm64)."""
+    assert arch.macos is not None
+    tag = macos_tag(macos_plat(max(MACOS_OLDEST, arch.macos.first_macos), arch.macos.plat_arch))
+    assert tag is not None
+    return tag
+
+
+def host_target(sys_platform: str = sys.platform, machine: Optional[str] = None,
+                interpreter_platform: Optional[str] = None) -> Target:
+    """The host's own platform, built with its own compiler and run natively: on Linux its
+    glibc; on a Mac its architecture at the default deployment target (`default_macos_tag`);
+    on Windows the architecture of the interpreter running the builder
+    (`interpreter_platform`, default sysconfig.get_platform()). Raises InputError for a host
+    the builder does not build on."""
+    os_name = host_os(sys_platform)
+    if os_name in ("macos", "windows"):
+        return native_target(os_name, None, machine or host_arch(),
+                             interpreter_platform or sysconfig.get_platform())
+    return Target("linux", architecture(machine or host_arch()), "glibc", host_glibc(), None,
+                  None, cross=False, zig=False)
+
+
+def native_target(os_name: str, plat: Optional[str], machine: str,
+                  interpreter_platform: str = "") -> Target:
+    """The Target of --plat `plat` (None: the host's own) on a Mac (`os_name` macos) or a
+    Windows machine (windows), built with the host's own compiler (Apple's clang; MSVC) and
+    run natively.
+
+    A Mac builds the macOS tags that hold its architecture (`machine`, platform.machine():
+    arm64 builds macosx_11_0_arm64 and universal2). Windows builds win_amd64, win32 and
+    win_arm64; without `plat`, the tag of the interpreter running the builder
+    (`interpreter_platform`, sysconfig's win-amd64), never the machine's. Raises InputError
+    for any other tag, naming where it is built."""
+    host = machine_architecture(machine)
+    if os_name == "macos":
+        tag = default_macos_tag(host) if plat is None else macos_tag(plat)
+        if tag is None:
+            raise InputError(f"--plat {plat} is not built on a Mac: a Mac builds macOS wheels "
+                             f"(macosx_X_Y_arm64, _x86_64, _universal2); build manylinux and "
+                             f"Windows wheels on a Linux x86_64 host")
+        check_macos(tag, native=True)
+        if host not in tag.arches:
+            slice_name = host.macos.plat_arch if host.macos else host.name
+            raise InputError(f"--plat {tag.plat} holds no {slice_name} slice, so this Mac "
+                             f"cannot run it: build it on a Mac of its architecture, build "
+                             f"universal2, or cross-build it on a Linux x86_64 host")
+        return dataclasses.replace(_macos_target(tag), cross=False, zig=False)
+    if os_name == "windows":
+        if plat is None:
+            arch = windows_interpreter_architecture(interpreter_platform)
+        else:
+            found = windows_architecture(plat)
+            if found is None:
+                raise InputError(f"--plat {plat} is not built on Windows: Windows builds "
+                                 f"win_amd64, win32 and win_arm64; build manylinux and macOS "
+                                 f"wheels on a Linux x86_64 host")
+            arch = found
+        assert arch.windows is not None
+        return Target("windows", arch, "ucrt", None, arch.windows.plat, None, cross=False,
+                      zig=False)
+    raise InputError(f"the builder does not build on {os_name}")
+
+
+def require_supported_host(sys_platform: str = sys.platform) -> None:
+    """Raise InputError, in one sentence saying what to do, on a host the builder does not
+    build on (`sys_platform`: sys.platform): it builds on Linux, macOS and Windows."""
+    if host_os(sys_platform) in ("linux", "macos", "windows"):
         return
-    if host_os in ("win32", "cygwin"):
-        advice = ("on Windows, build OpenSSL with scripts/build_openssl.ps1 (MSVC) and the "
-                  "wheel with pip and delvewheel, or build win_amd64 wheels on Linux with "
-                  "--plat win_amd64")
-    elif host_os == "darwin":
-        advice = ("on macOS, build macOS wheels on Linux with --plat macosx_11_0_arm64 (or "
-                  "_x86_64, _universal2) and run them here")
-    else:
-        advice = "run it on Linux"
-    raise InputError(f"the builder builds on a Linux host only ({host_os} here): {advice}; "
+    raise InputError(f"the builder builds on Linux, macOS and Windows, not on {sys_platform}: "
+                     f"run it on one of those (from cygwin or MSYS2, with a Windows CPython); "
                      f"`builder inspect`, `audit` and `index` work on any host")
 
 
@@ -131,9 +213,13 @@ def resolve_target(plat: Optional[str]) -> Target:
     build it: musllinux, an unknown tag, an architecture zig does not cross-build to from
     here, a macOS tag below the oldest deployment target (`check_macos`). Windows tags
     (win_amd64, win32, win_arm64) and macOS ones (macosx_11_0_arm64, macosx_10_13_x86_64,
-    macosx_10_13_universal2) are cross-built with zig from a Linux x86_64 host. Raises
-    InputError on a host that is not Linux (`require_linux_host`)."""
-    require_linux_host()
+    macosx_10_13_universal2) are cross-built with zig from a Linux x86_64 host. On a Mac or
+    a Windows machine, its own platform's tags are built natively (`native_target`). Raises
+    InputError on a host the builder does not build on (`require_supported_host`)."""
+    require_supported_host()
+    if host_os() != "linux":
+        return host_target() if plat is None else native_target(
+            host_os(), plat, host_arch(), sysconfig.get_platform())
     if plat is None:
         return host_target()
     mac = macos_tag(plat)
@@ -185,10 +271,11 @@ def _macos_target(tag: MacTag) -> Target:
                   zig=True)
 
 
-def check_macos(tag: MacTag) -> None:
-    """Raise InputError for a macOS tag this host cannot build: from a host zig does not run
-    on, below the oldest deployment target built here, or arm64 below 11.0 (no such macOS)."""
-    if host_arch() not in MACOS_BUILD_HOSTS:
+def check_macos(tag: MacTag, native: bool = False) -> None:
+    """Raise InputError for a macOS tag this host cannot build: from a Linux host zig does not
+    run on (`native`: on a Mac, which builds any), below the oldest deployment target built
+    here, or arm64 below 11.0 (no such macOS)."""
+    if not native and host_arch() not in MACOS_BUILD_HOSTS:
         raise InputError(f"--plat {tag.plat} is built from an x86_64 Linux host (or natively "
                          f"on a Mac), not from this {host_arch()} one")
     if tag.macos[0] >= 11 and tag.macos[1] != 0:

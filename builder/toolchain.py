@@ -31,9 +31,12 @@ PACKAGES: Dict[str, str] = {
 }
 for _tool in ("llvm-lipo", "llvm-otool", "llvm-install-name-tool"):
     PACKAGES[_tool] = "llvm (apt-get install llvm / dnf install llvm)"
+for _tool in ("llvm-objcopy", "llvm-nm", "llvm-readobj", "llvm-lipo"):
+    PACKAGES[_tool] += "; on a Mac: brew install llvm"
 # Where Debian and Ubuntu keep LLVM's tools that have no link on PATH (llvm-lipo,
-# llvm-otool, llvm-install-name-tool): /usr/lib/llvm-<major>/bin.
-_LLVM_DIRS = "/usr/lib/llvm-*/bin"
+# llvm-otool, llvm-install-name-tool): /usr/lib/llvm-<major>/bin; and Homebrew's LLVM on a
+# Mac, which it keeps off PATH (Apple silicon, then Intel).
+_LLVM_DIRS = ("/usr/lib/llvm-*/bin", "/opt/homebrew/opt/llvm*/bin", "/usr/local/opt/llvm*/bin")
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,9 @@ class Toolchain:
     # everything OpenSSL defines compiled hidden, since zig's Mach-O linker cannot limit a
     # module's exports); None: `cc`.
     openssl_cc: Optional[str] = None
+    # Whose linker links the extensions: "gnu" (GNU ld, lld, zig's), "apple" (ld64, on a
+    # Mac) or "msvc" (link.exe, which reads its options from $LINK, not from LDFLAGS).
+    linker: str = "gnu"
     # What was downloaded to make it, (file name, sha256): zig's wheel; for the provenance.
     downloads: Tuple[Tuple[str, str], ...] = ()
 
@@ -77,11 +83,13 @@ def first_on_path(names: Iterable[str]) -> Optional[str]:
 
 def llvm_tool(name: str) -> str:
     """The path of one of LLVM's tools (llvm-lipo): on PATH, else in the newest
-    /usr/lib/llvm-N/bin. Raises InputError naming the package to install."""
+    /usr/lib/llvm-N/bin (Homebrew's opt/llvm*/bin on a Mac). Raises InputError naming the
+    package to install."""
     found = shutil.which(name)
     if found:
         return found
-    folders = sorted(glob.glob(_LLVM_DIRS), key=lambda d: int(re.sub(r"\D", "", d) or 0))
+    folders = sorted((d for pattern in _LLVM_DIRS for d in glob.glob(pattern)),
+                     key=lambda d: int(re.sub(r"\D", "", d) or 0))
     for folder in reversed(folders):
         path = os.path.join(folder, name)
         if os.access(path, os.X_OK):

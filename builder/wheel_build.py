@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
 
+from builder.cargo import rust_version_of_sdist
+from builder.platforms.msvc import msvc_link_env, msvc_search_env
 from builder.build_env import (build_env, cargo_config_sets_rustflags, host_cc, parallelism_env,
                                put_in_front, reproducible_env, reproducible_paths)
 from builder.context import RunContext
@@ -63,7 +65,7 @@ def build_wheel(
     keep_cargo_rustflags = cargo_config_sets_rustflags(source.path)
     # One record for the whole run: a build may reuse what an earlier one linked (cargo).
     audit = LinkAudit(outdir.parent / "link-audit")
-    for inside, part in recipe.source_links:
+    for inside, part in recipe.links_for(target):
         link_into_source(source.path, inside, build.prefix / part)
     native_build = not target.zig
     hide = platform_for(target).hide_openssl_flags(build, toolchain, outdir.parent)
@@ -74,9 +76,12 @@ def build_wheel(
     cc = host_cc() if native_build else toolchain.cc
     cxx = os.environ.get("CXX") or "c++" if native_build else None
     sccache = ctx.sccache
-    wrappers = compiler_env(outdir.parent, sccache.wrap(cc, "cc") if sccache else cc,
-                            target.arch, audit,
-                            cxx=(sccache.wrap(cxx, "c++") if sccache else cxx) if cxx else None)
+    # MSVC's build systems call cl and link by name, never $CC: nothing to wrap.
+    msvc = toolchain is not None and toolchain.linker == "msvc"
+    wrappers = {} if msvc else compiler_env(
+        outdir.parent, sccache.wrap(cc, "cc") if sccache else cc, target.arch, audit,
+        cxx=(sccache.wrap(cxx, "c++") if sccache else cxx) if cxx else None,
+        link_map=toolchain is None or toolchain.linker != "apple")
     compile_cache = sccache.build_env() if sccache is not None else {}
     # uv inspects the interpreter under the build's variables, and a cross build's
     # _PYTHON_HOST_PLATFORM (macosx-11.0-arm64) makes it take this host's CPython for a broken
@@ -91,6 +96,10 @@ def build_wheel(
                                            rust=not keep_cargo_rustflags)),
            **wrappers, **compile_cache, **parallelism_env(ctx.jobs),
            **recipe.build_env(build.prefix), **source.env, **command.env}
+    if msvc:
+        env.update(msvc_search_env(build.prefix, env))
+        if not rust_version_of_sdist(sdist.path)[0]:
+            env.update(msvc_link_env(toolchain.symbol_prefix, env))  # type: ignore[union-attr]
     env["PATH"] = os.pathsep.join([*command.path_first, env.get("PATH", os.defpath)])
     call(command.argv, log=log, env=env,
          what=f"building {sdist.name} {sdist.version} for Python {python.short_version}")

@@ -118,9 +118,13 @@ configure_args() {  # $1: path of the release's Configure script
       if-known) release_knows "${flag#no-}" "$1" || continue ;;
       *) die "$flags_file: unknown condition '$when' for $flag" ;;
     esac
-    # Quoted replacements: bash 5.2 would read an `&` in a path as the matched text.
-    flag="${flag//@PREFIX@/"$prefix"}"
-    flags+=("${flag//@OPENSSLDIR@/"$openssldir"}")
+    # Sliced, not ${flag//pattern/"$prefix"}: macOS's bash 3.2 keeps a quoted replacement's
+    # quotes, and bash 5.2 reads an unquoted `&` in a path as the matched text.
+    case "$flag" in *@PREFIX@*) flag="${flag%%@PREFIX@*}$prefix${flag#*@PREFIX@}" ;; esac
+    case "$flag" in
+      *@OPENSSLDIR@*) flag="${flag%%@OPENSSLDIR@*}$openssldir${flag#*@OPENSSLDIR@}" ;;
+    esac
+    flags+=("$flag")
   done <"$flags_file"
   flags+=(${extra_args[@]+"${extra_args[@]}"})
 }

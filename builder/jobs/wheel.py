@@ -36,6 +36,7 @@ from builder.releases import Release
 from builder.platforms import platform_for
 from builder.platforms.wheelfiles import with_local_version
 from builder.repair import RepairedWheel, repair
+from builder.runner import process_alive
 from builder.report import make_provenance, provenance_path, summary, write_json_atomically
 from builder.sbom import add_sbom, sbom_json
 from builder.sources import upstream_locations
@@ -328,12 +329,9 @@ def _staging(wheelhouse: Path) -> Iterator[Path]:
 
 def _alive(pid: str) -> bool:
     try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except (ValueError, PermissionError):
+        return process_alive(int(pid))
+    except ValueError:
         return True  # not ours to judge: leave it
-    return True
 
 
 def _publish(staged: Path, record: dict, wheelhouse: Path, signer: Optional[Signer],

@@ -2,17 +2,22 @@
 `aarch64-macos.11.0` / `x86_64-macos.10.13` (universal2: both, joined by llvm-lipo), repaired
 with delocate (which must find nothing to bundle) through LLVM's tools, checked with
 macholib. Nothing on a Linux host runs a Mach-O file: the smoke test says `not run`, and the
-checks that did run say what they proved."""
+checks that did run say what they proved.
+
+On a Mac (a native target: `Target.zig` false) the same stages use Apple's clang and SDK
+(`apple_clang`), the host's lipo and delocate's own calls of Apple's tools, and the smoke test
+runs in a virtualenv as on Linux."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+import shutil
 import sys
 import zipfile
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from packaging.utils import parse_wheel_filename
 
@@ -20,8 +25,10 @@ from builder.architectures import MacTag, macos_tag
 from builder.cache import Kind, Store
 from builder.context import RunContext
 from builder.errors import CheckFailed, InputError
-from builder.interpreters import Interpreter, TargetPython, find_interpreters
-from builder.openssl import OpenSSLBuild, join_builds
+from builder.build_env import host_cc
+from builder.cargo import check_rust_target
+from builder.interpreters import Interpreter, TargetPython, find_interpreter, find_interpreters
+from builder.openssl import OpenSSLBuild, join_builds, static_archives
 from builder.platforms import macho
 from builder.platforms.elf import is_elf
 from builder.platforms.macho import MachOFacts
@@ -32,7 +39,7 @@ from builder.platforms.zig import zig
 from builder.recipes import Recipe
 from builder.releases import Release
 from builder.runner import capture
-from builder.target import Target
+from builder.target import Target, host_os
 from builder.toolchain import Toolchain, llvm_tool, require_tools
 
 # A shared OpenSSL as a load command names it: /opt/homebrew/opt/openssl@3/lib/libssl.3.dylib,
@@ -66,8 +73,14 @@ class MacOSPlatform:
 
     def require_build_tools(self, target: Target) -> None:
         """Before any download: perl and make for OpenSSL's Configure, LLVM's objcopy, nm and
-        readobj (Mach-O objects), and LLVM's lipo, otool and install-name-tool (universal2
-        files, delocate). Raises InputError naming the package to install."""
+        readobj (Mach-O objects); on Linux LLVM's lipo, otool and install-name-tool
+        (universal2 files, delocate), on a Mac the C compiler and Apple's lipo. Raises
+        InputError naming the package to install."""
+        if not target.zig:  # LLVM is Homebrew's, off PATH: found where it is (llvm_tool)
+            require_tools(["perl", "make", host_cc().split()[0], "lipo"])
+            for tool in ("llvm-objcopy", "llvm-nm", "llvm-readobj"):
+                llvm_tool(tool)
+            return
         require_tools(["perl", "make", "llvm-objcopy", "llvm-nm", "llvm-readobj"])
         for tool in _SHIM_TOOLS:
             llvm_tool(tool)
@@ -77,9 +90,14 @@ class MacOSPlatform:
 
     def check_package(self, package: str, recipe: Recipe, is_rust: bool,
                       target: Target) -> None:
-        """Rust packages are refused for macOS here: Rust's link for Apple targets (zig as its
-        linker, Apple's standard libraries) is not set up on this host. Raises InputError;
-        natively on a Mac they build."""
+        """Rust packages are refused for macOS on Linux: Rust's link for Apple targets (zig as
+        its linker, Apple's standard libraries) is not set up there. Raises InputError;
+        natively on a Mac they build, each slice with its own Rust target."""
+        if not target.zig:
+            if is_rust:  # maturin and setuptools-rust build universal2 from both targets
+                for part in target.slices:
+                    check_rust_target(package, str(part.rust_triple))
+            return
         if is_rust:
             raise InputError(f"{package} is a Rust project: Rust's link for {target.plat} (zig "
                              f"as its linker, Rust's Apple standard libraries) is not set up "
@@ -92,9 +110,10 @@ class MacOSPlatform:
         tag, and this proves it before any extension links it. Raises CheckFailed."""
         tag = _tag(target)
         wanted = {a.macos.readobj_format for a in tag.arches}  # type: ignore[union-attr]
-        archives = [build.lib_dir / name for name in ("libcrypto.a", "libssl.a")]
-        found = set(re.findall(r"^Format: (.+)$", capture(["llvm-readobj", "--file-headers",
-                                                            *archives]), re.M))
+        found = set(re.findall(r"^Format: (.+)$", capture([llvm_tool("llvm-readobj"),
+                                                            "--file-headers",
+                                                            *static_archives(build.lib_dir)]),
+                               re.M))
         if found != wanted:
             raise CheckFailed(
                 f"the static OpenSSL in {build.lib_dir} holds {', '.join(sorted(found)) or 'no'}"
@@ -104,22 +123,31 @@ class MacOSPlatform:
 
     def join_openssl(self, builds: Sequence[OpenSSLBuild], target: Target,
                      ctx: RunContext) -> OpenSSLBuild:
-        """universal2's OpenSSL: each architecture's archives joined by llvm-lipo (as pyca's
-        infra joins them on a Mac), in the cache. Raises what openssl.join_builds raises,
-        and InputError where llvm-lipo is missing."""
-        return join_builds(builds, [llvm_tool("llvm-lipo"), "-create"], ctx)
+        """universal2's OpenSSL: each architecture's archives joined by lipo (as pyca's infra
+        joins them on a Mac; on Linux, LLVM's), in the cache. Raises what openssl.join_builds
+        raises, and InputError where llvm-lipo is missing."""
+        lipo = llvm_tool("llvm-lipo") if target.zig else "lipo"
+        return join_builds(builds, [lipo, "-create"], ctx)
 
     def toolchain(self, target: Target, ctx: RunContext) -> Toolchain:
         """zig cc for the tag's architecture and deployment target (aarch64-macos.11.0);
-        for universal2, both in turn joined by llvm-lipo. Raises BuilderError where the
-        pinned zig cannot be fetched, InputError where llvm-lipo is missing."""
+        for universal2, both in turn joined by llvm-lipo; on a Mac, Apple's clang
+        (`apple_clang`). Raises BuilderError where the pinned zig cannot be fetched,
+        InputError where llvm-lipo (or, on a Mac, the compiler) is missing."""
+        if not target.zig:
+            return apple_clang(target)
         return zig(ctx.store, ctx.settings.index_url, target)
 
     def hide_openssl_flags(self, build: OpenSSLBuild, toolchain: Optional[Toolchain],
                            scratch: Path) -> str:
-        """None: every object is compiled -fvisibility=hidden (zig's Mach-O linker has no
-        exported-symbols list), and the checks prove what a module exports."""
-        return ""
+        """With zig, none: every OpenSSL object is compiled -fvisibility=hidden (zig's Mach-O
+        linker has no exported-symbols list). With Apple's linker, every global OpenSSL
+        defines is made private to the module by an unexported-symbols list written into
+        `scratch` (what --exclude-libs does on Linux). The checks prove what a module
+        exports either way."""
+        if toolchain is None or toolchain.linker != "apple":
+            return ""
+        return unexported_symbols_flag(build.defined_symbols(), scratch)
 
     def inspect_wheel(self, wheel: Path) -> List[MachOFacts]:
         """The facts of every Mach-O file in the wheel (macholib). Raises CheckFailed for one
@@ -195,10 +223,12 @@ class MacOSPlatform:
         CommandFailed, or CheckFailed where it bundled a library."""
         tag = _tag(target)
         archs = ",".join(a.macos.plat_arch for a in tag.arches)  # type: ignore[union-attr]
+        # On a Mac delocate calls Apple's own tools; on Linux, LLVM's through the shims.
+        shims = str(delocate_shims(ctx.store)) if target.zig else None
         made = run_repair_tool(
             [sys.executable, "-m", "delocate.cmd.delocate_wheel", "--require-archs", archs,
              "-w", outdir, "-v"], wheel, outdir, log, "delocate-wheel",
-            ctx.settings.source_date_epoch, path_first=str(delocate_shims(ctx.store)),
+            ctx.settings.source_date_epoch, path_first=shims,
             env={"MACOSX_DEPLOYMENT_TARGET": f"{tag.macos[0]}.{tag.macos[1]}"})
         bundled = bundled_libraries(wheel, made)
         if bundled:
@@ -211,8 +241,14 @@ class MacOSPlatform:
                        full_smoke: bool, ctx: RunContext) -> List[TargetPython]:
         """For each build interpreter (this host's CPython), the macOS CPython of the same
         version the wheel is built for: its headers (see builder.platforms.macpython), and no
-        smoke test (nothing runs Mach-O here). Raises InputError, before any download, for
-        --smoke full and a version whose headers are not pinned."""
+        smoke test (nothing runs Mach-O here); on a Mac, each interpreter itself, which runs
+        the smoke test. Raises InputError, before any download, for --smoke full and a
+        version whose headers are not pinned (on Linux), and for an interpreter that is not
+        a macOS one (on a Mac)."""
+        if not target.zig:
+            for interpreter in interpreters:
+                check_native_interpreter(interpreter, target)
+            return [TargetPython(interpreter) for interpreter in interpreters]
         if full_smoke:
             raise InputError(f"--smoke full runs the package's test suite natively; for "
                              f"{target.plat} wheels built here use --smoke basic")
@@ -225,8 +261,11 @@ class MacOSPlatform:
 
     def smoke_python(self, wheel: Path, spec: Optional[str], ctx: RunContext) -> TargetPython:
         """A macOS CPython of `spec`'s version (default: this interpreter's) that cannot run
-        here: the smoke test of a macOS wheel is its static checks and `not run`. Raises
-        InputError for a wheel with no macOS tag this builder knows."""
+        here: the smoke test of a macOS wheel is its static checks and `not run`. On a Mac,
+        `spec` (a path, command or version; default this interpreter) itself, run natively.
+        Raises InputError for a wheel with no macOS tag this builder knows."""
+        if host_os() == "macos":
+            return TargetPython(find_interpreters([spec])[0] if spec else find_interpreter(None))
         _, _, _, tags = parse_wheel_filename(wheel.name)
         read = next((macos_tag(t.platform) for t in tags if macos_tag(t.platform)), None)
         if read is None:
@@ -238,6 +277,75 @@ class MacOSPlatform:
     def venv_python(self, venv: Path) -> Path:
         """The interpreter of a virtualenv made on macOS."""
         return venv / "bin" / "python"
+
+
+def apple_clang(target: Target) -> Toolchain:
+    """The host's C compiler ($CC or cc: Apple's clang) on a Mac, for the tag's architectures
+    and deployment target: as cibuildwheel sets them, MACOSX_DEPLOYMENT_TARGET (the tag's
+    version; clang raises it to 11.0 for arm64 itself), ARCHFLAGS (`-arch arm64`, both for
+    universal2: setuptools passes them to every compile) and _PYTHON_HOST_PLATFORM (the tag
+    setuptools writes); OpenSSL's Configure target of a single architecture; LLVM's nm and
+    objcopy, which rename OpenSSL's internals as on Linux. Raises InputError for a compiler or
+    LLVM tool that is missing, CommandFailed where the compiler does not answer
+    `--version`."""
+    tag = _tag(target)
+    cc = host_cc()
+    if shutil.which(cc.split()[0]) is None:
+        raise InputError(f"no C compiler: {cc.split()[0]} is not on PATH; install Xcode's "
+                         f"command line tools (xcode-select --install) or set CC")
+    identity = capture([*cc.split(), "--version"]).splitlines()[0].strip()
+    return apple_toolchain(tag, cc, identity, llvm_tool("llvm-objcopy"), llvm_tool("llvm-nm"))
+
+
+def apple_toolchain(tag: MacTag, cc: str, identity: str, objcopy: str, nm: str) -> Toolchain:
+    """The Toolchain of `apple_clang` from what it found: the compiler's command and the first
+    line of its `--version`, LLVM's objcopy and nm (paths)."""
+    deployment = f"{tag.macos[0]}.{tag.macos[1]}"
+    return Toolchain(
+        cc=cc,
+        identity=identity,
+        # The deployment target of each slice is part of the cache key.
+        triple=" + ".join(f"{a.macos.plat_arch}-apple-macos"  # type: ignore[union-attr]
+                          f"{'.'.join(map(str, tag.minos(a)))}" for a in tag.arches),
+        tools=(("MACOSX_DEPLOYMENT_TARGET", deployment),
+               ("ARCHFLAGS", " ".join(f"-arch {a.macos.plat_arch}"  # type: ignore[union-attr]
+                                      for a in tag.arches)),
+               ("_PYTHON_HOST_PLATFORM", f"macosx-{deployment}-{tag.name}")),
+        exclude_libs=False,
+        openssl_target=tag.arches[0].macos.openssl_target  # type: ignore[union-attr]
+        if len(tag.arches) == 1 else None,
+        objcopy=objcopy,
+        nm=nm,
+        symbol_prefix="_",  # Mach-O spells every C name with a leading `_`
+        link_map=False,  # Apple's linker writes its map to a file (-map), not GNU's
+        linker="apple",
+        ldflags=APPLE_LDFLAGS,
+    )
+
+
+# Every link of an extension on a Mac (LDSHARED is the audit wrapper's `cc -shared`, not
+# Python's `-bundle -undefined dynamic_lookup`): CPython's symbols are the process's, as
+# zig's links say too; and -S, since ld64 would otherwise keep a debug map naming every object
+# file of the build folder (for dsymutil), a build host's path in the wheel.
+APPLE_LDFLAGS = "-Wl,-undefined,dynamic_lookup -Wl,-S"
+
+
+def unexported_symbols_flag(symbols: Iterable[str], scratch: Path) -> str:
+    """Apple's linker flag that keeps every one of `symbols` (C names, as the build's symbol
+    list has them) out of a module's exports: `-unexported_symbols_list` naming a file
+    written into `scratch`, each name with Mach-O's leading `_`."""
+    listing = scratch / "openssl-unexported.txt"
+    listing.write_text("".join(f"_{name}\n" for name in sorted(symbols)))
+    return f"-Wl,-unexported_symbols_list,{listing}"
+
+
+def check_native_interpreter(interpreter: Interpreter, target: Target) -> None:
+    """Raise InputError where a Mac's interpreter cannot build and run the wheel of `target`:
+    one that is not a macOS CPython (its sysconfig platform is not macosx-*)."""
+    if not interpreter.platform.startswith("macosx-"):
+        raise InputError(f"{interpreter.describe()} is a {interpreter.platform} interpreter, "
+                         f"not a macOS one; pass --python with a macOS CPython for "
+                         f"{target.plat}")
 
 
 def _tag(target: Target) -> MacTag:

@@ -10,8 +10,8 @@ import os
 import re
 import shutil
 from importlib import resources
-from pathlib import Path
-from typing import Callable, List, Mapping, Optional, Sequence
+from pathlib import Path, PureWindowsPath
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 from builder.architectures import ARCHITECTURES, WindowsFacts
 from builder.errors import InputError
@@ -99,7 +99,56 @@ def msvc_toolchain(arch_name: str, environ: Mapping[str, str] = os.environ) -> T
         objcopy="llvm-objcopy",
         nm="llvm-nm",
         link_map=False,  # link.exe writes no GNU link map
+        symbol_prefix="_" if facts.leading_underscore else "",
+        linker="msvc",
     )
+
+
+# The prefix OpenSSL is configured with for MSVC: installed elsewhere (nmake's DESTDIR), so
+# that what it compiles in names no directory of the build host, as INSTALL_PREFIX on Linux.
+# Under Program Files, which only administrators may create folders in: OpenSSL compiles its
+# modules' folder in (MODULESDIR), and any user may make one under C:\ itself.
+MSVC_INSTALL_PREFIX = r"C:\Program Files\builder\openssl"
+# OpenSSL's own OPENSSLDIR for its VC-* targets (openssl.cnf, the trust store's directory).
+MSVC_OPENSSLDIR = r"C:\Program Files\Common Files\SSL"
+
+
+def installed_under(destdir: Path, prefix: str = MSVC_INSTALL_PREFIX) -> Path:
+    """Where `nmake install_dev DESTDIR=destdir` puts a build configured with `prefix`: the
+    prefix without its drive, under `destdir` (C:/builder/openssl -> destdir/builder/openssl)."""
+    return destdir.joinpath(*PureWindowsPath(prefix).parts[1:])
+
+
+# What a static libcrypto needs of Windows (OpenSSL's own VC link list: the CryptoAPI engine,
+# sockets, the registry, the event log and the screen of its RAND seeding).
+OPENSSL_SYSTEM_LIBRARIES = ("crypt32.lib", "ws2_32.lib", "advapi32.lib", "user32.lib",
+                            "gdi32.lib")
+
+
+def msvc_link_env(symbol_prefix: str, environ: Mapping[str, str] = os.environ
+                  ) -> Dict[str, str]:
+    """$LINK, which link.exe reads before its command line on every link: the static
+    libcrypto.lib and the Windows libraries it needs, and OpenSSL_version (its version text)
+    kept in each module, as `-lcrypto -u OpenSSL_version` do on Linux; the user's own $LINK
+    follows. For a build whose links are all extensions (setuptools), not one that links
+    programs too (cargo's build scripts), which need no OpenSSL."""
+    own = environ.get("LINK", "")
+    words = ["libcrypto.lib", *OPENSSL_SYSTEM_LIBRARIES,
+             f"/INCLUDE:{symbol_prefix}OpenSSL_version", own]
+    return {"LINK": " ".join(filter(None, words))}
+
+
+def msvc_search_env(prefix: Path, environ: Mapping[str, str] = os.environ) -> Dict[str, str]:
+    """$INCLUDE and $LIB with the static prefix first, then what the developer prompt set:
+    where cl and link.exe look for headers and libraries (setuptools, the cc crate and
+    openssl-sys all leave them to these); and $CL, whose options cl reads before its command
+    line, naming the prefix's headers first, before any /I a setup.py adds (scrypt's names
+    C:/Program Files/OpenSSL/include, where GitHub's Windows images have an OpenSSL)."""
+    def first(name: str, path: Path) -> str:
+        return ";".join(filter(None, [str(path), environ.get(name, "")]))
+    include = prefix / "include"
+    return {"INCLUDE": first("INCLUDE", include), "LIB": first("LIB", prefix / "lib"),
+            "CL": " ".join(filter(None, [f'/I"{include}"', environ.get("CL", "")]))}
 
 
 def powershell_literal(text: str) -> str:
@@ -110,14 +159,16 @@ def powershell_literal(text: str) -> str:
 def ps1_command(powershell: str, script: Path, version: str, prefix: str,
                 sha256: Optional[str], tarball: Optional[Path], target: str, jobs: int,
                 configure_args: Sequence[str] = (), *, openssldir: Optional[str] = None,
-                namespace: bool = True) -> List[str]:
+                namespace: bool = True, destdir: Optional[Path] = None,
+                workdir: Optional[Path] = None, print_flags: bool = False) -> List[str]:
     """The command (for runner.call) that runs the PowerShell recipe `script` with
     `powershell` (pwsh or powershell): options, then `-Command` and one line of PowerShell.
     Not `-File`, which hands each value over as one string and so cannot pass a list
     (-ConfigureArg); every value is a single-quoted literal, and the line ends in
     `exit $LASTEXITCODE`, so that the recipe's exit code is the command's. `sha256`,
-    `tarball` and `openssldir` are passed where given. Raises InputError for a `target` that
-    is no MSVC Configure target of the table, or `jobs` below 1."""
+    `tarball`, `openssldir`, `destdir` and `workdir` are passed where given; `print_flags`
+    asks for the ./Configure arguments alone. Raises InputError for a `target` that is no
+    MSVC Configure target of the table, or `jobs` below 1."""
     targets = [a.windows.msvc_openssl_target for a in ARCHITECTURES.values() if a.windows]
     if target not in targets:
         raise InputError(f"{target} is not an MSVC Configure target ({', '.join(targets)})")
@@ -127,7 +178,8 @@ def ps1_command(powershell: str, script: Path, version: str, prefix: str,
              "-Version", powershell_literal(version), "-Prefix", powershell_literal(prefix),
              "-Target", powershell_literal(target), "-Jobs", powershell_literal(str(jobs))]
     given = {"-Sha256": sha256, "-Tarball": str(tarball) if tarball else None,
-             "-OpenSSLDir": openssldir}
+             "-OpenSSLDir": openssldir, "-DestDir": str(destdir) if destdir else None,
+             "-WorkDir": str(workdir) if workdir else None}
     for name, value in given.items():
         if value:
             words += [name, powershell_literal(value)]
@@ -135,5 +187,7 @@ def ps1_command(powershell: str, script: Path, version: str, prefix: str,
         words += ["-ConfigureArg", ",".join(powershell_literal(a) for a in configure_args)]
     if not namespace:
         words.append("-NoNamespace")
+    if print_flags:
+        words.append("-PrintFlags")
     return [powershell, "-NoLogo", "-NoProfile", "-NonInteractive", "-ExecutionPolicy",
             "Bypass", "-Command", " ".join(words) + "; exit $LASTEXITCODE"]

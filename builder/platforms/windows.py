@@ -1,7 +1,11 @@
 """The Windows platform: wheels of PE binaries (.pyd), cross-built on Linux with zig for
 `x86_64-windows-gnu` (the UCRT), repaired with delvewheel (which must find nothing to graft),
 checked with pefile, smoke-tested in python.org's embeddable CPython under wine (win_amd64;
-no 32-bit or arm64 Windows CPython is reachable from a Linux host)."""
+no 32-bit or arm64 Windows CPython is reachable from a Linux host).
+
+On Windows (a native target: `Target.zig` false) the same stages use MSVC from a developer
+prompt (builder.platforms.msvc), OpenSSL's PowerShell recipe, and the smoke test runs in a
+virtualenv of the target interpreter, whose architecture must be the tag's."""
 
 from __future__ import annotations
 
@@ -17,10 +21,12 @@ from packaging.utils import parse_wheel_filename
 from builder.architectures import ARCHITECTURES, Architecture, windows_architecture
 from builder.context import RunContext
 from builder.errors import CheckFailed, InputError
-from builder.interpreters import Interpreter, TargetPython, discover, find_interpreters
-from builder.openssl import OpenSSLBuild
+from builder.interpreters import (Interpreter, TargetPython, discover, find_interpreter,
+                                  find_interpreters)
+from builder.openssl import OpenSSLBuild, static_archives
 from builder.platforms import pe
 from builder.platforms.elf import is_elf
+from builder.platforms.msvc import msvc_toolchain, require_msvc_tools
 from builder.platforms.pe import PeFacts
 from builder.platforms.wheelfiles import platform_binaries, rewrite_wheel, run_repair_tool
 from builder.platforms.wine import (EMBEDDABLE, embeddable_for, find_wine, source_for_pyconfig,
@@ -30,7 +36,7 @@ from builder.cargo import check_rust_target
 from builder.recipes import Recipe, recipe_for
 from builder.releases import Release
 from builder.runner import call, capture
-from builder.target import Target
+from builder.target import Target, host_os
 from builder.toolchain import Toolchain, require_tools
 
 # A shared OpenSSL as a PE import names it: libcrypto-3.dll, libssl-3-x64.dll,
@@ -70,17 +76,24 @@ class WindowsPlatform:
 
     def require_build_tools(self, target: Target) -> None:
         """Before any download: perl and make for OpenSSL's Configure, LLVM's objcopy, nm and
-        readobj (COFF objects), and wine where the wheel can run here (win_amd64). Raises InputError
+        readobj (COFF objects), and wine where the wheel can run here (win_amd64); on
+        Windows, MSVC's tools and perl (`require_msvc_tools`) and LLVM's. Raises InputError
         naming the package to install."""
+        if not target.zig:
+            require_msvc_tools()
+            require_tools(["llvm-objcopy", "llvm-nm", "llvm-readobj"])
+            return
         require_tools(["perl", "make", "llvm-objcopy", "llvm-nm", "llvm-readobj"])
         if target.arch.windows and target.arch.windows.runs_under_wine:
             find_wine()
 
     def check_release(self, target: Target, release: Release) -> None:
         """Raise InputError where the OpenSSL release has no mingw target for the
-        architecture (arm64's `mingwarm64` arrived in 4.0)."""
+        architecture (arm64's `mingwarm64` arrived in 4.0); with MSVC every release builds."""
         facts = target.arch.windows
         assert facts is not None
+        if not target.zig:
+            return
         version = tuple(int(n) for n in re.findall(r"\d+", release.version)[:2])
         if version < facts.mingw_openssl_since:
             since = ".".join(map(str, facts.mingw_openssl_since))
@@ -96,7 +109,7 @@ class WindowsPlatform:
         standard library (`rustup target add` is the remedy named), and even with one its link
         for Windows is not set up here. Raises InputError; natively on Windows they build
         with MSVC."""
-        if is_rust:
+        if is_rust and target.zig:
             natively = "natively on Windows, where it builds with MSVC"
             check_rust_target(package, str(target.rust_triple), natively)
             raise InputError(f"{package} is a Rust project: Rust's link for {target.plat} "
@@ -110,9 +123,9 @@ class WindowsPlatform:
         error's sentence otherwise."""
         facts = target.arch.windows
         assert facts is not None
-        archives = [build.lib_dir / name for name in ("libcrypto.a", "libssl.a")]
         found = re.findall(r"^Format: (\S+)$", capture(["llvm-readobj", "--file-headers",
-                                                         *archives]), re.M)
+                                                         *static_archives(build.lib_dir)]),
+                           re.M)
         wrong = sorted(set(found) - {facts.coff_format})
         if not found or wrong:
             raise CheckFailed(
@@ -128,8 +141,12 @@ class WindowsPlatform:
         raise InputError(f"{target.describe()} is built for one architecture")
 
     def toolchain(self, target: Target, ctx: RunContext) -> Toolchain:
-        """zig cc for the target's mingw triple (x86_64-windows-gnu). Raises BuilderError
-        where the pinned zig cannot be fetched."""
+        """zig cc for the target's mingw triple (x86_64-windows-gnu); on Windows, MSVC's cl
+        from the developer prompt (`msvc_toolchain`). Raises BuilderError where the pinned
+        zig cannot be fetched, InputError where the prompt is missing or builds for another
+        architecture."""
+        if not target.zig:
+            return msvc_toolchain(target.arch.name)
         return zig(ctx.store, ctx.settings.index_url, target)
 
     def hide_openssl_flags(self, build: OpenSSLBuild, toolchain: Optional[Toolchain],
@@ -230,7 +247,12 @@ class WindowsPlatform:
         for win32 and win_arm64 its headers and import libraries (made from the x64 DLLs'
         exports: the names are the same), and no smoke test. Everything is refused before any
         download: InputError for --smoke full (the package's suite runs natively only), a
-        version not pinned, or no wine."""
+        version not pinned, or no wine. On Windows, each interpreter itself, which must be of
+        the tag's architecture (`check_native_interpreter`)."""
+        if not target.zig:
+            for interpreter in interpreters:
+                check_native_interpreter(interpreter, target.arch)
+            return [TargetPython(interpreter) for interpreter in interpreters]
         if full_smoke:
             raise InputError(f"--smoke full runs the package's test suite natively; for "
                              f"{target.plat} wheels built here use --smoke basic")
@@ -257,6 +279,10 @@ class WindowsPlatform:
         wrong = pe.machine_problems(pe.inspect_wheel(wheel), arch, arch.windows.plat)
         if wrong:
             raise CheckFailed(f"{wheel.name} cannot run: {'; '.join(wrong)}")
+        if host_os() == "windows":
+            native = find_interpreters([spec])[0] if spec else find_interpreter(None)
+            check_native_interpreter(native, arch)
+            return TargetPython(native)
         if not arch.windows.runs_under_wine:
             raise InputError(f"{wheel.name} cannot be smoke-tested here: no "
                              f"{arch.windows.plat} Windows interpreter on this host")
@@ -285,6 +311,25 @@ class WindowsPlatform:
     def venv_python(self, venv: Path) -> Path:
         """The interpreter of a virtualenv made on Windows."""
         return venv / "Scripts" / "python.exe"
+
+
+def check_native_interpreter(interpreter: Interpreter, arch: Architecture) -> None:
+    """Raise InputError, with the Win32 error's sentence, where a Windows interpreter is not
+    of `arch` (an x86 CPython for a win_amd64 wheel: the OpenSSL target comes from the
+    interpreter, never from the shell or the machine)."""
+    assert arch.windows is not None
+    if interpreter.platform != arch.windows.sysconfig_platform:
+        raise InputError(f"{interpreter.describe()} is a {interpreter.platform} interpreter, "
+                         f"not a {arch.windows.sysconfig_platform} one: a {arch.windows.plat} "
+                         f"module would not load in it (\"{pe.WIN32_ERROR}\"); pass --python "
+                         f"with a {arch.windows.sysconfig_platform} CPython, or --plat "
+                         f"{_plat_of(interpreter.platform)} for this one")
+
+
+def _plat_of(sysconfig_platform: str) -> str:
+    found = next((a.windows.plat for a in ARCHITECTURES.values()
+                  if a.windows and a.windows.sysconfig_platform == sysconfig_platform), None)
+    return found or "<its platform tag>"
 
 
 def _exports_passed(extra: Sequence[str]) -> str:

@@ -19,6 +19,10 @@
 #                      PREFIX\ssl)
 #   -ConfigureArg A    more ./Configure arguments (a list)
 #   -WorkDir DIR       unpack and build in DIR (default: a new temporary directory)
+#   -DestDir DIR       install under DIR (nmake's DESTDIR: DIR\<prefix without its drive>),
+#                      so that the compiled-in -Prefix names no directory of the build host
+#   -PrintFlags        print the ./Configure arguments, one per line, and exit (needs
+#                      -Tarball; nothing is built)
 #   -Jobs N            parallel jobs with jom (default: number of cores)
 #   -NoNamespace       keep the names of OpenSSL's internal symbols (by default, with LLVM's
 #                      llvm-nm and llvm-objcopy on PATH, every global of the libraries that is
@@ -38,6 +42,8 @@ param(
     [string]$OpenSSLDir = "",
     [string[]]$ConfigureArg = @(),
     [string]$WorkDir = "",
+    [string]$DestDir = "",
+    [switch]$PrintFlags,
     [string]$Jobs = "",
     [switch]$NoNamespace
 )
@@ -106,6 +112,16 @@ function Get-ConfigureFlags([string]$ConfigureScript) {
         }
     }
     return $flags
+}
+
+# Everything ./Configure is given: the flags file's, no-asm without NASM (the x86 targets'
+# assembly is NASM's; VC-WIN64-ARM has none to lose), then -ConfigureArg.
+function Get-BuildFlags([string]$ConfigureScript) {
+    $flags = @(Get-ConfigureFlags $ConfigureScript)
+    if ($Target -cne "VC-WIN64-ARM" -and -not (Get-Command nasm -ErrorAction SilentlyContinue)) {
+        $flags += "no-asm"
+    }
+    return $flags + $ConfigureArg
 }
 
 # Refuse, before anything is unpacked, every member that could land outside $name\:
@@ -198,6 +214,7 @@ try {
     if ($Sha256 -and $Sha256 -notmatch '^[0-9a-fA-F]{64}$') {
         throw "-Sha256 $Sha256 is not 64 hex digits"
     }
+    if ($PrintFlags -and -not $Tarball) { throw "-PrintFlags needs -Tarball" }
 
     $name = "openssl-$Version"
     if ($Version -like "1.*") {
@@ -217,6 +234,23 @@ try {
     # Windows' own tar is bsdtar; a GNU tar found first on PATH (Git's) reads C: as a host.
     $tar = Join-Path $env:SystemRoot "System32\tar.exe"
     if (-not (Test-Path -LiteralPath $tar)) { $tar = "tar" }
+    # Where `nmake install_dev` puts the prefix: under -DestDir, the prefix without its drive.
+    $InstallTop = $Prefix
+    if ($DestDir) {
+        $DestDir = Resolve-FullPath $DestDir
+        $InstallTop = Join-Path $DestDir $Prefix.Substring([IO.Path]::GetPathRoot($Prefix).Length)
+    }
+
+    if ($PrintFlags) {
+        # The arguments the build would pass, from the release's own Configure (for the
+        # features it knows); the builder keys its cache by them.
+        $Tarball = Resolve-FullPath $Tarball
+        Invoke-Checked "unpacking $name/Configure" $tar @("-xzf", $Tarball, "-C", $WorkDir, "$name/Configure")
+        foreach ($flag in (Get-BuildFlags (Join-Path $WorkDir "$name\Configure"))) {
+            Write-Output $flag
+        }
+        exit 0
+    }
 
     if (-not $Tarball) {
         Stage "download $name.tar.gz"
@@ -281,13 +315,10 @@ try {
     # OpenSSL writes the build date into its version information; with a fixed
     # SOURCE_DATE_EPOCH (default 1980-01-01) two builds of the same inputs are alike.
     if (-not $env:SOURCE_DATE_EPOCH) { $env:SOURCE_DATE_EPOCH = "315532800" }
-    $flags = @(Get-ConfigureFlags (Join-Path $src "Configure"))
-    # The x86 targets' assembly is NASM's; VC-WIN64-ARM has none to lose.
-    if ($Target -cne "VC-WIN64-ARM" -and -not (Get-Command nasm -ErrorAction SilentlyContinue)) {
+    $flags = @(Get-BuildFlags (Join-Path $src "Configure"))
+    if ($flags -ccontains "no-asm" -and $ConfigureArg -cnotcontains "no-asm") {
         Write-Host "nasm is not on PATH: building without assembly (no-asm), which is slower"
-        $flags += "no-asm"
     }
-    $flags += $ConfigureArg
 
     Push-Location -LiteralPath $src
     try {
@@ -302,15 +333,17 @@ try {
             Stage "build libraries (nmake build_libs; one job at a time, as jom is not on PATH)"
             Invoke-Checked "nmake build_libs" "nmake" @("build_libs")
         }
-        Stage "install development files into $Prefix"
-        Invoke-Checked "nmake install_dev" "nmake" @("install_dev")
+        Stage "install development files into $InstallTop"
+        $install = @("install_dev")
+        if ($DestDir) { $install += "DESTDIR=$DestDir" }
+        Invoke-Checked "nmake install_dev" "nmake" $install
     } finally { Pop-Location }
 
     if (-not $NoNamespace) {
         Stage "namespace OpenSSL's internal symbols with the prefix $NamespacePrefix"
-        Rename-Internals (Join-Path $Prefix "lib") $src
+        Rename-Internals (Join-Path $InstallTop "lib") $src
     }
-    Stage "done: $Prefix"
+    Stage "done: $InstallTop"
 } catch {
     [Console]::Error.WriteLine("build_openssl.ps1: error: $($_.Exception.Message)")
     exit 1

@@ -74,15 +74,19 @@ def test_a_windows_target_gets_the_same_flags_but_no_pic(target):
     assert flags == [target] + [flag for flag in unix[1:] if flag != "-fPIC"]
 
 
-def print_flags(recipe, prefix="/opt/builder/openssl"):
+def print_flags(recipe, prefix="/opt/builder/openssl", env=None):
     return subprocess.run(["bash", str(recipe), "--print-flags", "--tarball",
                            str(shared_tarball("3.0.22")), "3.0.22", prefix],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=env)
 
 
-def test_a_prefix_reaches_the_flags_as_given_even_with_an_ampersand():
-    done = print_flags(recipe_path(), "/opt/a&b")
-    assert "--prefix=/opt/a&b" in done.stdout.splitlines()
+# BASH_COMPAT=32 makes this bash read the recipe as macOS's /bin/bash 3.2 does.
+@pytest.mark.parametrize("compat", ["", "32"], ids=["this bash", "bash 3.2 (macOS)"])
+def test_a_prefix_reaches_the_flags_as_given_even_with_an_ampersand(compat):
+    env = {**os.environ, "BASH_COMPAT": compat} if compat else None
+    done = print_flags(recipe_path(), "/opt/a&b", env)
+    assert "--prefix=/opt/a&b" in done.stdout.splitlines(), done.stdout + done.stderr
+    assert "--openssldir=/etc/ssl" in done.stdout.splitlines()
 
 
 @pytest.mark.parametrize("flags_file, refusal", [

@@ -4,8 +4,9 @@ accepts; every call of the PowerShell recipe uses parameters the recipe declares
 Configure target, release and sha256 the builder's tables give; each Windows job's developer
 prompt is the one for its architecture; the Windows and macOS jobs that run the Linux-built
 wheels have the Pythons they were built for; a macOS build on Linux is let end with exit 3
-(built and checked, not run) and nothing else is. Each check is also shown failing on a
-broken copy of the workflow."""
+(built and checked, not run) and nothing else is; the Windows and macOS jobs run the builder
+natively for what their own interpreter and machine can build and run. Each check is also
+shown failing on a broken copy of the workflow."""
 
 import copy
 import hashlib
@@ -21,6 +22,7 @@ from builder.errors import InputError
 from builder.platforms.msvc import dev_prompt_arch
 from builder.platforms.wine import EMBEDDABLE
 from builder.releases import load_table
+from builder.target import native_target
 from tests.conftest import ROOT
 
 if sys.version_info >= (3, 11):
@@ -202,7 +204,7 @@ def check_every_builder_command(doc):
                     f"{name}: --python {args.python}"
                 uploads = [step["with"]["path"]
                            for step in using(job, "actions/upload-artifact")]
-                assert uploads == [f"{args.wheelhouse}/"], f"{name} uploads {uploads}"
+                assert f"{args.wheelhouse}/" in uploads, f"{name} uploads {uploads}"
 
 
 def check_linux_job(doc):
@@ -257,7 +259,7 @@ def check_windows_recipe_and_prompt(doc):
                    for text in runs(job, entry) if "build_openssl.ps1" not in text), \
             f"no step checks that {prefix} holds {', '.join(PREFIX_HOLDS)}"
         uploads = [step["with"]["path"] for step in using(job, "actions/upload-artifact")]
-        assert uploads == [f"{prefix}/"], f"the windows job uploads {uploads}"
+        assert uploads[0] == f"{prefix}/", f"the windows job uploads {uploads}"
         built.add(arch.name)
     assert built == {"x86_64", "i686"}
 
@@ -341,8 +343,38 @@ def _cp_tag(version):
     return "cp" + "".join(version.split(".")[:2])
 
 
+# setup-python's architecture -> the sysconfig platform of the CPython it installs.
+SETUP_PYTHON_PLATFORM = {"x64": "win-amd64", "x86": "win32", "arm64": "win-arm64"}
+
+
+def check_native_builds(doc):
+    """The windows and macos jobs run the builder natively, each command for a platform its
+    runner builds (builder.target.native_target) and its interpreter runs: Windows wheels of
+    the job's CPython architecture in the developer prompt for it; macOS wheels holding the
+    arm64 runner's own slice."""
+    for name, os_name, machine in (("windows", "windows", "AMD64"), ("macos", "macos", "arm64")):
+        job = doc["jobs"][name]
+        for entry in entries(job):
+            commands = builder_commands(job, entry)
+            assert commands, f"the {name} job does not run the builder natively"
+            interpreter = SETUP_PYTHON_PLATFORM.get(str(entry.get("architecture", "x64")))
+            for args in commands:
+                try:
+                    target = native_target(os_name, args.plat, machine, str(interpreter))
+                except InputError as refused:
+                    raise AssertionError(f"{name}: {refused.message}") from None
+                if os_name == "windows":
+                    assert target.arch.windows.sysconfig_platform == interpreter, \
+                        f"{entry['architecture']}: builds {target.plat} with a {interpreter} " \
+                        f"CPython"
+                    assert dev_prompt_arch(target.arch.name) == entry["dev-prompt"], \
+                        f"{entry['architecture']}: {target.plat} in the " \
+                        f"{entry['dev-prompt']} developer prompt"
+
+
 CHECKS = [check_every_builder_command, check_linux_job, check_windows_recipe_and_prompt,
-          check_windows_runs_the_linux_wheel, check_macos_runs_the_linux_wheels]
+          check_windows_runs_the_linux_wheel, check_macos_runs_the_linux_wheels,
+          check_native_builds]
 
 
 def test_the_workflow_is_valid_yaml_with_a_linux_a_windows_and_a_macos_job():
@@ -478,6 +510,17 @@ BROKEN = [
      lambda doc: doc["jobs"]["macos"]["strategy"]["matrix"]["include"][1].update(
          {"python-version": "3.11"}),
      check_macos_runs_the_linux_wheels, "3.11 cannot install"),
+    ("a native Windows wheel for another architecture than the job's CPython",
+     _replace_in_run("windows", "builder wheel scrypt", "--openssl 3.0.22",
+                     "--openssl 3.0.22 --plat win_amd64"),
+     check_native_builds, "x86: builds win_amd64 with a win32 CPython"),
+    ("a native macOS wheel the arm64 runner cannot run",
+     _replace_in_run("macos", "--plat macosx_10_13_universal2", "universal2", "x86_64"),
+     check_native_builds, "holds no arm64 slice"),
+    ("a manylinux wheel asked of a Mac",
+     _replace_in_run("macos", "--plat macosx_10_13_universal2", "macosx_10_13_universal2",
+                     "manylinux2014_x86_64"),
+     check_native_builds, "not built on a Mac"),
     ("no signature verified",
      _replace_in_run("macos", "codesign", "codesign --verify --verbose", "ls"),
      check_macos_runs_the_linux_wheels, "no signature is verified"),
