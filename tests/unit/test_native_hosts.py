@@ -171,14 +171,33 @@ def test_msvc_installs_under_destdir_by_the_prefix_without_its_drive(tmp_path):
     assert msvc.installed_under(tmp_path, r"D:\a\b") == tmp_path / "a" / "b"
 
 
-def test_every_link_exe_link_takes_libcrypto_what_it_needs_and_its_version_text():
-    words = msvc.msvc_link_env("", {})["LINK"].split()
-    assert words[0] == "libcrypto.lib"
+def test_every_link_exe_link_takes_the_prefixs_libcrypto_what_it_needs_and_its_version_text():
+    prefix = Path("C:/cache/openssl-3.0.22-abc")
+    words = msvc.msvc_link_env(prefix, "", {})["LINK"].split()
+    # By its path: a bare name is looked for in a setup.py's /LIBPATH before $LIB.
+    assert words[0] == f'"{prefix / "lib" / "libcrypto.lib"}"'
     assert {"crypt32.lib", "ws2_32.lib", "advapi32.lib"} <= set(words)
     assert "/INCLUDE:OpenSSL_version" in words
     # i386 spells C names with `_`; the user's own options stay, last.
-    assert msvc.msvc_link_env("_", {"LINK": "/DEBUG"})["LINK"].endswith(
+    assert msvc.msvc_link_env(prefix, "_", {"LINK": "/DEBUG"})["LINK"].endswith(
         "/INCLUDE:_OpenSSL_version /DEBUG")
+
+
+def test_nmake_is_given_no_makeflags_it_cannot_read():
+    from builder.build_env import parallelism_env
+    assert parallelism_env(2, {}, nmake=True) == {"CMAKE_BUILD_PARALLEL_LEVEL": "2",
+                                                  "CARGO_BUILD_JOBS": "2"}
+    assert parallelism_env(2, {})["MAKEFLAGS"] == "-j2"
+
+
+def test_a_windows_path_of_the_build_host_is_found_in_a_wheel_by_either_separator(tmp_path):
+    import zipfile
+    from builder.repair import build_paths_in
+    wheel = tmp_path / "x-1-cp313-cp313-win_amd64.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("x/_x.pyd", b"MZ... C:\\Users\\runneradmin\\AppData\\Local\\Temp\\b\\x.c")
+    found = build_paths_in(wheel, [Path("C:\\Users\\runneradmin")])
+    assert found == ["x/_x.pyd holds C:\\Users\\runneradmin\\"]
 
 
 def test_cl_and_link_exe_find_the_static_prefix_before_the_prompts_and_the_packages_dirs():
