@@ -82,12 +82,11 @@ def build_host_paths(scratch: Path, cache: Path) -> List[Tuple[Path, str]]:
     """The build host's directories that compilers would write into a wheel (debug info,
     __FILE__, panic messages), each with the fixed name it is recorded as instead; the most
     general first, since the last matching -ffile-prefix-map wins (GCC and clang alike).
-    Each also as its real path where that differs (a Mac's /var/folders is
-    /private/var/folders, which is what a compiler's working directory shows)."""
+    Each as given: these names are part of every compile's command line, which a compile
+    cache keys by (the scratch folder is given by its real path, see
+    compile_cache.workspace)."""
     home = Path.home()
-    return [(path, name) for original, name in ((home, "~"), (cache, "/builder-cache"),
-                                                (scratch, "/builder"))
-            for path in dict.fromkeys([original, original.resolve()])]
+    return [(home, "~"), (cache, "/builder-cache"), (scratch, "/builder")]
 
 
 def reproducible_paths(scratch: Path, cache: Path, openssl: Optional[OpenSSLBuild] = None,
