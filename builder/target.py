@@ -218,8 +218,7 @@ def resolve_target(plat: Optional[str]) -> Target:
     InputError on a host the builder does not build on (`require_supported_host`)."""
     require_supported_host()
     if host_os() != "linux":
-        return host_target() if plat is None else native_target(
-            host_os(), plat, host_arch(), sysconfig.get_platform())
+        return native_target(host_os(), plat, host_arch(), sysconfig.get_platform())
     if plat is None:
         return host_target()
     mac = macos_tag(plat)

@@ -35,7 +35,7 @@ from builder.platforms.macho import MachOFacts
 from builder.platforms.macpython import MacPython, mac_python, pyconfig_for
 from builder.platforms.pe import is_pe
 from builder.platforms.wheelfiles import platform_binaries, run_repair_tool
-from builder.platforms.zig import zig
+from builder.platforms.zig import MACOS_LDFLAGS, zig
 from builder.recipes import Recipe
 from builder.releases import Release
 from builder.runner import capture
@@ -327,7 +327,7 @@ def apple_toolchain(tag: MacTag, cc: str, identity: str, objcopy: str, nm: str) 
 # Python's `-bundle -undefined dynamic_lookup`): CPython's symbols are the process's, as
 # zig's links say too; and -S, since ld64 would otherwise keep a debug map naming every object
 # file of the build folder (for dsymutil), a build host's path in the wheel.
-APPLE_LDFLAGS = "-Wl,-undefined,dynamic_lookup -Wl,-S"
+APPLE_LDFLAGS = f"{MACOS_LDFLAGS} -Wl,-S"
 
 
 def unexported_symbols_flag(symbols: Iterable[str], scratch: Path) -> str:

@@ -36,7 +36,7 @@ from builder.cargo import check_rust_target
 from builder.recipes import Recipe, recipe_for
 from builder.releases import Release
 from builder.runner import call, capture
-from builder.target import Target, host_os
+from builder.target import Target, host_os, windows_interpreter_architecture
 from builder.toolchain import Toolchain, require_tools
 
 # A shared OpenSSL as a PE import names it: libcrypto-3.dll, libssl-3-x64.dll,
@@ -327,9 +327,11 @@ def check_native_interpreter(interpreter: Interpreter, arch: Architecture) -> No
 
 
 def _plat_of(sysconfig_platform: str) -> str:
-    found = next((a.windows.plat for a in ARCHITECTURES.values()
-                  if a.windows and a.windows.sysconfig_platform == sysconfig_platform), None)
-    return found or "<its platform tag>"
+    try:
+        arch = windows_interpreter_architecture(sysconfig_platform)
+    except InputError:
+        return "<its platform tag>"
+    return arch.windows.plat  # type: ignore[union-attr]
 
 
 def _exports_passed(extra: Sequence[str]) -> str:

@@ -175,7 +175,7 @@ exit $status
 _MACOS_COMPILE = "-fvisibility=hidden "
 # What every macOS extension's link needs: CPython's symbols are found in the process that
 # loads the module (a module linked against libpython would load a second one).
-_MACOS_LDFLAGS = "-Wl,-undefined,dynamic_lookup"
+MACOS_LDFLAGS = "-Wl,-undefined,dynamic_lookup"
 
 
 def zig(store: Store, index_url: str, target: Target) -> Toolchain:
@@ -249,7 +249,7 @@ def _macos_toolchain(store: Store, executable: Path, target: Target) -> Toolchai
                ("ZIG_GLOBAL_CACHE_DIR", str(store.path(Kind.TOOLS, "zig-cache")))),
         exclude_libs=False,
         downloads=((ZIG_WHEEL, ZIG_SHA256),),
-        ldflags=_MACOS_LDFLAGS,
+        ldflags=MACOS_LDFLAGS,
         openssl_target=facts.openssl_target,
         objcopy="llvm-objcopy",
         nm="llvm-nm",
@@ -279,7 +279,7 @@ def _universal_toolchain(store: Store, executable: Path, target: Target) -> Tool
         tools=slices[0].tools,
         exclude_libs=False,
         downloads=((ZIG_WHEEL, ZIG_SHA256),),
-        ldflags=_MACOS_LDFLAGS,
+        ldflags=MACOS_LDFLAGS,
         objcopy="llvm-objcopy",
         nm="llvm-nm",
         symbol_prefix="_",
