@@ -35,7 +35,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from builder.runner import outcome, passthrough  # noqa: E402
 
 # An archive member in a link map, as GNU ld and lld both write it: /path/libcrypto.a(x.o).
-_MEMBER = re.compile(r"(?P<archive>[^\s()]+\.(?:a|rlib|lib))\((?P<member>[^\s()/]+)\)")
+# The archive's path starts a word (the lookbehind): a try at every character of a map's long
+# symbol names made reading the map of a Rust cdylib's link take seconds.
+_MEMBER = re.compile(
+    r"(?<![^\s()])(?P<archive>[^\s()]+\.(?:a|rlib|lib))\((?P<member>[^\s()/]+)\)")
 # A shared library the link read: GNU ld's "LOAD /path/libssl.so", lld's path in its map.
 _SHARED = re.compile(r"(?:^|\s)(?P<path>[^\s()]*/lib(?:crypto|ssl)\.so(?:\.[\d.]+)?)(?=[\s:]|$)",
                      re.M)

@@ -150,7 +150,8 @@ def prove(wheel: Path, audit: LinkAudit, openssl: OpenSSLBuild, scratch: Path,
                               f"link by strip or patchelf), so which OpenSSL it holds "
                               f"cannot be proven; build it from source, unchanged after "
                               f"its link")
-        same = _bundled_members_match(link, openssl, scratch, log)
+        objects = openssl_objects(link)
+        same = _bundled_members_match(objects, openssl, scratch, log)
         foreign = foreign_inputs(link, openssl, same)
         if foreign:
             raise CheckFailed(
@@ -158,18 +159,19 @@ def prove(wheel: Path, audit: LinkAudit, openssl: OpenSSLBuild, scratch: Path,
                 f"build ({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}): "
                 f"remove that library from the package's link (extra_objects, libraries, "
                 f"-L) so that only the pinned OpenSSL is linked")
-        uses[member] = bool(openssl_objects(link))
+        uses[member] = bool(objects)
     if uses and not any(uses.values()):
         raise InputError(f"{wheel.name}: none of its binaries links OpenSSL, so the package "
                          f"does not use OpenSSL; build it with pip")
     return uses
 
 
-def _bundled_members_match(link: dict, openssl: OpenSSLBuild, scratch: Path,
-                           log: Path) -> Dict[Tuple[str, str], bool]:
-    """For OpenSSL objects taken from a Rust library (rustc bundles a static library into
-    the .rlib of the crate that links it): whether each has the bytes of the pinned member."""
-    wanted = [(a, m) for a, m in openssl_objects(link) if a.endswith(".rlib")]
+def _bundled_members_match(objects: List[Tuple[str, str]], openssl: OpenSSLBuild,
+                           scratch: Path, log: Path) -> Dict[Tuple[str, str], bool]:
+    """For the OpenSSL objects (`openssl_objects`) a link took from a Rust library (rustc
+    bundles a static library into the .rlib of the crate that links it): whether each has
+    the bytes of the pinned member."""
+    wanted = [(a, m) for a, m in objects if a.endswith(".rlib")]
     if not wanted:
         return {}
     pinned = {}

@@ -48,6 +48,19 @@ def test_members_and_shared_libraries_are_read_from_an_lld_map():
     assert shared_openssl(LLD_MAP) == ["/usr/lib/x86_64-linux-gnu/libssl.so.3"]
 
 
+def test_a_member_is_named_by_the_whole_word_of_its_archive_wherever_the_word_starts():
+    # A long symbol before it on the line, the archive inside parentheses, or glued to text
+    # without a space: the archive is the whole word, never a tail of it.
+    symbol = "_ZN4core3fmt" + "x" * 400
+    trace = (f" .text.{symbol}\n 0x10 0x1c ../deps/libopenssl_sys-1f.rlib(libcrypto-lib-a.o)\n"
+             f"(/o/libssl.a(libssl-lib-b.o))\nLOAD=/o/libcrypto.a(libcrypto-lib-c.o)\n"
+             f"{symbol}.a(not-a-member)x\n")
+    assert members(trace) == [("../deps/libopenssl_sys-1f.rlib", "libcrypto-lib-a.o"),
+                              ("/o/libssl.a", "libssl-lib-b.o"),
+                              ("LOAD=/o/libcrypto.a", "libcrypto-lib-c.o"),
+                              (f"{symbol}.a", "not-a-member")]
+
+
 def test_objects_of_another_libcrypto_are_foreign_and_named():
     assert foreign_inputs(link(GNU_MAP), BUILD) == [
         "/usr/lib/x86_64-linux-gnu/libcrypto.a(libcrypto-lib-ts_asn1.o)"]
