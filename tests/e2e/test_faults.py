@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES, shared_tarball
-from tests.e2e.conftest import wheels_in
+from tests.e2e.conftest import SECOND_ROOT_OPENSSL, wheels_in
 from tests.httpserver import serve
 
 pytestmark = pytest.mark.slow
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def cache(second_cache):
     # Not the session's cache: these tests start from an empty one. The reproducibility test
-    # (test_hardening) builds in it after them, reusing the OpenSSL 3.0.22 built here.
+    # (test_hardening) builds in it after them, reusing the OpenSSL built here.
     return second_cache
 
 
@@ -88,8 +88,8 @@ def test_a_download_killed_midway_leaves_no_tarball_in_the_cache(cache):
 
 
 def test_an_openssl_build_killed_midway_leaves_no_entry(cache):
-    proc = start("openssl", "build", "3.0.22", "--openssl-source",
-                 str(shared_tarball("3.0.22")), cache=cache)
+    proc = start("openssl", "build", SECOND_ROOT_OPENSSL, "--openssl-source",
+                 str(shared_tarball(SECOND_ROOT_OPENSSL)), cache=cache)
     kill_when(proc, "openssl: build libraries")
     time.sleep(3)
     assert visible(cache / "openssl") == []
@@ -98,45 +98,50 @@ def test_an_openssl_build_killed_midway_leaves_no_entry(cache):
 
 
 def test_two_runs_of_one_version_at_once_build_it_once_and_stop_a_killed_runs_orphans(cache):
-    args = ("openssl", "build", "3.0.22", "--openssl-source", str(shared_tarball("3.0.22")))
+    version = SECOND_ROOT_OPENSSL
+    args = ("openssl", "build", version, "--openssl-source", str(shared_tarball(version)))
     runs = [start(*args, cache=cache), start(*args, cache=cache)]
     outputs = [run.communicate()[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     assert sum("openssl: build libraries" in out for out in outputs) == 1
-    assert sum("reusing the cached OpenSSL 3.0.22" in out for out in outputs) == 1
+    assert sum(f"reusing the cached OpenSSL {version}" in out for out in outputs) == 1
     assert outputs[0].strip().splitlines()[-1] == outputs[1].strip().splitlines()[-1]
     assert len(visible(cache / "openssl")) == 1
     assert not [p for p in (cache / "openssl").iterdir() if ".tmp-" in p.name]
-    assert processes_working_in(cache / "openssl" / ".openssl-3.0.22") == []
+    assert processes_working_in(cache / "openssl" / f".openssl-{version}") == []
 
 
 def test_runs_of_different_versions_at_once_both_succeed(cache, openssl_prefix, session_cache,
                                                        tmp_path):
-    # 1.1.1w comes from a directory store the session's build was pushed to: its run takes
+    # 3.0.22 comes from a directory store the session's build was pushed to: its run takes
     # its own entry's lock and renames its own temporary into place, as a build does, while
-    # the other run takes 3.0.22's (built by the test before), and no compile is spent on it.
-    openssl_prefix("1.1.1w")
+    # the other run takes SECOND_ROOT_OPENSSL's (built by the test before), and no compile is
+    # spent on either.
+    pulled = "3.0.22"
+    assert pulled != SECOND_ROOT_OPENSSL
+    openssl_prefix(pulled)
     store = (tmp_path / "store").as_uri()
-    pushed = start("openssl", "build", "1.1.1w", "--openssl-source",
-                   str(shared_tarball("1.1.1w")), "--remote-cache", store,
+    pushed = start("openssl", "build", pulled, "--openssl-source",
+                   str(shared_tarball(pulled)), "--remote-cache", store,
                    "--remote-cache-push", cache=session_cache)
     output = pushed.communicate()[0]
     assert pushed.returncode == 0, output
-    runs = [start("openssl", "build", "3.0.22", "--openssl-source",
-                  str(shared_tarball("3.0.22")), cache=cache),
-            start("openssl", "build", "1.1.1w", "--openssl-source",
-                  str(shared_tarball("1.1.1w")), "--remote-cache", store, cache=cache)]
+    runs = [start("openssl", "build", SECOND_ROOT_OPENSSL, "--openssl-source",
+                  str(shared_tarball(SECOND_ROOT_OPENSSL)), cache=cache),
+            start("openssl", "build", pulled, "--openssl-source",
+                  str(shared_tarball(pulled)), "--remote-cache", store, cache=cache)]
     outputs = [run.communicate()[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     assert f"build pulled from {store}" in outputs[1]
     assert sorted(name.rsplit("-", 1)[0] for name in visible(cache / "openssl")) == \
-        ["openssl-1.1.1w", "openssl-3.0.22"]
+        sorted([f"openssl-{pulled}", f"openssl-{SECOND_ROOT_OPENSSL}"])
 
 
 def test_a_run_killed_during_repair_leaves_no_wheel_and_the_rerun_succeeds(cache, tmp_path):
     wheelhouse = tmp_path / "wheelhouse"
-    args = ("wheel", str(FIXTURES / "sslfixture"), "--openssl", "3.0.22", "--openssl-source",
-            str(shared_tarball("3.0.22")), "--wheelhouse", str(wheelhouse))
+    args = ("wheel", str(FIXTURES / "sslfixture"), "--openssl", SECOND_ROOT_OPENSSL,
+            "--openssl-source", str(shared_tarball(SECOND_ROOT_OPENSSL)),
+            "--wheelhouse", str(wheelhouse))
     kill_when(start(*args, cache=cache), ": repair and check")
     assert visible(wheelhouse) == []
     rerun = start(*args, cache=cache)

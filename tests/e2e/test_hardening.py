@@ -11,8 +11,8 @@ import pytest
 
 from builder.repair import build_paths_in
 from tests.conftest import FIXTURES, mirror_args, run_builder
-from tests.e2e.conftest import (SECOND_ROOT_MARKER, built, fresh_venv, python_says, sboms_hold,
-                                wheels_in)
+from tests.e2e.conftest import (SECOND_ROOT_MARKER, SECOND_ROOT_OPENSSL, built, fresh_venv,
+                                python_says, sboms_hold, wheels_in)
 
 pytestmark = pytest.mark.slow
 
@@ -138,7 +138,7 @@ def test_two_builds_in_different_directories_and_cache_roots_give_byte_identical
     """The second build has a cache of its own, with a marker in its path that no byte of
     either wheel may hold. OpenSSL was built in it apart from the session's build: by the
     fault tests, which run before this test, or now when they are not run."""
-    openssl_prefix("3.0.22")
+    openssl_prefix(SECOND_ROOT_OPENSSL)
     marker = SECOND_ROOT_MARKER
     assert marker in str(second_cache) and marker not in str(session_cache)
     caches = {"first": session_cache, "second/deeper": second_cache}
@@ -147,7 +147,7 @@ def test_two_builds_in_different_directories_and_cache_roots_give_byte_identical
         source = tmp_path / place / "sslfixture"
         shutil.copytree(FIXTURES / "sslfixture", source, ignore=shutil.ignore_patterns(
             "*.egg-info", "build", "__pycache__"))
-        done = run_builder("wheel", str(source), "--openssl", "3.0.22",
+        done = run_builder("wheel", str(source), "--openssl", SECOND_ROOT_OPENSSL,
                            "--version-probe", PROBE, *mirror_args(openssl_mirror),
                            "--cache-dir", str(cache),
                            "--wheelhouse", str(tmp_path / place / "wheelhouse"),
