@@ -9,12 +9,11 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
-from typing import FrozenSet, List, Optional, Sequence, Tuple
+from typing import FrozenSet, List, Optional, Protocol, Sequence, Tuple
 
 from builder import progress
 from builder.cache import Kind, Store, note_process_group, temp_sibling
@@ -24,7 +23,7 @@ from builder.errors import BuilderError, CheckFailed, InputError
 from builder.remote import identity_json
 from builder.runner import call, capture
 from builder.sources import VerifiedTarball
-from builder.toolchain import Toolchain, first_on_path, require_tools
+from builder.toolchain import Toolchain, require_tools
 
 DEFAULT_OPENSSLDIR = "/etc/ssl"
 # Every build is configured for this prefix and installed by DESTDIR into its cache entry.
@@ -258,40 +257,68 @@ def recipe_options(options: BuildOptions, toolchain: Toolchain) -> List[str]:
     return args
 
 
+class OpenSSLRecipe(Protocol):
+    """One platform's way of running the OpenSSL build recipe. `openssl_recipe` chooses it:
+    the bash recipe (scripts/build_openssl.sh) for every toolchain but MSVC, the PowerShell
+    one (`builder.platforms.msvc.PowerShellRecipe`) for MSVC."""
+
+    def file(self) -> Path:
+        """The recipe's file, whose sha256 is part of the cache key."""
+
+    def tools(self) -> List[str]:
+        """The programs it runs (besides the compiler's own), looked for on PATH."""
+
+    def configure_args(self, tarball: VerifiedTarball, options: BuildOptions,
+                       toolchain: Toolchain) -> List[str]:
+        """Its ./Configure arguments for this release, one per item (`--prefix=...` among
+        them), asked of the recipe itself. Raises CommandFailed when it refuses, InputError
+        where its interpreter is missing."""
+
+    def build_command(self, tarball: VerifiedTarball, options: BuildOptions,
+                      toolchain: Toolchain, jobs: int, scratch: Path) -> Tuple[List[str], Path]:
+        """The command that builds in `scratch/src` and installs under `scratch/dest`, and
+        the folder the installed prefix is in then."""
+
+
+@dataclass(frozen=True)
+class BashRecipe:
+    """The bash recipe: configured for INSTALL_PREFIX, installed by DESTDIR."""
+
+    def file(self) -> Path:
+        return recipe_path()
+
+    def tools(self) -> List[str]:
+        return ["perl", "make"]
+
+    def configure_args(self, tarball: VerifiedTarball, options: BuildOptions,
+                       toolchain: Toolchain) -> List[str]:
+        args = [str(recipe_path()), "--print-flags", "--tarball", str(tarball.path),
+                *recipe_options(options, toolchain)]
+        return capture(["bash", *args, tarball.release.version, INSTALL_PREFIX]).split("\n")[:-1]
+
+    def build_command(self, tarball: VerifiedTarball, options: BuildOptions,
+                      toolchain: Toolchain, jobs: int, scratch: Path) -> Tuple[List[str], Path]:
+        command = ["bash", str(recipe_path()), "--tarball", str(tarball.path),
+                   "--sha256", tarball.release.sha256, *recipe_options(options, toolchain),
+                   "--jobs", str(jobs), "--workdir", str(scratch / "src"),
+                   "--destdir", str(scratch / "dest"), tarball.release.version, INSTALL_PREFIX]
+        return command, Path(str(scratch / "dest") + INSTALL_PREFIX)
+
+
+def openssl_recipe(toolchain: Toolchain) -> OpenSSLRecipe:
+    """The recipe that builds OpenSSL with `toolchain`: the one place that chooses."""
+    if toolchain.linker == "msvc":
+        from builder.platforms.msvc import PowerShellRecipe
+        return PowerShellRecipe()
+    return BashRecipe()
+
+
 def configure_args(tarball: VerifiedTarball, options: BuildOptions,
                    toolchain: Toolchain) -> List[str]:
-    """Ask the recipe which ./Configure arguments it uses for this release (one per item,
-    `--prefix=INSTALL_PREFIX` among them): the bash recipe, or for MSVC the PowerShell one.
-    Raises CommandFailed when the recipe refuses, InputError where PowerShell is missing."""
-    if toolchain.linker == "msvc":
-        with tempfile.TemporaryDirectory(prefix="builder-flags-") as workdir:
-            return capture(_powershell_recipe(tarball, options, toolchain, 1,
-                                              workdir=Path(workdir), print_flags=True)
-                           ).splitlines()
-    args = [str(recipe_path()), "--print-flags", "--tarball", str(tarball.path),
-            *recipe_options(options, toolchain)]
-    return capture(["bash", *args, tarball.release.version, INSTALL_PREFIX]).split("\n")[:-1]
-
-
-def _powershell_recipe(tarball: VerifiedTarball, options: BuildOptions, toolchain: Toolchain,
-                       jobs: int, **where: object) -> List[str]:
-    """The command that runs build_openssl.ps1 (MSVC, natively on Windows) for this tarball
-    and these options: prefix MSVC_INSTALL_PREFIX, OpenSSL's VC-* default OPENSSLDIR unless
-    the user chose one. `where`: ps1_command's destdir, workdir, print_flags. Raises
-    InputError where neither pwsh nor powershell is on PATH."""
-    from builder.platforms.msvc import (MSVC_INSTALL_PREFIX, MSVC_OPENSSLDIR, ps1_command,
-                                        ps1_recipe_path)
-    powershell = first_on_path(["pwsh", "powershell"])
-    if powershell is None:
-        raise InputError("neither pwsh nor powershell is on PATH: install PowerShell 7 "
-                         "(winget install Microsoft.PowerShell)")
-    openssldir = (MSVC_OPENSSLDIR if options.openssldir == DEFAULT_OPENSSLDIR
-                  else options.openssldir)
-    return ps1_command(powershell, ps1_recipe_path(), tarball.release.version,
-                       MSVC_INSTALL_PREFIX, tarball.release.sha256, tarball.path,
-                       str(toolchain.openssl_target), jobs, options.configure_args,
-                       openssldir=openssldir, namespace=options.namespace,
-                       **where)  # type: ignore[arg-type]
+    """The ./Configure arguments of `toolchain`'s recipe for this release (one per item,
+    `--prefix=...` among them). Raises CommandFailed when the recipe refuses, InputError
+    where its interpreter (PowerShell) is missing."""
+    return openssl_recipe(toolchain).configure_args(tarball, options, toolchain)
 
 
 def cache_key(tarball: VerifiedTarball, toolchain: Toolchain, options: BuildOptions) -> CacheKey:
@@ -304,19 +331,11 @@ def cache_key(tarball: VerifiedTarball, toolchain: Toolchain, options: BuildOpti
         version=tarball.release.version,
         sha256=tarball.release.sha256,
         flags=tuple(flags),
-        recipe=hashlib.sha256(_recipe_file(toolchain).read_bytes()).hexdigest(),
+        recipe=hashlib.sha256(openssl_recipe(toolchain).file().read_bytes()).hexdigest(),
         compiler=toolchain.identity,
         target=toolchain.triple,
         namespace=NAMESPACE_PREFIX if options.namespace else "",
     )
-
-
-def _recipe_file(toolchain: Toolchain) -> Path:
-    """The recipe that builds with `toolchain`: the PowerShell one for MSVC, else bash's."""
-    if toolchain.linker == "msvc":
-        from builder.platforms.msvc import ps1_recipe_path
-        return ps1_recipe_path()
-    return recipe_path()
 
 
 def find_cached(cache: Path, version: str) -> List[Path]:
@@ -329,8 +348,7 @@ def find_cached(cache: Path, version: str) -> List[Path]:
 def tools_needed(toolchain: Toolchain, options: BuildOptions) -> List[str]:
     """What the recipe runs: checked before the tarball is fetched, and again before a build
     (with MSVC, nmake or jom come with the developer prompt: `require_msvc_tools`)."""
-    make = [] if toolchain.linker == "msvc" else ["make"]
-    return ["perl", *make, toolchain.openssl_cc or toolchain.cc,
+    return [*openssl_recipe(toolchain).tools(), toolchain.openssl_cc or toolchain.cc,
             *([toolchain.nm, toolchain.objcopy] if options.namespace else [])]
 
 
@@ -375,17 +393,8 @@ def _build_into(
     scratch = temp_sibling(entry, directory=True)
     started = time.monotonic()
     try:
-        if toolchain.linker == "msvc":
-            from builder.platforms.msvc import installed_under
-            command = _powershell_recipe(tarball, options, toolchain, ctx.jobs,
-                                         workdir=scratch / "src", destdir=scratch / "dest")
-            installed = installed_under(scratch / "dest")
-        else:
-            command = ["bash", str(recipe_path()), "--tarball", str(tarball.path),
-                       "--sha256", tarball.release.sha256, *recipe_options(options, toolchain),
-                       "--jobs", str(ctx.jobs), "--workdir", str(scratch / "src"),
-                       "--destdir", str(scratch / "dest"), version, INSTALL_PREFIX]
-            installed = Path(str(scratch / "dest") + INSTALL_PREFIX)
+        command, installed = openssl_recipe(toolchain).build_command(
+            tarball, options, toolchain, ctx.jobs, scratch)
         call(command, log=log, what=f"building OpenSSL {version}",
              env=_build_env(toolchain, ctx.sccache, scratch), on_line=_show_recipe_stage,
              on_start=lambda pgid: note_process_group(scratch, pgid))

@@ -9,14 +9,20 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PureWindowsPath
-from typing import Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from builder.architectures import ARCHITECTURES, WindowsFacts
 from builder.errors import InputError
+from builder.openssl import DEFAULT_OPENSSLDIR, BuildOptions
+from builder.runner import capture
+from builder.sources import VerifiedTarball
 from builder.target import architecture
-from builder.toolchain import Toolchain
+from builder.toolchain import Toolchain, first_on_path
+
 
 Which = Callable[[str], Optional[str]]
 
@@ -117,6 +123,46 @@ def installed_under(destdir: Path, prefix: str = MSVC_INSTALL_PREFIX) -> Path:
     """Where `nmake install_dev DESTDIR=destdir` puts a build configured with `prefix`: the
     prefix without its drive, under `destdir` (C:/builder/openssl -> destdir/builder/openssl)."""
     return destdir.joinpath(*PureWindowsPath(prefix).parts[1:])
+
+
+@dataclass(frozen=True)
+class PowerShellRecipe:
+    """build_openssl.ps1 (the `builder.openssl.OpenSSLRecipe` for MSVC, natively on Windows):
+    configured for MSVC_INSTALL_PREFIX and installed by DESTDIR, with OpenSSL's VC-* default
+    OPENSSLDIR unless the user chose one. Its commands raise InputError where neither pwsh
+    nor powershell is on PATH."""
+
+    def file(self) -> Path:
+        return ps1_recipe_path()
+
+    def tools(self) -> List[str]:
+        return ["perl"]  # nmake or jom come with the developer prompt: require_msvc_tools
+
+    def configure_args(self, tarball: VerifiedTarball, options: BuildOptions,
+                       toolchain: Toolchain) -> List[str]:
+        with tempfile.TemporaryDirectory(prefix="builder-flags-") as workdir:
+            return capture(self._command(tarball, options, toolchain, 1,
+                                         workdir=Path(workdir), print_flags=True)).splitlines()
+
+    def build_command(self, tarball: VerifiedTarball, options: BuildOptions,
+                      toolchain: Toolchain, jobs: int, scratch: Path) -> Tuple[List[str], Path]:
+        command = self._command(tarball, options, toolchain, jobs, workdir=scratch / "src",
+                                destdir=scratch / "dest")
+        return command, installed_under(scratch / "dest")
+
+    def _command(self, tarball: VerifiedTarball, options: BuildOptions,
+                 toolchain: Toolchain, jobs: int, **where: object) -> List[str]:
+        powershell = first_on_path(["pwsh", "powershell"])
+        if powershell is None:
+            raise InputError("neither pwsh nor powershell is on PATH: install PowerShell 7 "
+                             "(winget install Microsoft.PowerShell)")
+        openssldir = (MSVC_OPENSSLDIR if options.openssldir == DEFAULT_OPENSSLDIR
+                      else options.openssldir)
+        return ps1_command(powershell, ps1_recipe_path(), tarball.release.version,
+                           MSVC_INSTALL_PREFIX, tarball.release.sha256, tarball.path,
+                           str(toolchain.openssl_target), jobs, options.configure_args,
+                           openssldir=openssldir, namespace=options.namespace,
+                           **where)  # type: ignore[arg-type]
 
 
 # What a static libcrypto needs of Windows (OpenSSL's own VC link list: the CryptoAPI engine,

@@ -13,11 +13,14 @@ from builder.architectures import ARCHITECTURES, macos_tag
 from builder.errors import InputError
 from builder.interpreters import Interpreter
 from builder.link_proof import LinkAudit, compiler_env
-from builder.openssl import BuildOptions, static_archives, tools_needed
+from builder.openssl import (INSTALL_PREFIX, BashRecipe, BuildOptions, openssl_recipe,
+                             static_archives, tools_needed)
 from builder.platforms import macos as mac
 from builder.platforms import msvc
 from builder.platforms import windows as win
 from builder.recipes import recipe_for
+from builder.releases import Release
+from builder.sources import VerifiedTarball
 from builder.target import (host_os, host_target, machine_architecture, native_target,
                             require_supported_host, windows_interpreter_architecture)
 from builder.toolchain import Toolchain
@@ -227,6 +230,31 @@ def test_the_msvc_toolchain_spells_i386_names_with_an_underscore_and_links_with_
     toolchain = msvc.msvc_toolchain("i686", prompt)
     assert (toolchain.symbol_prefix, toolchain.linker) == ("_", "msvc")
     assert "make" not in tools_needed(toolchain, BuildOptions())  # nmake: the prompt's
+
+
+TARBALL = VerifiedTarball(Release(version="3.0.22", sha256="0" * 64, size=None, series=None),
+                          Path("/t/openssl-3.0.22.tar.gz"), origin="/t", reused=True)
+
+
+def test_the_openssl_recipe_is_powershells_for_msvc_and_bashs_for_every_other_toolchain(
+        tmp_path, monkeypatch):
+    prompt = {"VCToolsVersion": "14.42.34433", "VSCMD_VER": "17.12.3", "VSCMD_ARG_TGT_ARCH": "x64"}
+    ps1 = openssl_recipe(msvc.msvc_toolchain("x86_64", prompt))
+    assert isinstance(ps1, msvc.PowerShellRecipe) and ps1.file() == msvc.ps1_recipe_path()
+    assert "make" not in ps1.tools()
+    gcc = Toolchain(cc="gcc", identity="gcc 12", triple="x86_64-linux-gnu")
+    bash = openssl_recipe(gcc)
+    assert isinstance(bash, BashRecipe) and bash.file().name == "build_openssl.sh"
+    assert "make" in bash.tools()
+    # Where each installs: DESTDIR holds the configured prefix (less its drive on Windows).
+    assert msvc.installed_under(tmp_path) == tmp_path / "Program Files" / "builder" / "openssl"
+    monkeypatch.setenv("PATH", str(tmp_path))  # no pwsh, no powershell
+    with pytest.raises(InputError, match="install PowerShell 7"):
+        ps1.build_command(TARBALL, BuildOptions(), msvc.msvc_toolchain("x86_64", prompt), 2,
+                          tmp_path)
+    command, installed = bash.build_command(TARBALL, BuildOptions(), gcc, 2, tmp_path)
+    assert command[:2] == ["bash", str(bash.file())] and command[-1] == INSTALL_PREFIX
+    assert installed == Path(f"{tmp_path}/dest{INSTALL_PREFIX}")
 
 
 def test_the_static_archives_are_lib_files_where_msvc_installed_them(tmp_path):
