@@ -41,6 +41,7 @@ class PreparedSource:
     path: Path
     env: Dict[str, str]  # what the build needs beyond the OpenSSL settings (cargo)
     changes: Dict[str, object]  # patches applied, crates used: for the provenance
+    rust: bool = False  # a Cargo.toml at its top: a Rust project (cargo.rust_version_of_sdist)
 
 
 def prepare_source(sdist: Sdist, scratch: Path, ctx: RunContext,
@@ -53,19 +54,20 @@ def prepare_source(sdist: Sdist, scratch: Path, ctx: RunContext,
     log = ctx.log(f"prepare-{sdist.name}")
     env: Dict[str, str] = {}
     changes: Dict[str, object] = {}
+    rust = (source / "Cargo.toml").is_file()
     if options.patches:
         changes["patches"] = [_apply_patch(patch, source, log, sdist) for patch in options.patches]
-    if options.cargo.vendor is not None and (source / "Cargo.toml").is_file():
+    if options.cargo.vendor is not None and rust:
         env = offline_env(options.cargo.vendor, scratch / "cargo-home")
         prepare_sources(source, options.cargo, {**os.environ, **env}, log,
                         f"{sdist.name} {sdist.version}")
         changes["cargo"] = {"vendor": str(options.cargo.vendor),
                             "relocked": options.cargo.relock}
-    elif (source / "Cargo.toml").is_file():
+    elif rust:
         fetch_crates(source, log, f"{sdist.name} {sdist.version}")
     if (source / "Cargo.lock").is_file():
         changes["crates"] = locked_crates(source / "Cargo.lock")
-    return PreparedSource(sdist, source, env, changes)
+    return PreparedSource(sdist, source, env, changes, rust)
 
 
 def locked_crates(lock: Path) -> List[Dict[str, str]]:

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
 
-from builder.cargo import rust_version_of_sdist
 from builder.platforms.msvc import msvc_link_env, msvc_search_env
 from builder.build_env import (build_env, cargo_config_sets_rustflags, host_cc, parallelism_env,
                                put_in_front, reproducible_env, reproducible_paths)
@@ -98,7 +97,7 @@ def build_wheel(
            **recipe.build_env(build.prefix), **source.env, **command.env}
     if msvc:
         env.update(msvc_search_env(build.prefix, env))
-        if not rust_version_of_sdist(sdist.path)[0]:
+        if not source.rust:
             env.update(msvc_link_env(build.prefix, toolchain.symbol_prefix,  # type: ignore
                                      env))
     env["PATH"] = os.pathsep.join([*command.path_first, env.get("PATH", os.defpath)])
