@@ -99,13 +99,16 @@ def openssl_objects(link: dict) -> List[Tuple[str, str]]:
 
 
 def foreign_inputs(link: dict, openssl: OpenSSLBuild,
-                   same_bytes: Mapping[Tuple[str, str], bool] = {}) -> List[str]:
+                   same_bytes: Mapping[Tuple[str, str], bool] = {},
+                   objects: Optional[List[Tuple[str, str]]] = None) -> List[str]:
     """Every OpenSSL object or library a link took from anywhere but the pinned archives.
 
     An object bundled into a Rust library (`.rlib`) is the pinned one when `same_bytes` says
-    its bytes equal the pinned archive's member of that name."""
+    its bytes equal the pinned archive's member of that name. `objects`: the link's
+    `openssl_objects`, where the caller has them already."""
     pinned = _pinned_archives(openssl)
-    foreign = [f"{archive}({member})" for archive, member in openssl_objects(link)
+    objects = openssl_objects(link) if objects is None else objects
+    foreign = [f"{archive}({member})" for archive, member in objects
                if archive not in pinned and not same_bytes.get((archive, member))]
     foreign += [os.path.realpath(os.path.join(link["cwd"], path))
                 for path in cc_audit.shared_openssl(link["trace"])]
@@ -152,7 +155,7 @@ def prove(wheel: Path, audit: LinkAudit, openssl: OpenSSLBuild, scratch: Path,
                               f"its link")
         objects = openssl_objects(link)
         same = _bundled_members_match(objects, openssl, scratch, log)
-        foreign = foreign_inputs(link, openssl, same)
+        foreign = foreign_inputs(link, openssl, same, objects)
         if foreign:
             raise CheckFailed(
                 f"{wheel.name}: {member} links OpenSSL from elsewhere than the pinned "

@@ -41,12 +41,14 @@ class PreparedSource:
     path: Path
     env: Dict[str, str]  # what the build needs beyond the OpenSSL settings (cargo)
     changes: Dict[str, object]  # patches applied, crates used: for the provenance
-    rust: bool = False  # a Cargo.toml at its top: a Rust project (cargo.rust_version_of_sdist)
+    rust: bool = False  # the sdist is a Rust project (cargo.rust_version_of_sdist)
 
 
 def prepare_source(sdist: Sdist, scratch: Path, ctx: RunContext,
-                   options: SourceOptions = SourceOptions()) -> PreparedSource:
+                   options: SourceOptions = SourceOptions(), *, rust: bool = False
+                   ) -> PreparedSource:
     """Unpack the sdist into a fresh directory, apply patches, point cargo at the crates.
+    `rust`: whether the sdist is a Rust project, as the preflight found it.
 
     Runs before any compile, so that a patch that does not apply or crates that do not
     satisfy Cargo.lock are refused in seconds."""
@@ -54,16 +56,15 @@ def prepare_source(sdist: Sdist, scratch: Path, ctx: RunContext,
     log = ctx.log(f"prepare-{sdist.name}")
     env: Dict[str, str] = {}
     changes: Dict[str, object] = {}
-    rust = (source / "Cargo.toml").is_file()
     if options.patches:
         changes["patches"] = [_apply_patch(patch, source, log, sdist) for patch in options.patches]
-    if options.cargo.vendor is not None and rust:
+    if options.cargo.vendor is not None and (source / "Cargo.toml").is_file():
         env = offline_env(options.cargo.vendor, scratch / "cargo-home")
         prepare_sources(source, options.cargo, {**os.environ, **env}, log,
                         f"{sdist.name} {sdist.version}")
         changes["cargo"] = {"vendor": str(options.cargo.vendor),
                             "relocked": options.cargo.relock}
-    elif rust:
+    elif (source / "Cargo.toml").is_file():
         fetch_crates(source, log, f"{sdist.name} {sdist.version}")
     if (source / "Cargo.lock").is_file():
         changes["crates"] = locked_crates(source / "Cargo.lock")

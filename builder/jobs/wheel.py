@@ -99,7 +99,7 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
         shipped = recipe.patches_for(target.os, sdist.version)
         source_options = dataclasses.replace(source_options,
                                              patches=(*shipped, *source_options.patches))
-    preflight(sdist, release, recipe, source_options, target)
+    rust = preflight(sdist, release, recipe, source_options, target)
     plan = SmokePlan.from_recipe(recipe, probe=request.runtime_probe, full=request.full_smoke,
                                  sdist=sdist.path, version=sdist.version, jobs=ctx.jobs)
     pythons = platform.target_pythons(target, interpreters, request.full_smoke, ctx)
@@ -115,7 +115,7 @@ def run_wheel(request: WheelRequest, ctx: RunContext) -> WheelResult:
         # wrappers) are the same files on every machine with --sccache.
         toolchain = platform.toolchain(target, ctx)
         with progress.stage(f"{sdist.name}: prepare the source"):
-            source = prepare_source(sdist, scratch, ctx, source_options)
+            source = prepare_source(sdist, scratch, ctx, source_options, rust=rust)
         openssl = prepare_openssl(request.openssl, ctx, release, toolchain, target)
         result = WheelResult(openssl)
         wheels: List[_Wheel] = []
@@ -276,11 +276,12 @@ def _supported(interpreters: List[Interpreter], sdist: Sdist) -> List[Interprete
 
 
 def preflight(sdist: Sdist, release: Release, recipe: Recipe, source: SourceOptions,
-              target: Target) -> None:
+              target: Target) -> bool:
     """Everything that can be refused before a compile: the (package, OpenSSL) pair, the
     release for the target, the tools the build needs, the Rust version a Rust sdist names,
-    and what the target's platform refuses of the package. Raises InputError naming what to
-    change or install."""
+    and what the target's platform refuses of the package. Returns whether the sdist is a
+    Rust project (`rust_version_of_sdist`). Raises InputError naming what to change or
+    install."""
     recipe.check_openssl(sdist.version, release.version)
     platform = platform_for(target)
     platform.check_release(target, release)
@@ -291,6 +292,7 @@ def preflight(sdist: Sdist, release: Release, recipe: Recipe, source: SourceOpti
         progress.say(f"    {check_toolchain(package, rust_version)}"
                      f" (needs {rust_version or 'any'})")
     platform.check_package(package, recipe, is_rust, target)
+    return is_rust
 
 
 def _now() -> str:

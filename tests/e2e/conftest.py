@@ -46,8 +46,9 @@ def session_cache(tmp_path_factory) -> Path:
 SECOND_ROOT_MARKER = "cache-root-7f3a9c"
 # The release compiled in the second cache root: the quickest of the session's native builds
 # to compile (about 60% of 3.0's time). Those tests are about the cache and its processes,
-# not about a release; the 3.x wheels' independence of the cache root is shown by a wheel
-# made from a pulled build (test_sharing) and by the sccache test's two roots.
+# not about a release. No test compiles a 3.x release in two cache roots: what 3.x compiles
+# in beyond 1.1.1w (MODULESDIR) comes from the fixed INSTALL_PREFIX, not from the root, and a
+# 3.0.22 wheel made in another root from a pulled build has the session's bytes (test_sharing).
 SECOND_ROOT_OPENSSL = "1.1.1w"
 
 
