@@ -41,11 +41,11 @@ class PreparedSource:
     path: Path
     env: Dict[str, str]  # what the build needs beyond the OpenSSL settings (cargo)
     changes: Dict[str, object]  # patches applied, crates used: for the provenance
-    rust: bool = False  # the sdist is a Rust project (cargo.rust_version_of_sdist)
+    rust: bool  # the sdist is a Rust project (cargo.rust_version_of_sdist)
 
 
 def prepare_source(sdist: Sdist, scratch: Path, ctx: RunContext,
-                   options: SourceOptions = SourceOptions(), *, rust: bool = False
+                   options: SourceOptions = SourceOptions(), *, rust: bool
                    ) -> PreparedSource:
     """Unpack the sdist into a fresh directory, apply patches, point cargo at the crates.
     `rust`: whether the sdist is a Rust project, as the preflight found it.

@@ -23,7 +23,6 @@ from builder.sources import VerifiedTarball
 from builder.target import architecture
 from builder.toolchain import Toolchain, first_on_path
 
-
 Which = Callable[[str], Optional[str]]
 
 DEV_PROMPT = "run from a Visual Studio developer prompt (in GitHub Actions: ilammy/msvc-dev-cmd)"
